@@ -1,0 +1,59 @@
+//! The `medic` command line: argument parsing and dispatch to one module per command.
+
+mod diagnose;
+mod kb;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+
+use crate::knowledge::Knowledge;
+use crate::matcher::Matcher;
+use crate::{Error, Result};
+
+/// medic — diagnoses broken system integrations and tells you what to do next.
+#[derive(Debug, Parser)]
+#[command(name = "medic", version, about, long_about = None)]
+pub struct Cli {
+    /// Directory of extra knowledge entries (`*.toml`); entries with a built-in id replace it.
+    #[arg(long, global = true, env = "MEDIC_KNOWLEDGE_DIR", value_name = "DIR")]
+    pub knowledge: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Diagnose a message: the matching knowledge entry with step-by-step guidance.
+    Diagnose(diagnose::Args),
+    /// Inspect and validate the knowledge catalogue.
+    #[command(subcommand)]
+    Kb(kb::KbCommand),
+}
+
+/// Loads the catalogue (built-in plus the user's directory) and indexes it.
+pub fn load_matcher(knowledge_dir: Option<&std::path::Path>) -> Result<Matcher> {
+    let kb = Knowledge::load(knowledge_dir)?;
+    Ok(Matcher::new(Arc::new(kb)))
+}
+
+/// Runs the command line; the caller turns the error into an exit code.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Diagnose(args) => diagnose::run(args, cli.knowledge.as_deref()),
+        Command::Kb(cmd) => kb::run(cmd, cli.knowledge.as_deref()),
+    }
+}
+
+/// Writes to stdout, treating a closed pipe (`medic ... | head`) as a normal end.
+pub(crate) fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::io("writing to stdout", e)),
+    }
+}

@@ -1,0 +1,243 @@
+//! The knowledge catalogue: entries parsed from TOML, the embedded built-in set, user overrides.
+//!
+//! This module owns what an entry *is* and how files become entries (with `file:line` errors);
+//! how a message is matched against entries lives in [`crate::matcher`].
+
+mod parse;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+pub use parse::parse_entry;
+
+mod builtin {
+    include!(concat!(env!("OUT_DIR"), "/builtin_knowledge.rs"));
+}
+
+/// One troubleshooting article.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Entry {
+    pub id: String,
+    pub title: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    pub summary: String,
+    pub codes: Vec<String>,
+    pub keywords: Vec<String>,
+    pub steps: Vec<String>,
+    pub related: Vec<String>,
+    /// Where the entry came from: `knowledge/<id>.toml` for built-ins, the file path otherwise.
+    pub source: String,
+}
+
+/// A problem in a knowledge file, located as precisely as the parser allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.file, line, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// Every problem found while loading a catalogue; loading fails if there is at least one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadErrors(pub Vec<LoadError>);
+
+impl fmt::Display for LoadErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadErrors {}
+
+/// A validated set of entries with unique ids and resolvable `related` links.
+#[derive(Debug, Clone)]
+pub struct Knowledge {
+    entries: Vec<Arc<Entry>>,
+    by_id: HashMap<String, usize>,
+}
+
+/// A knowledge file's name (for messages) and its text.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub name: String,
+    pub text: String,
+}
+
+impl Knowledge {
+    /// The catalogue embedded at compile time.
+    pub fn builtin() -> Result<Knowledge, LoadErrors> {
+        Self::from_layers(&[builtin_files()])
+    }
+
+    /// The built-in catalogue plus, if given, the entries of a user directory (which win by id).
+    pub fn load(user_dir: Option<&Path>) -> Result<Knowledge, LoadErrors> {
+        match user_dir {
+            None => Self::builtin(),
+            Some(dir) => Self::from_layers(&[builtin_files(), read_dir(dir)?]),
+        }
+    }
+
+    /// Builds a catalogue from layers of files; a later layer replaces earlier entries by id.
+    /// Duplicate ids inside one layer are errors, as are `related` ids unknown to the result.
+    pub fn from_layers(layers: &[Vec<SourceFile>]) -> Result<Knowledge, LoadErrors> {
+        let mut errors = Vec::new();
+        let mut entries: Vec<Arc<Entry>> = Vec::new();
+        let mut by_id: HashMap<String, usize> = HashMap::new();
+        // Line of each `related` item, to point at it if it names nothing.
+        let mut related_lines: HashMap<(String, String), Option<usize>> = HashMap::new();
+        for layer in layers {
+            let mut seen_in_layer: HashMap<String, (String, Option<usize>)> = HashMap::new();
+            for file in layer {
+                let parsed = match parse_entry(&file.name, &file.text) {
+                    Ok(p) => p,
+                    Err(mut errs) => {
+                        errors.append(&mut errs);
+                        continue;
+                    }
+                };
+                let id = parsed.entry.id.clone();
+                if let Some((first, _)) = seen_in_layer.get(&id) {
+                    errors.push(LoadError {
+                        file: file.name.clone(),
+                        line: parsed.id_line,
+                        message: format!("duplicate id `{id}` (already defined in {first})"),
+                    });
+                    continue;
+                }
+                seen_in_layer.insert(id.clone(), (file.name.clone(), parsed.id_line));
+                for (rel, line) in &parsed.related_lines {
+                    related_lines.insert((id.clone(), rel.clone()), *line);
+                }
+                let entry = Arc::new(parsed.entry);
+                match by_id.get(&id) {
+                    Some(&i) => entries[i] = entry,
+                    None => {
+                        by_id.insert(id, entries.len());
+                        entries.push(entry);
+                    }
+                }
+            }
+        }
+        for entry in &entries {
+            for rel in &entry.related {
+                if !by_id.contains_key(rel) {
+                    let line = related_lines
+                        .get(&(entry.id.clone(), rel.clone()))
+                        .copied()
+                        .flatten();
+                    errors.push(LoadError {
+                        file: entry.source.clone(),
+                        line,
+                        message: format!("`related` names unknown entry id `{rel}`"),
+                    });
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(Knowledge { entries, by_id })
+        } else {
+            Err(LoadErrors(errors))
+        }
+    }
+
+    pub fn entries(&self) -> &[Arc<Entry>] {
+        &self.entries
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<Entry>> {
+        self.by_id.get(id).map(|&i| &self.entries[i])
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// The embedded files, in file-name order.
+pub fn builtin_files() -> Vec<SourceFile> {
+    builtin::BUILTIN
+        .iter()
+        .map(|(name, text)| SourceFile {
+            name: (*name).to_string(),
+            text: (*text).to_string(),
+        })
+        .collect()
+}
+
+/// Reads every `*.toml` file of a directory (not recursive), sorted by name.
+pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadErrors> {
+    let fail = |message: String| {
+        LoadErrors(vec![LoadError {
+            file: dir.display().to_string(),
+            line: None,
+            message,
+        }])
+    };
+    let rd = std::fs::read_dir(dir).map_err(|e| fail(format!("cannot read directory: {e}")))?;
+    let mut paths: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    paths.sort();
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        let name = path.display().to_string();
+        match std::fs::read(&path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => files.push(SourceFile { name, text }),
+                Err(_) => errors.push(LoadError {
+                    file: name,
+                    line: None,
+                    message: "not valid UTF-8 text".into(),
+                }),
+            },
+            Err(e) => errors.push(LoadError {
+                file: name,
+                line: None,
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(files)
+    } else {
+        Err(LoadErrors(errors))
+    }
+}
+
+/// Every problem in a directory of entries, checked against the built-ins it would join.
+/// An empty list means the directory is fine.
+pub fn lint_dir(dir: &Path) -> Vec<LoadError> {
+    match read_dir(dir) {
+        Err(LoadErrors(errs)) => errs,
+        Ok(files) => match Knowledge::from_layers(&[builtin_files(), files]) {
+            Ok(_) => Vec::new(),
+            Err(LoadErrors(errs)) => errs,
+        },
+    }
+}

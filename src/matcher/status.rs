@@ -1,0 +1,201 @@
+//! Decides which numbers in a message are HTTP status codes ("got a 429"), not room numbers.
+
+use super::text::Token;
+
+/// Words that, just before a number, say it is not a status ("room 404", "PR 401").
+const NOT_STATUS_BEFORE: &[&str] = &[
+    "room", "rooms", "floor", "page", "pages", "line", "lines", "step", "steps", "version", "v",
+    "item", "items", "issue", "issues", "ticket", "tickets", "pr", "bus", "route", "gate",
+    "building", "suite", "apt", "apartment", "chapter", "section", "table", "row", "column",
+    "about", "over", "under", "than", "top", "only", "around", "approximately", "exactly",
+    "nearly", "almost", "least", "most", "to", "from", "between", "and", "or", "by", "order",
+    "invoice", "flight", "train", "desk", "seat", "highway", "interstate", "episode", "level",
+    "port", "pid", "user", "id", "number", "no", "nr", "num", "sprint", "week", "day", "year",
+    "iphone", "model", "class", "course", "cs", "phone", "call", "extension", "ext", "size",
+    "spent", "pay", "paid", "costs", "cost", "price", "budget", "scored", "score",
+];
+
+/// Words that, just after a number, make it a quantity ("500 requests", "200 features").
+const NOT_STATUS_AFTER: &[&str] = &[
+    "features", "feature", "users", "user", "people", "persons", "person", "ms", "milliseconds",
+    "seconds", "secs", "sec", "minutes", "mins", "min", "hours", "hrs", "days", "weeks",
+    "months", "years", "km", "miles", "mb", "kb", "gb", "tb", "bytes", "items", "rows",
+    "records", "requests", "req", "rps", "qps", "tickets", "dollars", "usd", "eur", "euros",
+    "points", "pages", "lines", "times", "percent", "px", "calls", "messages", "customers",
+    "orders", "employees", "attendees", "guests", "tests", "commits", "stars", "downloads",
+    "bus", "tasks", "files", "entries", "events", "jobs", "nodes", "pods", "servers",
+    "instances", "threads", "connections", "bucks", "k", "am", "pm", "sq", "m", "cm",
+];
+
+/// Words that, just before a number, say it is a status ("HTTP 429", "got a 503").
+const STATUS_BEFORE: &[&str] = &[
+    "http", "https", "status", "statuscode", "status_code", "code", "error", "err", "got",
+    "get", "getting", "gets", "returned", "returns", "returning", "return", "received",
+    "receiving", "receive", "response", "responded", "responds", "answered", "answers",
+    "threw", "throws", "throwing", "hitting", "hit", "hits", "a", "an", "with", "fails",
+    "failed", "failing", "seeing", "see", "lots", "bunch", "of", "diagnose", "constant",
+    "random", "sporadic", "intermittent", "occasional", "raises", "raised", "gives", "gave",
+    "giving", "throw", "spits", "yields", "sends", "sent", "these", "those", "more",
+];
+
+/// Words that, just after a number, say it is a status ("429 error", "404 on /users").
+const STATUS_AFTER: &[&str] = &[
+    "error", "errors", "err", "response", "responses", "status", "code", "from", "on", "when",
+    "while", "after", "back", "again", "returned", "for", "whenever", "if", "since",
+    "sometimes", "intermittently", "randomly", "s", "exception",
+];
+
+/// Reason phrases' first words, so "404 not found" and "503 service unavailable" count.
+fn reason_starts(code: u16) -> &'static [&'static str] {
+    match code {
+        400 => &["bad"],
+        401 => &["unauthorized", "unauthorised"],
+        402 => &["payment"],
+        403 => &["forbidden"],
+        404 => &["not"],
+        405 => &["method"],
+        406 => &["not"],
+        407 => &["proxy"],
+        408 => &["request", "timeout"],
+        409 => &["conflict"],
+        410 => &["gone"],
+        411 => &["length"],
+        412 => &["precondition"],
+        413 => &["payload", "request", "content", "entity"],
+        414 => &["uri", "url"],
+        415 => &["unsupported"],
+        416 => &["range"],
+        418 => &["i"],
+        421 => &["misdirected"],
+        422 => &["unprocessable"],
+        423 => &["locked"],
+        424 => &["failed"],
+        425 => &["too"],
+        426 => &["upgrade"],
+        428 => &["precondition"],
+        429 => &["too", "rate"],
+        431 => &["request"],
+        451 => &["unavailable"],
+        500 => &["internal", "server"],
+        501 => &["not"],
+        502 => &["bad"],
+        503 => &["service", "unavailable"],
+        504 => &["gateway"],
+        505 => &["http"],
+        507 => &["insufficient"],
+        508 => &["loop"],
+        511 => &["network"],
+        _ => &[],
+    }
+}
+
+/// A status found in the message and the token that carried it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Found {
+    pub code: u16,
+    pub token: usize,
+}
+
+fn parse_status(text: &str) -> Option<(u16, bool)> {
+    // "429" or the plural "429s".
+    let (digits, plural) = match text.strip_suffix('s') {
+        Some(d) => (d, true),
+        None => (text, false),
+    };
+    if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let code: u16 = digits.parse().ok()?;
+    (400..=599).contains(&code).then_some((code, plural))
+}
+
+/// Punctuation glued to a number that makes it part of something else: `#401`, `$500`,
+/// `host:443`, `/users/404`, `5.0.3`, `503-555-0100`, `12:30`, `50%`.
+fn glued(tok: &Token) -> bool {
+    if matches!(tok.before, Some('#' | '$' | '€' | '£' | '.' | ':' | '/' | '-' | '+' | '@' | '=' | '~')) {
+        return true;
+    }
+    match tok.after {
+        (Some('%'), _) => true,
+        (Some('.' | ':' | '-' | '/' | ','), Some(n)) if n.is_ascii_digit() => true,
+        _ => false,
+    }
+}
+
+/// Leading words that do not change whether a lone number is a status ("/diagnose 429").
+const FILLER: &[&str] = &["diagnose", "http", "status", "code", "error", "err", "got", "a", "an", "again", "help", "with"];
+
+/// Finds the HTTP statuses (400–599) the message talks about.
+pub fn find_statuses(tokens: &[Token]) -> Vec<Found> {
+    let mut found = Vec::new();
+    let numeric_tokens = tokens.iter().filter(|t| t.text.bytes().all(|b| b.is_ascii_digit())).count();
+    // A message that is only a code, maybe with a command word: "429", "/diagnose 503".
+    let lone = tokens.iter().filter(|t| !FILLER.contains(&t.text.as_str())).count() == 1;
+    for (i, tok) in tokens.iter().enumerate() {
+        let Some((code, plural)) = parse_status(&tok.text) else {
+            continue;
+        };
+        if glued(tok) {
+            continue;
+        }
+        let prev = i.checked_sub(1).map(|p| tokens[p].text.as_str());
+        let prev2 = i.checked_sub(2).map(|p| tokens[p].text.as_str());
+        let next = tokens.get(i + 1).map(|t| t.text.as_str());
+        if prev.is_some_and(|p| NOT_STATUS_BEFORE.contains(&p))
+            || next.is_some_and(|n| NOT_STATUS_AFTER.contains(&n))
+        {
+            continue;
+        }
+        let before_says = prev.is_some_and(|p| STATUS_BEFORE.contains(&p))
+            || prev2.is_some_and(|p| matches!(p, "http" | "status" | "code" | "returned" | "got"));
+        let after_says = next.is_some_and(|n| STATUS_AFTER.contains(&n) || reason_starts(code).contains(&n));
+        // "429 / 503 / 500" lists of codes: a neighbour that is itself a status.
+        let in_list = numeric_tokens > 1
+            && [prev, next]
+                .iter()
+                .flatten()
+                .any(|n| parse_status(n).is_some());
+        if plural || before_says || after_says || lone || in_list {
+            if !found.iter().any(|f: &Found| f.code == code) {
+                found.push(Found { code, token: i });
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::text::tokenize;
+    use super::*;
+
+    fn codes(s: &str) -> Vec<u16> {
+        find_statuses(&tokenize(s)).into_iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn statuses_in_error_context() {
+        assert_eq!(codes("HTTP 429"), vec![429]);
+        assert_eq!(codes("status code 503"), vec![503]);
+        assert_eq!(codes("429 Too Many Requests"), vec![429]);
+        assert_eq!(codes("/diagnose 429"), vec![429]);
+        assert_eq!(codes("429"), vec![429]);
+        assert_eq!(codes("hitting 429s from the billing api"), vec![429]);
+        assert_eq!(codes("404 on the /users/me endpoint"), vec![404]);
+        assert_eq!(codes("HTTP/1.1 502 Bad Gateway"), vec![502]);
+        assert_eq!(codes("we get 502 / 503 / 504 at random"), vec![502, 503, 504]);
+    }
+
+    #[test]
+    fn numbers_that_are_not_statuses() {
+        assert!(codes("room 404 at 3pm").is_empty());
+        assert!(codes("we shipped 200 features").is_empty());
+        assert!(codes("party in room 500 on friday").is_empty());
+        assert!(codes("call me at 503-555-0100").is_empty());
+        assert!(codes("PR #401 looks good").is_empty());
+        assert!(codes("the 429 bus is late").is_empty());
+        assert!(codes("dial tcp 10.0.0.5:443: connect").is_empty());
+        assert!(codes("we send 500 requests per minute").is_empty());
+        assert!(codes("it costs $450").is_empty());
+    }
+}

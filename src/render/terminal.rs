@@ -1,0 +1,85 @@
+//! Plain-text rendering for the terminal and the console chat mode.
+
+use std::fmt::Write;
+
+use crate::knowledge::{Entry, Knowledge};
+use crate::matcher::{Diagnosis, Match, Reason, ReasonKind};
+
+/// "code 429; keyword "rate limit" (you wrote "rate limted")".
+pub fn reasons(reasons: &[Reason]) -> String {
+    reasons
+        .iter()
+        .map(|r| {
+            let kind = match r.kind {
+                ReasonKind::Code => "code",
+                ReasonKind::Keyword => "keyword",
+                ReasonKind::Title => "title",
+            };
+            match &r.matched {
+                Some(m) => format!("{kind} \"{}\" (you wrote \"{m}\")", r.term),
+                None => format!("{kind} \"{}\"", r.term),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// An entry in full: title, summary, numbered steps, related entries.
+pub fn entry(out: &mut String, entry: &Entry, kb: &Knowledge) {
+    let _ = writeln!(out, "{}  [{}]", entry.title, entry.id);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", entry.summary);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Steps:");
+    for (i, step) in entry.steps.iter().enumerate() {
+        let _ = writeln!(out, "  {}. {}", i + 1, step);
+    }
+    if !entry.related.is_empty() {
+        let related: Vec<String> = entry
+            .related
+            .iter()
+            .map(|id| match kb.get(id) {
+                Some(e) => format!("{} ({})", e.title, id),
+                None => id.clone(),
+            })
+            .collect();
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Related: {}", related.join(", "));
+    }
+}
+
+fn short(m: &Match) -> String {
+    format!("{} [{}] ({:.2})", m.title, m.id, m.score)
+}
+
+/// The answer to a message: the best entry in full, why it matched, and the runners-up.
+pub fn diagnosis(d: &Diagnosis, kb: &Knowledge) -> String {
+    let mut out = String::new();
+    let Some(best) = d.best() else {
+        out.push_str("No confident answer: this does not look like an integration problem I know.\n");
+        if !d.near_misses.is_empty() {
+            let near: Vec<String> = d.near_misses.iter().take(3).map(short).collect();
+            let _ = writeln!(out, "Closest entries: {}", near.join(", "));
+        }
+        out.push_str("Tip: paste the exact error line or the HTTP status (e.g. \"429\", \"ECONNREFUSED\"), or run `medic kb list`.\n");
+        return out;
+    };
+    entry(&mut out, &best.entry, kb);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Why: {} (confidence {:.2})", reasons(&best.reasons), best.score);
+    if d.matches.len() > 1 {
+        let others: Vec<String> = d.matches[1..].iter().map(short).collect();
+        let _ = writeln!(out, "Also possible: {}", others.join(", "));
+    }
+    out
+}
+
+/// `medic kb list`: one line per entry.
+pub fn entry_list(kb: &Knowledge) -> String {
+    let width = kb.entries().iter().map(|e| e.id.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for e in kb.entries() {
+        let _ = writeln!(out, "{:width$}  {}", e.id, e.title);
+    }
+    out
+}
