@@ -1,13 +1,18 @@
 //! Typo-tolerant word lookup: a symmetric-delete index over the catalogue's vocabulary,
 //! confirmed with strsim's edit distance, so a query never compares against every word.
+//!
+//! Every vocabulary word is stored under the hashes of its variants with one (or, for long
+//! words, two) characters deleted; a query generates its own deletion variants and only words
+//! sharing a variant are compared. Variant hashes are polynomial, so each one costs O(1) from
+//! prefix sums instead of building a string.
 
-use rustc_hash::{FxHashMap, FxHasher};
-use std::hash::Hasher;
+use rustc_hash::FxHashMap;
 
 /// Words shorter than this are only matched exactly: short typos are too ambiguous.
 const MIN_FUZZY_LEN: usize = 5;
 /// From this length on, two edits are tolerated.
 const TWO_EDITS_LEN: usize = 9;
+const BASE: u64 = 0x100_0000_01b3;
 
 pub fn max_edits(len: usize) -> usize {
     if len >= TWO_EDITS_LEN {
@@ -19,28 +24,39 @@ pub fn max_edits(len: usize) -> usize {
     }
 }
 
-/// Hash of `word` with the chars at positions `skip` left out, computed without allocating.
-fn hash_without(chars: &[char], skip: &[usize]) -> u64 {
-    let mut h = FxHasher::default();
-    for (i, c) in chars.iter().enumerate() {
-        if !skip.contains(&i) {
-            h.write_u32(*c as u32);
-        }
-    }
-    h.write_u8(0xff);
-    h.finish()
-}
+/// Longest word the index handles (the tokenizer drops longer runs).
+const MAX_WORD: usize = 64;
 
-/// Calls `f` with the hash of every variant of `chars` with up to `edits` deletions.
-fn for_each_delete(chars: &[char], edits: usize, f: &mut impl FnMut(u64)) {
-    f(hash_without(chars, &[]));
-    if edits >= 1 {
-        for i in 0..chars.len() {
-            f(hash_without(chars, &[i]));
-            if edits >= 2 {
-                for j in i + 1..chars.len() {
-                    f(hash_without(chars, &[i, j]));
-                }
+/// Hashes of `chars` and of all its variants with up to `edits` (≤ 2) deletions.
+fn for_each_variant(chars: &[u32], edits: usize, f: &mut impl FnMut(u64)) {
+    let n = chars.len().min(MAX_WORD);
+    let chars = &chars[..n];
+    // prefix[i] = Horner hash of chars[..i]; pow[k] = BASE^k. On the stack: this runs per word.
+    let mut prefix = [0u64; MAX_WORD + 1];
+    let mut pow = [1u64; MAX_WORD + 1];
+    for (i, &c) in chars.iter().enumerate() {
+        prefix[i + 1] = prefix[i].wrapping_mul(BASE).wrapping_add(c as u64 + 1);
+        pow[i + 1] = pow[i].wrapping_mul(BASE);
+    }
+    // Hash of chars[a..b] by Horner's rule.
+    let range = |a: usize, b: usize| prefix[b].wrapping_sub(prefix[a].wrapping_mul(pow[b - a]));
+    let finish = |h: u64, len: usize| (h ^ ((len as u64) << 58)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    f(finish(prefix[n], n));
+    if edits == 0 {
+        return;
+    }
+    for i in 0..n {
+        // chars without position i.
+        let h = range(0, i).wrapping_mul(pow[n - i - 1]).wrapping_add(range(i + 1, n));
+        f(finish(h, n - 1));
+        if edits >= 2 {
+            for j in i + 1..n {
+                // chars without positions i and j.
+                let h = range(0, i)
+                    .wrapping_mul(pow[n - i - 2])
+                    .wrapping_add(range(i + 1, j).wrapping_mul(pow[n - j - 1]))
+                    .wrapping_add(range(j + 1, n));
+                f(finish(h, n - 2));
             }
         }
     }
@@ -48,52 +64,78 @@ fn for_each_delete(chars: &[char], edits: usize, f: &mut impl FnMut(u64)) {
 
 #[derive(Debug, Default, Clone)]
 pub struct FuzzyIndex {
-    words: Vec<String>,
-    deletes: FxHashMap<u64, Vec<u32>>,
+    words: Vec<Box<str>>,
+    /// Variant hash → range in `ids`.
+    slots: FxHashMap<u64, (u32, u32)>,
+    ids: Vec<u32>,
 }
 
 impl FuzzyIndex {
     /// Indexes `words` (their position is their id) for fuzzy lookup.
     pub fn new<'a>(words: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut index = FuzzyIndex::default();
+        let mut pairs: Vec<(u64, u32)> = Vec::new();
+        let mut list = Vec::new();
         for (id, word) in words.into_iter().enumerate() {
-            index.words.push(word.to_string());
-            let chars: Vec<char> = word.chars().collect();
-            // A vocabulary word one shorter than the fuzzy minimum can still be reached by
-            // an insertion typo ("tokenn"); index words from MIN_FUZZY_LEN - 1 on.
-            if chars.len() + 1 < MIN_FUZZY_LEN || word.bytes().all(|b| b.is_ascii_digit()) {
+            list.push(Box::from(word));
+            let chars: Vec<u32> = word.chars().map(|c| c as u32).collect();
+            // A vocabulary word one shorter than the fuzzy minimum can still be reached by an
+            // insertion typo; words with digits are identifiers and only match exactly.
+            if chars.len() + 1 < MIN_FUZZY_LEN || word.bytes().any(|b| b.is_ascii_digit()) {
                 continue;
             }
             let edits = if chars.len() + 2 >= TWO_EDITS_LEN { 2 } else { 1 };
-            for_each_delete(&chars, edits, &mut |h| {
-                let ids = index.deletes.entry(h).or_default();
-                if ids.last() != Some(&(id as u32)) {
-                    ids.push(id as u32);
-                }
-            });
+            for_each_variant(&chars, edits, &mut |h| pairs.push((h, id as u32)));
         }
-        index
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut slots: FxHashMap<u64, (u32, u32)> = FxHashMap::default();
+        slots.reserve(pairs.len());
+        let mut start = 0;
+        while start < pairs.len() {
+            let h = pairs[start].0;
+            let mut end = start + 1;
+            while end < pairs.len() && pairs[end].0 == h {
+                end += 1;
+            }
+            slots.insert(h, (start as u32, end as u32));
+            start = end;
+        }
+        let ids = pairs.into_iter().map(|(_, id)| id).collect();
+        FuzzyIndex { words: list, slots, ids }
+    }
+
+    /// The word with this id.
+    pub fn word(&self, id: u32) -> &str {
+        &self.words[id as usize]
     }
 
     /// The closest vocabulary word within the edit budget for `query`'s length, if any.
-    /// Ties go to the word seen first.
+    /// Ties go to the word with the lower id.
     pub fn lookup(&self, query: &str) -> Option<u32> {
-        let chars: Vec<char> = query.chars().collect();
+        let mut buf = [0u32; MAX_WORD];
+        let mut n = 0;
+        for c in query.chars() {
+            if n == MAX_WORD {
+                return None;
+            }
+            buf[n] = c as u32;
+            n += 1;
+        }
+        let chars = &buf[..n];
         let edits = max_edits(chars.len());
         if edits == 0 || query.bytes().any(|b| b.is_ascii_digit()) {
             return None;
         }
         let mut best: Option<(usize, u32)> = None;
-        for_each_delete(&chars, edits, &mut |h| {
-            if let Some(ids) = self.deletes.get(&h) {
-                for &id in ids {
-                    if best.is_some_and(|(_, b)| b == id) {
-                        continue;
-                    }
-                    let d = strsim::osa_distance(query, &self.words[id as usize]);
-                    if d <= edits && best.is_none_or(|(bd, bid)| d < bd || (d == bd && id < bid)) {
-                        best = Some((d, id));
-                    }
+        for_each_variant(chars, edits, &mut |h| {
+            let Some(&(a, b)) = self.slots.get(&h) else { return };
+            for &id in &self.ids[a as usize..b as usize] {
+                if best.is_some_and(|(_, b)| b == id) {
+                    continue;
+                }
+                let d = strsim::osa_distance(query, &self.words[id as usize]);
+                if d <= edits && best.is_none_or(|(bd, bid)| d < bd || (d == bd && id < bid)) {
+                    best = Some((d, id));
                 }
             }
         });
@@ -113,14 +155,32 @@ mod tests {
         assert_eq!(idx.lookup("certifcate"), Some(2));
         assert_eq!(idx.lookup("cretificat"), Some(2));
         assert_eq!(idx.lookup("tokne"), Some(3));
+        assert_eq!(idx.lookup("tokenn"), Some(3));
     }
 
     #[test]
-    fn rejects_distant_and_short_words() {
-        let idx = FuzzyIndex::new(["limited", "token"]);
+    fn rejects_distant_short_and_numeric_words() {
+        let idx = FuzzyIndex::new(["limited", "token", "x509"]);
         assert_eq!(idx.lookup("lemonade"), None);
         assert_eq!(idx.lookup("tok"), None);
-        assert_eq!(idx.lookup("taken"), Some(1));
         assert_eq!(idx.lookup("limits"), None);
+        assert_eq!(idx.lookup("x5099"), None);
+    }
+
+    #[test]
+    fn variant_hashes_agree_with_the_strings_they_stand_for() {
+        let hash_of = |s: &str| {
+            let chars: Vec<u32> = s.chars().map(|c| c as u32).collect();
+            let mut first = None;
+            for_each_variant(&chars, 0, &mut |h| first = Some(h));
+            first.unwrap()
+        };
+        let chars: Vec<u32> = "abcde".chars().map(|c| c as u32).collect();
+        let mut got = Vec::new();
+        for_each_variant(&chars, 2, &mut |h| got.push(h));
+        for s in ["abcde", "bcde", "acde", "abde", "abce", "abcd", "cde", "bde", "abc", "ace"] {
+            assert!(got.contains(&hash_of(s)), "{s}");
+        }
+        assert_eq!(got.len(), 1 + 5 + 10);
     }
 }

@@ -11,7 +11,7 @@ const NOT_STATUS_BEFORE: &[&str] = &[
     "nearly", "almost", "least", "most", "to", "from", "between", "and", "or", "by", "order",
     "invoice", "flight", "train", "desk", "seat", "highway", "interstate", "episode", "level",
     "port", "pid", "user", "id", "number", "no", "nr", "num", "sprint", "week", "day", "year",
-    "iphone", "model", "class", "course", "cs", "phone", "call", "extension", "ext", "size",
+    "iphone", "model", "class", "course", "cs", "phone", "extension", "ext", "size",
     "spent", "pay", "paid", "costs", "cost", "price", "budget", "scored", "score",
 ];
 
@@ -42,7 +42,8 @@ const STATUS_BEFORE: &[&str] = &[
 const STATUS_AFTER: &[&str] = &[
     "error", "errors", "err", "response", "responses", "status", "code", "from", "on", "when",
     "while", "after", "back", "again", "returned", "for", "whenever", "if", "since",
-    "sometimes", "intermittently", "randomly", "s", "exception",
+    "sometimes", "intermittently", "randomly", "s", "exception", "every", "each", "till",
+    "until", "now", "too", "with",
 ];
 
 /// Reason phrases' first words, so "404 not found" and "503 service unavailable" count.
@@ -130,23 +131,29 @@ pub fn find_statuses(tokens: &[Token]) -> Vec<Found> {
     let mut found = Vec::new();
     let numeric_tokens = tokens.iter().filter(|t| t.text.bytes().all(|b| b.is_ascii_digit())).count();
     // A message that is only a code, maybe with a command word: "429", "/diagnose 503".
-    let lone = tokens.iter().filter(|t| !FILLER.contains(&t.text.as_str())).count() == 1;
+    let lone = tokens.iter().filter(|t| !FILLER.contains(&t.text)).count() == 1;
     for (i, tok) in tokens.iter().enumerate() {
-        let Some((code, plural)) = parse_status(&tok.text) else {
+        let Some((code, plural)) = parse_status(tok.text) else {
             continue;
         };
         if glued(tok) {
             continue;
         }
-        let prev = i.checked_sub(1).map(|p| tokens[p].text.as_str());
-        let prev2 = i.checked_sub(2).map(|p| tokens[p].text.as_str());
-        let next = tokens.get(i + 1).map(|t| t.text.as_str());
+        let prev = i.checked_sub(1).map(|p| tokens[p].text);
+        let prev2 = i.checked_sub(2).map(|p| tokens[p].text);
+        let next = tokens.get(i + 1).map(|t| t.text);
         if prev.is_some_and(|p| NOT_STATUS_BEFORE.contains(&p))
             || next.is_some_and(|n| NOT_STATUS_AFTER.contains(&n))
         {
             continue;
         }
-        let before_says = prev.is_some_and(|p| STATUS_BEFORE.contains(&p))
+        // An access-log or status line: `"POST /hooks HTTP/1.1" 404`, `HTTP/2 503`.
+        let after_protocol = (1..=3).any(|back| {
+            i.checked_sub(back).is_some_and(|p| tokens[p].text == "http")
+                && tokens[i + 1 - back..i].iter().all(|t| t.text.len() == 1 && t.text.bytes().all(|b| b.is_ascii_digit()))
+        });
+        let before_says = after_protocol
+            || prev.is_some_and(|p| STATUS_BEFORE.contains(&p))
             || prev2.is_some_and(|p| matches!(p, "http" | "status" | "code" | "returned" | "got"));
         let after_says = next.is_some_and(|n| STATUS_AFTER.contains(&n) || reason_starts(code).contains(&n));
         // "429 / 503 / 500" lists of codes: a neighbour that is itself a status.
@@ -170,7 +177,7 @@ mod tests {
     use super::*;
 
     fn codes(s: &str) -> Vec<u16> {
-        find_statuses(&tokenize(s)).into_iter().map(|f| f.code).collect()
+        find_statuses(&tokenize(s).list()).into_iter().map(|f| f.code).collect()
     }
 
     #[test]
@@ -183,7 +190,10 @@ mod tests {
         assert_eq!(codes("hitting 429s from the billing api"), vec![429]);
         assert_eq!(codes("404 on the /users/me endpoint"), vec![404]);
         assert_eq!(codes("HTTP/1.1 502 Bad Gateway"), vec![502]);
+        assert_eq!(codes(r#""POST /hooks/vendor HTTP/1.1" 404 153 "-""#), vec![404]);
         assert_eq!(codes("we get 502 / 503 / 504 at random"), vec![502, 503, 504]);
+        assert_eq!(codes("then every call 401s till we restart"), vec![401]);
+        assert_eq!(codes("refuses the request. 403 every time"), vec![403]);
     }
 
     #[test]

@@ -6,14 +6,58 @@ pub const MAX_ANALYSED_BYTES: usize = 8 * 1024;
 /// And at most this many tokens.
 pub const MAX_TOKENS: usize = 1500;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Token {
+/// One word of a message, borrowed from its [`Tokens`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Token<'a> {
     /// Lowercased text: letters, digits and `_`.
-    pub text: String,
+    pub text: &'a str,
     /// The character just before the token in the original message, if any.
     pub before: Option<char>,
     /// The two characters just after it, if any.
     pub after: (Option<char>, Option<char>),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u32,
+    end: u32,
+    before: Option<char>,
+    after: (Option<char>, Option<char>),
+}
+
+/// The words of a message: one lowercase buffer and spans into it (no allocation per word).
+#[derive(Debug, Clone, Default)]
+pub struct Tokens {
+    buf: String,
+    spans: Vec<Span>,
+}
+
+impl Tokens {
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    pub fn list(&self) -> Vec<Token<'_>> {
+        self.spans
+            .iter()
+            .map(|s| Token {
+                text: &self.buf[s.start as usize..s.end as usize],
+                before: s.before,
+                after: s.after,
+            })
+            .collect()
+    }
+
+    /// Appends a word that stands for something the message shows (see [`implied_words`]).
+    pub fn push_word(&mut self, word: &str) {
+        let start = self.buf.len() as u32;
+        self.buf.push_str(word);
+        self.spans.push(Span { start, end: self.buf.len() as u32, before: None, after: (None, None) });
+    }
 }
 
 /// The longest prefix of `text` that is at most `max` bytes and ends on a char boundary.
@@ -29,13 +73,35 @@ pub fn bounded_prefix(text: &str, max: usize) -> &str {
 }
 
 fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric() || c == '_'
+    } else {
+        c.is_alphanumeric()
+    }
+}
+
+/// Where a run of word characters splits at CamelCase boundaries ("ConnectionRefused",
+/// "SSLHandshakeException"), so pasted exception names meet the phrases people type.
+fn camel_breaks(run: &[char], mut f: impl FnMut(usize)) {
+    // Most words are all lowercase: nothing to split.
+    if !run.iter().any(|c| c.is_uppercase()) {
+        return;
+    }
+    for i in 1..run.len() {
+        let (a, b) = (run[i - 1], run[i]);
+        let lower_to_upper = a.is_lowercase() && b.is_uppercase();
+        let acronym_end = a.is_uppercase() && b.is_uppercase() && run.get(i + 1).is_some_and(|c| c.is_lowercase());
+        if lower_to_upper || acronym_end {
+            f(i);
+        }
+    }
 }
 
 /// Tokenizes the analysed prefix of a message.
-pub fn tokenize(message: &str) -> Vec<Token> {
+pub fn tokenize(message: &str) -> Tokens {
     let text = bounded_prefix(message, MAX_ANALYSED_BYTES);
-    let mut tokens = Vec::new();
+    let mut out = Tokens { buf: String::with_capacity(text.len()), spans: Vec::with_capacity(32) };
+    let mut run: Vec<char> = Vec::with_capacity(32);
     let mut chars = text.char_indices().peekable();
     let mut prev: Option<char> = None;
     while let Some((_, c)) = chars.next() {
@@ -43,39 +109,75 @@ pub fn tokenize(message: &str) -> Vec<Token> {
             prev = Some(c);
             continue;
         }
-        let before = prev;
-        let mut word = String::new();
-        word.extend(c.to_lowercase());
-        let mut last = c;
+        run.clear();
+        run.push(c);
         while let Some(&(_, n)) = chars.peek() {
             if !is_word_char(n) {
                 break;
             }
-            word.extend(n.to_lowercase());
-            last = n;
+            run.push(n);
             chars.next();
         }
         let mut ahead = chars.clone().map(|(_, c)| c);
         let after = (ahead.next(), ahead.next());
-        prev = Some(last);
-        // Words made of thousands of letters are noise (base64, minified code): skip them.
-        if word.len() <= 64 {
-            tokens.push(Token {
-                text: word,
-                before,
-                after,
-            });
-            if tokens.len() >= MAX_TOKENS {
-                break;
+        let before = prev;
+        prev = run.last().copied();
+        // Words of hundreds of letters are noise (base64, minified code): skip them.
+        if run.len() > 64 {
+            continue;
+        }
+        let mut cuts: Vec<usize> = Vec::new();
+        camel_breaks(&run, |i| cuts.push(i));
+        cuts.push(run.len());
+        let mut from = 0;
+        for &to in &cuts {
+            let start = out.buf.len() as u32;
+            for &ch in &run[from..to] {
+                if ch.is_ascii() {
+                    out.buf.push(ch.to_ascii_lowercase());
+                } else {
+                    out.buf.extend(ch.to_lowercase());
+                }
             }
+            out.spans.push(Span {
+                start,
+                end: out.buf.len() as u32,
+                before: if from == 0 { before } else { Some(run[from - 1]) },
+                after: if to == run.len() { after } else { (Some(run[to]), run.get(to + 1).copied()) },
+            });
+            from = to;
+        }
+        if out.spans.len() >= MAX_TOKENS {
+            out.spans.truncate(MAX_TOKENS);
+            break;
         }
     }
-    tokens
+    out
+}
+
+/// Words for what the message shows but does not say: UTF-8 read as Latin-1 ("JosÃ©",
+/// "â€™") or replacement characters are mojibake even when nobody calls it that.
+pub fn implied_words(message: &str) -> Vec<&'static str> {
+    let text = bounded_prefix(message, MAX_ANALYSED_BYTES);
+    let mut chars = text.chars().peekable();
+    let mut mojibake = text.contains('\u{FFFD}') || text.contains("â€") || text.contains("????");
+    while let Some(c) = chars.next() {
+        if mojibake {
+            break;
+        }
+        if c == 'Ã' || c == 'Â' {
+            mojibake = chars.peek().is_some_and(|n| ('\u{80}'..='\u{BF}').contains(n));
+        }
+    }
+    if !mojibake {
+        return Vec::new();
+    }
+    vec!["mojibake"]
 }
 
 /// Lowercase words of a phrase, tokenized exactly like messages.
 pub fn words(phrase: &str) -> Vec<String> {
-    tokenize(phrase).into_iter().map(|t| t.text).collect()
+    tokenize(phrase).list().into_iter().map(|t| t.text.to_string()).collect()
 }
 
 #[cfg(test)]
@@ -91,8 +193,23 @@ mod tests {
     }
 
     #[test]
+    fn splits_camel_case_names() {
+        assert_eq!(words("SSLHandshakeException"), vec!["ssl", "handshake", "exception"]);
+        assert_eq!(words("kind: ConnectionRefused"), vec!["kind", "connection", "refused"]);
+        assert_eq!(words("ECONNREFUSED x509"), vec!["econnrefused", "x509"]);
+    }
+
+    #[test]
+    fn mojibake_is_implied() {
+        assert_eq!(implied_words("José shows as JosÃ© now").len(), 1);
+        assert_eq!(implied_words("donâ€™t").len(), 1);
+        assert!(implied_words("José and Kraków are fine").is_empty());
+    }
+
+    #[test]
     fn records_context_characters() {
         let t = tokenize("PR #401 looks");
+        let t = t.list();
         assert_eq!(t[1].text, "401");
         assert_eq!(t[1].before, Some('#'));
         assert_eq!(t[1].after, (Some(' '), Some('l')));
@@ -108,5 +225,7 @@ mod tests {
     fn huge_input_is_bounded() {
         let big = "word ".repeat(1_000_000);
         assert!(tokenize(&big).len() <= MAX_TOKENS);
+        let long = "x".repeat(MAX_ANALYSED_BYTES * 4);
+        assert!(tokenize(&long).is_empty());
     }
 }

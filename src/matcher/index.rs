@@ -1,0 +1,254 @@
+//! The search index built once per catalogue: vocabulary, phrases with their postings,
+//! status codes, and the stemmed single-word evidence table.
+
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::fuzzy::FuzzyIndex;
+use super::text::words;
+use super::words::{fold_plural, is_common, is_content_word, Stemmer};
+use super::ReasonKind;
+use crate::knowledge::Knowledge;
+
+pub(super) const W_CODE: f32 = 3.0;
+pub(super) const W_CODE_MAX: f32 = 4.0;
+pub(super) const W_TITLE: f32 = 2.5;
+pub(super) const W_KEYWORD_WORD: f32 = 1.5;
+pub(super) const W_KEYWORD_PHRASE: f32 = 2.0;
+pub(super) const W_KEYWORD_LONG: f32 = 2.5;
+/// Evidence from single content words shared with an entry, scaled by how rare the word is
+/// in the catalogue: it lets "paginating" + "missing" find an entry no phrase matched.
+pub(super) const W_WORD_MAX: f32 = 0.8;
+/// Words only an entry's summary uses count this much of a keyword word: they describe the
+/// problem, but loosely.
+const PROSE_FACTOR: f32 = 0.5;
+/// Words used by more entries than this carry no evidence (and would cost long walks).
+const MAX_WORD_ENTRIES: usize = 40;
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Posting {
+    pub entry: u32,
+    pub kind: ReasonKind,
+    pub weight: f32,
+    /// Index into [`Index::terms`]: the code or keyword as the entry spells it.
+    pub term: u32,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Phrase {
+    pub words: Box<[u32]>,
+    pub postings: Vec<Posting>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct WordEvidence {
+    pub weight: f32,
+    pub entries: Vec<u32>,
+    pub term: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(super) struct Index {
+    /// Folded word → id; ids index `fuzzy` words and `common`.
+    pub vocab: FxHashMap<Box<str>, u32>,
+    pub common: Vec<bool>,
+    pub fuzzy: FuzzyIndex,
+    /// Phrases by their first word id.
+    pub by_first: FxHashMap<u32, Vec<u32>>,
+    pub phrases: Vec<Phrase>,
+    /// HTTP status → entries carrying it as a code.
+    pub statuses: FxHashMap<u16, Vec<Posting>>,
+    /// Stem → evidence.
+    pub stems: FxHashMap<Box<str>, WordEvidence>,
+    /// First four bytes of every stem (and of the word it came from): a message word whose
+    /// start matches none of them cannot stem to a known stem, so it skips the stemmer.
+    pub stem_prefixes: FxHashSet<[u8; 4]>,
+    /// The stem (with evidence) of each vocabulary word, by word id.
+    pub vocab_stems: Vec<Option<Box<str>>>,
+    pub terms: Vec<Arc<str>>,
+}
+
+/// The key `stem_prefixes` uses for a word or stem.
+pub(super) fn prefix_key(w: &str) -> [u8; 4] {
+    let mut key = [0u8; 4];
+    for (k, b) in key.iter_mut().zip(w.bytes()) {
+        *k = b;
+    }
+    key
+}
+
+impl Index {
+    pub fn build(knowledge: &Knowledge, stemmer: &Stemmer) -> Index {
+        let mut b = Index::default();
+        let mut phrase_ids: FxHashMap<Box<[u32]>, u32> = FxHashMap::default();
+        // How many entries use each keyword word, so widely shared single words weigh less.
+        let mut word_entries: FxHashMap<String, u32> = FxHashMap::default();
+        for entry in knowledge.entries() {
+            let mut seen = FxHashSet::default();
+            for kw in &entry.keywords {
+                seen.extend(words(kw).into_iter().map(|w| fold_plural(&w).to_string()));
+            }
+            for w in seen {
+                *word_entries.entry(w).or_default() += 1;
+            }
+        }
+        for (e, entry) in knowledge.entries().iter().enumerate() {
+            let e = e as u32;
+            for code in &entry.codes {
+                let ws = words(code);
+                if let [only] = ws.as_slice() {
+                    if only.len() == 3 {
+                        if let Ok(status) = only.parse::<u16>() {
+                            let term = b.term(code);
+                            let p = Posting { entry: e, kind: ReasonKind::Code, weight: 0.0, term };
+                            b.statuses.entry(status).or_default().push(p);
+                            continue;
+                        }
+                    }
+                }
+                // A longer code is a more specific diagnosis ("certificate has expired"); a
+                // code that is one plain word ("Conflict", "Gone") is no stronger than a keyword.
+                let plain_word = ws.len() == 1
+                    && code.chars().all(char::is_alphabetic)
+                    && (code.chars().skip(1).all(char::is_lowercase) || code.chars().all(char::is_uppercase));
+                let weight = if plain_word {
+                    W_KEYWORD_WORD
+                } else {
+                    (W_CODE + 0.5 * (ws.len() as f32 - 1.0)).min(W_CODE_MAX)
+                };
+                b.add(&mut phrase_ids, &ws, e, ReasonKind::Code, weight, code);
+            }
+            for kw in &entry.keywords {
+                let ws = words(kw);
+                let weight = match ws.len() {
+                    0 => continue,
+                    1 => {
+                        let shared = word_entries.get(fold_plural(&ws[0])).copied().unwrap_or(1).max(1);
+                        W_KEYWORD_WORD / (shared as f32).sqrt()
+                    }
+                    2 => W_KEYWORD_PHRASE,
+                    _ => W_KEYWORD_LONG,
+                };
+                b.add(&mut phrase_ids, &ws, e, ReasonKind::Keyword, weight, kw);
+            }
+            // The title without a leading status: "429 · Too Many Requests" → "too many requests".
+            let mut tw = words(&entry.title);
+            if tw.first().is_some_and(|w| w.bytes().all(|c| c.is_ascii_digit())) {
+                tw.remove(0);
+            }
+            if tw.len() >= 2 {
+                b.add(&mut phrase_ids, &tw, e, ReasonKind::Title, W_TITLE, &entry.title);
+            }
+        }
+        let mut by_id: Vec<(Box<str>, u32)> = b.vocab.iter().map(|(w, &id)| (w.clone(), id)).collect();
+        by_id.sort_by_key(|&(_, id)| id);
+        b.fuzzy = FuzzyIndex::new(by_id.iter().map(|(w, _)| &**w));
+        b.common = by_id.iter().map(|(w, _)| is_common(w)).collect();
+        b.build_stems(knowledge, stemmer);
+        // Vocabulary words know their stem's evidence, so they never run the stemmer.
+        b.vocab_stems = by_id
+            .iter()
+            .map(|(w, _)| {
+                let stem = stemmer.stem(w);
+                b.stems.contains_key(&*stem).then(|| stem.into())
+            })
+            .collect();
+        b
+    }
+
+    fn term(&mut self, text: &str) -> u32 {
+        self.terms.push(text.into());
+        (self.terms.len() - 1) as u32
+    }
+
+    fn word(&mut self, w: &str) -> u32 {
+        let next = self.vocab.len() as u32;
+        *self.vocab.entry(fold_plural(w).into()).or_insert(next)
+    }
+
+    fn add(
+        &mut self,
+        phrase_ids: &mut FxHashMap<Box<[u32]>, u32>,
+        ws: &[String],
+        entry: u32,
+        kind: ReasonKind,
+        weight: f32,
+        term: &str,
+    ) {
+        if ws.is_empty() {
+            return;
+        }
+        let ids: Box<[u32]> = ws.iter().map(|w| self.word(w)).collect();
+        let p = match phrase_ids.get(&ids) {
+            Some(&p) => p,
+            None => {
+                let p = self.phrases.len() as u32;
+                self.phrases.push(Phrase { words: ids.clone(), postings: Vec::new() });
+                self.by_first.entry(ids[0]).or_default().push(p);
+                phrase_ids.insert(ids, p);
+                p
+            }
+        };
+        let existing = self.phrases[p as usize].postings.iter().position(|x| x.entry == entry);
+        // The same words as a code and a keyword of one entry: keep the stronger.
+        if existing.is_some_and(|i| self.phrases[p as usize].postings[i].weight >= weight) {
+            return;
+        }
+        let posting = Posting { entry, kind, weight, term: self.term(term) };
+        let postings = &mut self.phrases[p as usize].postings;
+        match existing {
+            Some(i) => postings[i] = posting,
+            None => postings.push(posting),
+        }
+    }
+
+    /// Stemmed content words of codes, keywords and titles (and, at a discount, summaries),
+    /// weighted by inverse document frequency.
+    fn build_stems(&mut self, knowledge: &Knowledge, stemmer: &Stemmer) {
+        let mut strong: FxHashMap<Box<str>, (Vec<u32>, String)> = FxHashMap::default();
+        let mut prose: FxHashMap<Box<str>, (Vec<u32>, String)> = FxHashMap::default();
+        for (e, entry) in knowledge.entries().iter().enumerate() {
+            let e = e as u32;
+            let named = entry.codes.iter().chain(&entry.keywords).chain(std::iter::once(&entry.title));
+            for (texts, table) in [
+                (named.collect::<Vec<_>>(), &mut strong),
+                (vec![&entry.summary], &mut prose),
+            ] {
+                for text in texts {
+                    for w in words(text) {
+                        if !is_content_word(&w) {
+                            continue;
+                        }
+                        let slot = table.entry(stemmer.stem(&w).into()).or_insert_with(|| (Vec::new(), w));
+                        if !slot.0.contains(&e) {
+                            slot.0.push(e);
+                        }
+                    }
+                }
+            }
+        }
+        let n = knowledge.len().max(2) as f32;
+        let idf = |df: usize| (n / df as f32).ln() / n.ln();
+        for (stem, (entries, word)) in strong {
+            if entries.len() <= MAX_WORD_ENTRIES {
+                self.insert_stem(stem, W_WORD_MAX * idf(entries.len()), entries, &word);
+            }
+        }
+        for (stem, (entries, word)) in prose {
+            if !self.stems.contains_key(&stem) && entries.len() <= MAX_WORD_ENTRIES / 2 {
+                self.insert_stem(stem, W_WORD_MAX * PROSE_FACTOR * idf(entries.len()), entries, &word);
+            }
+        }
+    }
+
+    fn insert_stem(&mut self, stem: Box<str>, weight: f32, entries: Vec<u32>, word: &str) {
+        if weight <= 0.05 {
+            return;
+        }
+        let term = self.term(word);
+        self.stem_prefixes.insert(prefix_key(&stem));
+        self.stem_prefixes.insert(prefix_key(word));
+        self.stems.insert(stem, WordEvidence { weight, entries, term });
+    }
+}

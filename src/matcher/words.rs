@@ -1,0 +1,122 @@
+//! Word lists and word normalisation shared by the index and the query side.
+
+/// Common English words: never fuzzy-matched, so "taken" is not read as "token", and never
+/// enough on their own to make a match.
+const COMMON: &[&str] = &[
+    "a", "about", "after", "again", "all", "also", "am", "an", "and", "any", "are", "as", "at",
+    "be", "because", "been", "before", "being", "but", "by", "can", "cannot", "could", "did",
+    "do", "does", "doing", "done", "for", "from", "get", "gets", "getting", "got", "had", "has",
+    "have", "having", "he", "her", "here", "him", "his", "how", "i", "if", "in", "into", "is",
+    "it", "its", "just", "let", "like", "me", "more", "most", "my", "no", "not", "now", "of",
+    "on", "once", "only", "or", "other", "our", "out", "over", "same", "she", "should", "so",
+    "some", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they",
+    "this", "those", "through", "to", "too", "under", "until", "up", "us", "very", "was", "we",
+    "were", "what", "when", "where", "which", "while", "who", "why", "will", "with", "would",
+    "you", "your", "taken", "token", "today", "tomorrow", "yesterday", "thanks", "thank",
+    "great", "good", "morning", "night", "lunch", "meeting", "friday", "monday", "tuesday",
+    "wednesday", "thursday", "saturday", "sunday", "please", "think", "thing", "things",
+    "still", "since", "every", "never", "always", "value", "values", "later", "right", "wrong",
+    "whose", "first", "second", "third", "small", "large", "little", "light", "sight", "times",
+    "timed", "limit", "limits", "local", "issue", "issues", "event", "events", "start",
+    "stopped", "working", "works", "worked", "data", "sync", "call", "calls", "new", "old",
+    "use", "using", "used", "make", "made", "want", "need", "know", "see", "look", "team",
+    "people", "week", "month", "year", "plan", "talk", "way", "time", "day", "back", "well",
+    "even", "much", "many", "each", "few", "lot", "lots", "one", "two", "three", "via", "per",
+    "etc", "everyone", "someone", "anyone", "shared", "review", "demo", "doc", "docs", "next",
+    "last", "yet", "already", "really", "quite", "maybe", "sure", "okay", "yes",
+];
+
+/// Words that say a message describes a problem or asks for help. A message with none of
+/// them and no error code needs much stronger evidence: people chatting about webhooks or
+/// certificates ("the cert renewal PR is merged") are not asking medic anything.
+const PROBLEM_WORDS: &[&str] = &[
+    "error", "errors", "err", "fail", "fails", "failed", "failing", "failure", "failures",
+    "broken", "break", "breaks", "broke", "can", "cannot", "couldn", "won", "doesn", "don",
+    "isn", "aren", "didn", "wasn", "not", "no", "never", "stopped", "stops", "refuses",
+    "refused", "rejected", "rejects", "rejecting", "missing", "wrong", "issue", "issues",
+    "problem", "problems", "bug", "crash", "crashes", "crashed", "timeout", "timeouts", "help",
+    "why", "how", "what", "anyone", "keeps", "keep", "still", "only", "instead", "unable",
+    "invalid", "expired", "expires", "denied", "down", "dies", "died", "chokes", "hangs",
+    "hang", "stuck", "slow", "lost", "drops", "dropped", "empty", "weird", "strange",
+    "suddenly", "exception", "traceback", "panic", "panicked", "warning", "blocked",
+    "unexpected", "twice", "duplicate", "duplicated", "garbled", "mismatch", "unsupported",
+    "exceeded", "throttled", "unauthorized", "unauthorised", "forbidden", "deprecated",
+    "retired", "says", "getting", "returns", "returned", "throws", "thrown", "complains", "any",
+    "should", "hit", "hitting", "blew", "burned", "ran", "out", "over", "mojibake", "limited",
+    "limted", "stale", "late", "lag", "mangled", "mangling", "corrupted", "lapsed",
+];
+
+static COMMON_SET: once_cell::sync::Lazy<rustc_hash::FxHashSet<&'static str>> =
+    once_cell::sync::Lazy::new(|| COMMON.iter().copied().collect());
+static PROBLEM_SET: once_cell::sync::Lazy<rustc_hash::FxHashSet<&'static str>> =
+    once_cell::sync::Lazy::new(|| PROBLEM_WORDS.iter().copied().collect());
+
+pub fn is_common(w: &str) -> bool {
+    COMMON_SET.contains(w)
+}
+
+pub fn is_problem_word(w: &str) -> bool {
+    PROBLEM_SET.contains(w)
+}
+
+/// Folds a plural to its singular for exact lookups on both sides ("issues" ~ "issue",
+/// "webhooks" ~ "webhook"). Crude on purpose: the catalogue and messages both go through it,
+/// so only distinct words that collide would matter. Words with digits stay as they are.
+pub fn fold_plural(word: &str) -> &str {
+    let keep = word.len() < 4
+        || !word.ends_with('s')
+        || word.ends_with("ss")
+        || word.ends_with("us")
+        || word.ends_with("is")
+        || word.bytes().any(|b| b.is_ascii_digit());
+    if keep {
+        word
+    } else {
+        &word[..word.len() - 1]
+    }
+}
+
+/// Words that carry evidence on their own: not common English, not numbers, not one letter.
+pub fn is_content_word(w: &str) -> bool {
+    w.len() >= 3 && !w.bytes().all(|b| b.is_ascii_digit()) && !is_common(w)
+}
+
+/// Snowball English stemmer, so "paginating" meets "pagination" and "retired" meets "retire".
+pub struct Stemmer(rust_stemmers::Stemmer);
+
+impl Stemmer {
+    pub fn new() -> Stemmer {
+        Stemmer(rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English))
+    }
+
+    pub fn stem<'a>(&self, word: &'a str) -> std::borrow::Cow<'a, str> {
+        self.0.stem(word)
+    }
+}
+
+impl Default for Stemmer {
+    fn default() -> Self {
+        Stemmer::new()
+    }
+}
+
+impl std::fmt::Debug for Stemmer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stemmer(English)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plurals_fold_but_not_words_that_only_end_in_s() {
+        assert_eq!(fold_plural("webhooks"), "webhook");
+        assert_eq!(fold_plural("status"), "status");
+        assert_eq!(fold_plural("access"), "access");
+        assert_eq!(fold_plural("analysis"), "analysis");
+        assert_eq!(fold_plural("429s"), "429s");
+        assert_eq!(fold_plural("dns"), "dns");
+    }
+}

@@ -1,0 +1,110 @@
+//! Accuracy of the matcher over labelled messages in `tests/data/`.
+//!
+//! `labelled.jsonl` is the development set (the matcher and catalogue were tuned on it);
+//! `holdout.jsonl` was written independently, without sight of the catalogue, and is never
+//! tuned on: it shows how the matcher does on wording it has not seen.
+//! Runs without libtest's harness so the figures are printed on every `cargo test`.
+//! The development set must reach top-3 ≥ 95 %, top-1 ≥ 85 % on problem messages and ≥ 90 %
+//! silence on chit-chat. The held-out set guards against regressions on unseen wording with
+//! lower floors (top-3 ≥ 90 %, top-1 ≥ 80 %, silence ≥ 85 %).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use medic::knowledge::Knowledge;
+use medic::matcher::Matcher;
+
+#[derive(serde::Deserialize)]
+struct Labelled {
+    text: String,
+    accept: Vec<String>,
+}
+
+/// Minimum top-3, top-1 and chit-chat silence rates for one set.
+struct Bar {
+    top3: f64,
+    top1: f64,
+    silent: f64,
+}
+
+const DEV_BAR: Bar = Bar { top3: 0.95, top1: 0.85, silent: 0.90 };
+const HOLDOUT_BAR: Bar = Bar { top3: 0.90, top1: 0.80, silent: 0.85 };
+
+struct Figures {
+    problems: usize,
+    top1: usize,
+    top3: usize,
+    chat: usize,
+    silent: usize,
+}
+
+fn evaluate(matcher: &Matcher, name: &str, data: &str, bar: &Bar) -> bool {
+    let mut f = Figures { problems: 0, top1: 0, top3: 0, chat: 0, silent: 0 };
+    let mut misses = Vec::new();
+    for (n, line) in data.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let l: Labelled =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("tests/data/{name}:{}: {e}", n + 1));
+        for id in &l.accept {
+            assert!(
+                matcher.knowledge().get(id).is_some(),
+                "tests/data/{name}:{}: unknown id {id}",
+                n + 1
+            );
+        }
+        let d = matcher.diagnose(&l.text, 3);
+        let got: Vec<&str> = d.matches.iter().map(|m| m.id.as_str()).collect();
+        let text: String = l.text.chars().take(120).collect::<String>().replace('\n', " ");
+        if l.accept.is_empty() {
+            f.chat += 1;
+            if got.is_empty() {
+                f.silent += 1;
+            } else {
+                misses.push(format!("  line {:>3} should be silent, got {got:?}: {text}", n + 1));
+            }
+            continue;
+        }
+        f.problems += 1;
+        let ok = |id: &&str| l.accept.iter().any(|a| a == id);
+        if got.first().is_some_and(ok) {
+            f.top1 += 1;
+        }
+        if got.iter().any(ok) {
+            f.top3 += 1;
+        } else {
+            misses.push(format!("  line {:>3} wanted {:?}, got {got:?}: {text}", n + 1, l.accept));
+        }
+    }
+    let pct = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+    let (p1, p3, ps) = (pct(f.top1, f.problems), pct(f.top3, f.problems), pct(f.silent, f.chat));
+    println!("matcher accuracy over tests/data/{name}");
+    println!("  top-1: {}/{} = {:.1} % (min {:.0} %)", f.top1, f.problems, p1 * 100.0, bar.top1 * 100.0);
+    println!("  top-3: {}/{} = {:.1} % (min {:.0} %)", f.top3, f.problems, p3 * 100.0, bar.top3 * 100.0);
+    println!("  chit-chat silent: {}/{} = {:.1} % (min {:.0} %)", f.silent, f.chat, ps * 100.0, bar.silent * 100.0);
+    if !misses.is_empty() {
+        println!("  misses:");
+        for m in &misses {
+            println!("  {m}");
+        }
+    }
+    p1 >= bar.top1 && p3 >= bar.top3 && ps >= bar.silent
+}
+
+fn main() -> ExitCode {
+    let kb = Knowledge::builtin().expect("built-in knowledge loads");
+    let matcher = Matcher::new(Arc::new(kb));
+    let sets = [
+        ("labelled.jsonl", include_str!("data/labelled.jsonl"), DEV_BAR),
+        ("holdout.jsonl", include_str!("data/holdout.jsonl"), HOLDOUT_BAR),
+    ];
+    let passed = sets
+        .iter()
+        .filter(|(name, data, bar)| evaluate(&matcher, name, data, bar))
+        .count();
+    let failed = sets.len() - passed;
+    println!("accuracy: {passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

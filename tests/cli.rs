@@ -1,0 +1,147 @@
+//! The built `medic` binary: diagnose (text, JSON, streaming batch), kb commands, exit codes.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Output, Stdio};
+
+fn medic(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_medic"))
+        .args(args)
+        .env_remove("MEDIC_KNOWLEDGE_DIR")
+        .env_remove("MEDIC_CONFIG")
+        .output()
+        .expect("run medic")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn diagnose_prints_title_summary_steps_and_why() {
+    let o = medic(&["diagnose", "429", "Too", "Many", "Requests"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("429 · Too Many Requests  [http-429]"), "{out}");
+    assert!(out.contains("\n  1. "), "{out}");
+    assert!(out.contains("Retry-After"), "{out}");
+    assert!(out.contains("Related: "), "{out}");
+    assert!(out.contains("Why: code \"429\""), "{out}");
+}
+
+#[test]
+fn diagnose_json_has_the_documented_shape() {
+    let o = medic(&["diagnose", "--json", "--top", "2", "our", "calls", "are", "rate", "limted:", "HTTP 429"]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["query"], "our calls are rate limted: HTTP 429");
+    assert_eq!(v["codes"][0], "429");
+    let matches = v["matches"].as_array().unwrap();
+    assert!(!matches.is_empty() && matches.len() <= 2);
+    assert_eq!(matches[0]["id"], "http-429");
+    assert_eq!(matches[0]["title"], "429 · Too Many Requests");
+    let score = matches[0]["score"].as_f64().unwrap();
+    assert!(score > 0.5 && score <= 1.0);
+    let reasons = matches[0]["reasons"].as_array().unwrap();
+    assert!(reasons.iter().any(|r| r["kind"] == "code" && r["term"] == "429"));
+    assert!(reasons.iter().any(|r| r["matched"] == "rate limted"), "{reasons:?}");
+}
+
+#[test]
+fn chit_chat_gets_an_empty_result_and_exit_zero() {
+    let o = medic(&["diagnose", "--json", "room 404 at 3pm"]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["matches"], serde_json::json!([]));
+    let o = medic(&["diagnose", "good", "morning"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).starts_with("No confident answer"), "{}", stdout(&o));
+}
+
+#[test]
+fn batch_streams_one_result_per_line_in_order() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_medic"))
+        .args(["diagnose", "--json", "--batch"])
+        .env_remove("MEDIC_KNOWLEDGE_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    // Streaming: the answer to the first line arrives while stdin is still open.
+    writeln!(stdin, r#"{{"text": "ECONNREFUSED 127.0.0.1:5432", "id": 7}}"#).unwrap();
+    stdin.flush().unwrap();
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(v["matches"][0]["id"], "connection-refused");
+    writeln!(stdin, "not json").unwrap();
+    writeln!(stdin, r#"{{"text": "see you tomorrow"}}"#).unwrap();
+    writeln!(stdin, r#"{{"text": "x509: certificate signed by unknown authority"}}"#).unwrap();
+    drop(stdin);
+    let rest: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(rest.len(), 3);
+    assert!(rest[0]["error"].as_str().unwrap().starts_with("line 2: "));
+    assert_eq!(rest[1]["matches"], serde_json::json!([]));
+    assert_eq!(rest[2]["matches"][0]["id"], "tls-untrusted-certificate");
+}
+
+#[test]
+fn huge_and_binary_arguments_are_handled() {
+    let huge = format!("{} 503 service unavailable", "lorem ipsum ".repeat(10_000));
+    let o = medic(&["diagnose", "--json", &huge]);
+    assert!(o.status.success());
+    let o = medic(&["diagnose", "\u{202e}x\u{feff}🙂 **bold** `code` \u{7}"]);
+    assert!(o.status.success());
+}
+
+#[test]
+fn kb_list_show_export() {
+    let o = medic(&["kb", "list"]);
+    assert!(o.status.success());
+    let list = stdout(&o);
+    assert!(list.lines().any(|l| l.starts_with("http-429") && l.contains("Too Many Requests")));
+    let o = medic(&["kb", "show", "dns-resolution-failure"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("Steps:"));
+    let o = medic(&["kb", "export", "--json"]);
+    assert!(o.status.success());
+    let all: Vec<serde_json::Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(all.len(), list.lines().count());
+    for field in ["id", "title", "summary", "codes", "keywords", "steps", "related"] {
+        assert!(all.iter().all(|e| !e[field].is_null()), "field {field}");
+    }
+}
+
+#[test]
+fn exit_codes_for_bad_usage_and_bad_files() {
+    let o = medic(&["kb", "show", "no-such-id"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no knowledge entry with id `no-such-id`"));
+    let o = medic(&["diagnose"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = medic(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("broken.toml"), "id = \"broken\"\nsteps = [\n").unwrap();
+    let o = medic(&["kb", "lint", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("broken.toml:"), "{}", stderr(&o));
+    // The same directory given as --knowledge refuses to start rather than half-load.
+    let o = medic(&["--knowledge", dir.path().to_str().unwrap(), "diagnose", "429"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = medic(&["kb", "lint", "/nonexistent-medic-dir"]);
+    assert_eq!(o.status.code(), Some(2));
+
+    let o = medic(&["kb", "lint", concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
