@@ -34,7 +34,9 @@ fn generated(n: usize) -> Vec<SourceFile> {
     };
     let mut word = || -> String {
         let len = 2 + (next() % 3) as usize;
-        (0..len).map(|_| SYL[(next() % SYL.len() as u64) as usize]).collect()
+        (0..len)
+            .map(|_| SYL[(next() % SYL.len() as u64) as usize])
+            .collect()
     };
     (0..n)
         .map(|i| {
@@ -77,10 +79,18 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("build");
     g.sample_size(10);
     g.bench_function("index_5000", |b| {
-        b.iter_batched(|| Arc::new(big.clone()), |kb| black_box(Matcher::new(kb)), BatchSize::LargeInput)
+        b.iter_batched(
+            || Arc::new(big.clone()),
+            |kb| black_box(Matcher::new(kb)),
+            BatchSize::LargeInput,
+        )
     });
     g.bench_function("parse_and_index_5000", |b| {
-        b.iter(|| black_box(Matcher::new(Arc::new(Knowledge::from_layers(&layers).unwrap()))))
+        b.iter(|| {
+            black_box(Matcher::new(Arc::new(
+                Knowledge::from_layers(&layers).unwrap(),
+            )))
+        })
     });
     g.finish();
 }

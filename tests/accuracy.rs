@@ -27,8 +27,16 @@ struct Bar {
     silent: f64,
 }
 
-const DEV_BAR: Bar = Bar { top3: 0.95, top1: 0.85, silent: 0.90 };
-const HOLDOUT_BAR: Bar = Bar { top3: 0.90, top1: 0.80, silent: 0.85 };
+const DEV_BAR: Bar = Bar {
+    top3: 0.95,
+    top1: 0.85,
+    silent: 0.90,
+};
+const HOLDOUT_BAR: Bar = Bar {
+    top3: 0.90,
+    top1: 0.80,
+    silent: 0.85,
+};
 
 struct Figures {
     problems: usize,
@@ -39,11 +47,21 @@ struct Figures {
 }
 
 fn evaluate(matcher: &Matcher, name: &str, data: &str, bar: &Bar) -> bool {
-    let mut f = Figures { problems: 0, top1: 0, top3: 0, chat: 0, silent: 0 };
+    let mut f = Figures {
+        problems: 0,
+        top1: 0,
+        top3: 0,
+        chat: 0,
+        silent: 0,
+    };
     let mut misses = Vec::new();
-    for (n, line) in data.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let l: Labelled =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("tests/data/{name}:{}: {e}", n + 1));
+    for (n, line) in data
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let l: Labelled = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("tests/data/{name}:{}: {e}", n + 1));
         for id in &l.accept {
             assert!(
                 matcher.knowledge().get(id).is_some(),
@@ -53,13 +71,21 @@ fn evaluate(matcher: &Matcher, name: &str, data: &str, bar: &Bar) -> bool {
         }
         let d = matcher.diagnose(&l.text, 3);
         let got: Vec<&str> = d.matches.iter().map(|m| m.id.as_str()).collect();
-        let text: String = l.text.chars().take(120).collect::<String>().replace('\n', " ");
+        let text: String = l
+            .text
+            .chars()
+            .take(120)
+            .collect::<String>()
+            .replace('\n', " ");
         if l.accept.is_empty() {
             f.chat += 1;
             if got.is_empty() {
                 f.silent += 1;
             } else {
-                misses.push(format!("  line {:>3} should be silent, got {got:?}: {text}", n + 1));
+                misses.push(format!(
+                    "  line {:>3} should be silent, got {got:?}: {text}",
+                    n + 1
+                ));
             }
             continue;
         }
@@ -71,15 +97,41 @@ fn evaluate(matcher: &Matcher, name: &str, data: &str, bar: &Bar) -> bool {
         if got.iter().any(ok) {
             f.top3 += 1;
         } else {
-            misses.push(format!("  line {:>3} wanted {:?}, got {got:?}: {text}", n + 1, l.accept));
+            misses.push(format!(
+                "  line {:>3} wanted {:?}, got {got:?}: {text}",
+                n + 1,
+                l.accept
+            ));
         }
     }
     let pct = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
-    let (p1, p3, ps) = (pct(f.top1, f.problems), pct(f.top3, f.problems), pct(f.silent, f.chat));
+    let (p1, p3, ps) = (
+        pct(f.top1, f.problems),
+        pct(f.top3, f.problems),
+        pct(f.silent, f.chat),
+    );
     println!("matcher accuracy over tests/data/{name}");
-    println!("  top-1: {}/{} = {:.1} % (min {:.0} %)", f.top1, f.problems, p1 * 100.0, bar.top1 * 100.0);
-    println!("  top-3: {}/{} = {:.1} % (min {:.0} %)", f.top3, f.problems, p3 * 100.0, bar.top3 * 100.0);
-    println!("  chit-chat silent: {}/{} = {:.1} % (min {:.0} %)", f.silent, f.chat, ps * 100.0, bar.silent * 100.0);
+    println!(
+        "  top-1: {}/{} = {:.1} % (min {:.0} %)",
+        f.top1,
+        f.problems,
+        p1 * 100.0,
+        bar.top1 * 100.0
+    );
+    println!(
+        "  top-3: {}/{} = {:.1} % (min {:.0} %)",
+        f.top3,
+        f.problems,
+        p3 * 100.0,
+        bar.top3 * 100.0
+    );
+    println!(
+        "  chit-chat silent: {}/{} = {:.1} % (min {:.0} %)",
+        f.silent,
+        f.chat,
+        ps * 100.0,
+        bar.silent * 100.0
+    );
     if !misses.is_empty() {
         println!("  misses:");
         for m in &misses {
@@ -93,8 +145,16 @@ fn main() -> ExitCode {
     let kb = Knowledge::builtin().expect("built-in knowledge loads");
     let matcher = Matcher::new(Arc::new(kb));
     let sets = [
-        ("labelled.jsonl", include_str!("data/labelled.jsonl"), DEV_BAR),
-        ("holdout.jsonl", include_str!("data/holdout.jsonl"), HOLDOUT_BAR),
+        (
+            "labelled.jsonl",
+            include_str!("data/labelled.jsonl"),
+            DEV_BAR,
+        ),
+        (
+            "holdout.jsonl",
+            include_str!("data/holdout.jsonl"),
+            HOLDOUT_BAR,
+        ),
     ];
     let passed = sets
         .iter()

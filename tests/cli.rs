@@ -25,7 +25,10 @@ fn diagnose_prints_title_summary_steps_and_why() {
     let o = medic(&["diagnose", "429", "Too", "Many", "Requests"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.starts_with("429 · Too Many Requests  [http-429]"), "{out}");
+    assert!(
+        out.starts_with("429 · Too Many Requests  [http-429]"),
+        "{out}"
+    );
     assert!(out.contains("\n  1. "), "{out}");
     assert!(out.contains("Retry-After"), "{out}");
     assert!(out.contains("Related: "), "{out}");
@@ -34,7 +37,9 @@ fn diagnose_prints_title_summary_steps_and_why() {
 
 #[test]
 fn diagnose_json_has_the_documented_shape() {
-    let o = medic(&["diagnose", "--json", "--top", "2", "our", "calls", "are", "rate", "limted:", "HTTP 429"]);
+    let o = medic(&[
+        "diagnose", "--json", "--top", "2", "our", "calls", "are", "rate", "limted:", "HTTP 429",
+    ]);
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["query"], "our calls are rate limted: HTTP 429");
@@ -46,8 +51,13 @@ fn diagnose_json_has_the_documented_shape() {
     let score = matches[0]["score"].as_f64().unwrap();
     assert!(score > 0.5 && score <= 1.0);
     let reasons = matches[0]["reasons"].as_array().unwrap();
-    assert!(reasons.iter().any(|r| r["kind"] == "code" && r["term"] == "429"));
-    assert!(reasons.iter().any(|r| r["matched"] == "rate limted"), "{reasons:?}");
+    assert!(reasons
+        .iter()
+        .any(|r| r["kind"] == "code" && r["term"] == "429"));
+    assert!(
+        reasons.iter().any(|r| r["matched"] == "rate limted"),
+        "{reasons:?}"
+    );
 }
 
 #[test]
@@ -58,7 +68,11 @@ fn chit_chat_gets_an_empty_result_and_exit_zero() {
     assert_eq!(v["matches"], serde_json::json!([]));
     let o = medic(&["diagnose", "good", "morning"]);
     assert!(o.status.success());
-    assert!(stdout(&o).starts_with("No confident answer"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with("No confident answer"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -73,7 +87,11 @@ fn batch_streams_one_result_per_line_in_order() {
     let mut stdin = child.stdin.take().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     // Streaming: the answer to the first line arrives while stdin is still open.
-    writeln!(stdin, r#"{{"text": "ECONNREFUSED 127.0.0.1:5432", "id": 7}}"#).unwrap();
+    writeln!(
+        stdin,
+        r#"{{"text": "ECONNREFUSED 127.0.0.1:5432", "id": 7}}"#
+    )
+    .unwrap();
     stdin.flush().unwrap();
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
@@ -81,7 +99,11 @@ fn batch_streams_one_result_per_line_in_order() {
     assert_eq!(v["matches"][0]["id"], "connection-refused");
     writeln!(stdin, "not json").unwrap();
     writeln!(stdin, r#"{{"text": "see you tomorrow"}}"#).unwrap();
-    writeln!(stdin, r#"{{"text": "x509: certificate signed by unknown authority"}}"#).unwrap();
+    writeln!(
+        stdin,
+        r#"{{"text": "x509: certificate signed by unknown authority"}}"#
+    )
+    .unwrap();
     drop(stdin);
     let rest: Vec<serde_json::Value> = out
         .lines()
@@ -108,7 +130,9 @@ fn kb_list_show_export() {
     let o = medic(&["kb", "list"]);
     assert!(o.status.success());
     let list = stdout(&o);
-    assert!(list.lines().any(|l| l.starts_with("http-429") && l.contains("Too Many Requests")));
+    assert!(list
+        .lines()
+        .any(|l| l.starts_with("http-429") && l.contains("Too Many Requests")));
     let o = medic(&["kb", "show", "dns-resolution-failure"]);
     assert!(o.status.success());
     assert!(stdout(&o).contains("Steps:"));
@@ -116,7 +140,9 @@ fn kb_list_show_export() {
     assert!(o.status.success());
     let all: Vec<serde_json::Value> = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(all.len(), list.lines().count());
-    for field in ["id", "title", "summary", "codes", "keywords", "steps", "related"] {
+    for field in [
+        "id", "title", "summary", "codes", "keywords", "steps", "related",
+    ] {
         assert!(all.iter().all(|e| !e[field].is_null()), "field {field}");
     }
 }
@@ -132,16 +158,49 @@ fn exit_codes_for_bad_usage_and_bad_files() {
     assert_eq!(o.status.code(), Some(2));
 
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("broken.toml"), "id = \"broken\"\nsteps = [\n").unwrap();
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        "id = \"broken\"\nsteps = [\n",
+    )
+    .unwrap();
     let o = medic(&["kb", "lint", dir.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("broken.toml:"), "{}", stderr(&o));
     // The same directory given as --knowledge refuses to start rather than half-load.
-    let o = medic(&["--knowledge", dir.path().to_str().unwrap(), "diagnose", "429"]);
+    let o = medic(&[
+        "--knowledge",
+        dir.path().to_str().unwrap(),
+        "diagnose",
+        "429",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let o = medic(&["kb", "lint", "/nonexistent-medic-dir"]);
     assert_eq!(o.status.code(), Some(2));
 
-    let o = medic(&["kb", "lint", concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge")]);
+    let o = medic(&[
+        "kb",
+        "lint",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge"),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn knowledge_dir_from_the_environment_adds_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("sftp-drop-empty.toml"),
+        "id = \"sftp-drop-empty\"\ntitle = \"Partner SFTP drop is empty\"\n\
+         summary = \"The nightly partner file did not arrive.\"\ncodes = [\"SFTP_EMPTY_DROP\"]\n\
+         steps = [\"List the inbox: `sftp -b - partner@example.org <<< 'ls -l inbox'`.\"]\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_medic"))
+        .args(["diagnose", "--json", "SFTP_EMPTY_DROP again"])
+        .env("MEDIC_KNOWLEDGE_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["matches"][0]["id"], "sftp-drop-empty");
 }

@@ -7,44 +7,108 @@ use medic::knowledge::{self, Knowledge};
 use medic::matcher::Matcher;
 
 fn matcher() -> Matcher {
-    Matcher::new(Arc::new(Knowledge::builtin().expect("built-in knowledge loads")))
+    Matcher::new(Arc::new(
+        Knowledge::builtin().expect("built-in knowledge loads"),
+    ))
 }
 
 fn top_ids(m: &Matcher, text: &str, n: usize) -> Vec<String> {
-    m.diagnose(text, n).matches.into_iter().map(|m| m.id).collect()
+    m.diagnose(text, n)
+        .matches
+        .into_iter()
+        .map(|m| m.id)
+        .collect()
 }
 
 const REQUIRED: &[&str] = &[
-    "general-troubleshooting", "advanced-debugging", "http-400", "http-401", "http-403",
-    "http-404", "http-405", "http-408", "http-409", "http-413", "http-415", "http-422",
-    "http-429", "http-500", "http-502", "http-503", "http-504", "dns-resolution-failure",
-    "connection-refused", "connection-reset", "network-timeout", "firewall-blocked",
-    "tls-certificate-expired", "tls-untrusted-certificate", "tls-hostname-mismatch",
-    "tls-handshake-failure", "expired-token", "invalid-api-key", "insufficient-permissions",
-    "oauth-invalid-grant", "clock-skew", "api-quota-exceeded", "malformed-json",
-    "content-type-mismatch", "schema-mismatch", "character-encoding", "date-time-format",
-    "webhook-not-received", "webhook-signature-invalid", "webhook-duplicate-deliveries",
-    "cors-blocked", "pagination-missing-data", "api-version-deprecated",
+    "general-troubleshooting",
+    "advanced-debugging",
+    "http-400",
+    "http-401",
+    "http-403",
+    "http-404",
+    "http-405",
+    "http-408",
+    "http-409",
+    "http-413",
+    "http-415",
+    "http-422",
+    "http-429",
+    "http-500",
+    "http-502",
+    "http-503",
+    "http-504",
+    "dns-resolution-failure",
+    "connection-refused",
+    "connection-reset",
+    "network-timeout",
+    "firewall-blocked",
+    "tls-certificate-expired",
+    "tls-untrusted-certificate",
+    "tls-hostname-mismatch",
+    "tls-handshake-failure",
+    "expired-token",
+    "invalid-api-key",
+    "insufficient-permissions",
+    "oauth-invalid-grant",
+    "clock-skew",
+    "api-quota-exceeded",
+    "malformed-json",
+    "content-type-mismatch",
+    "schema-mismatch",
+    "character-encoding",
+    "date-time-format",
+    "webhook-not-received",
+    "webhook-signature-invalid",
+    "webhook-duplicate-deliveries",
+    "cors-blocked",
+    "pagination-missing-data",
+    "api-version-deprecated",
 ];
 
 #[test]
 fn builtin_catalogue_has_every_required_entry_with_real_steps() {
     let kb = Knowledge::builtin().unwrap();
     for id in REQUIRED {
-        let e = kb.get(id).unwrap_or_else(|| panic!("missing built-in entry {id}"));
-        assert!(e.steps.len() >= 4, "{id} has {} steps, wants at least 4", e.steps.len());
+        let e = kb
+            .get(id)
+            .unwrap_or_else(|| panic!("missing built-in entry {id}"));
+        assert!(
+            e.steps.len() >= 4,
+            "{id} has {} steps, wants at least 4",
+            e.steps.len()
+        );
         assert!(e.summary.len() >= 60, "{id} has a thin summary");
-        assert!(!e.keywords.is_empty() || !e.codes.is_empty(), "{id} cannot be matched");
+        assert!(
+            !e.keywords.is_empty() || !e.codes.is_empty(),
+            "{id} cannot be matched"
+        );
         for step in &e.steps {
             // Steps are rendered as embed fields (≤ 1024 chars with numbering).
-            assert!(step.chars().count() <= 1000, "{id} has a step over 1000 chars");
+            assert!(
+                step.chars().count() <= 1000,
+                "{id} has a step over 1000 chars"
+            );
         }
     }
     for e in kb.entries() {
-        assert_eq!(e.source, format!("knowledge/{}.toml", e.id), "file name must be <id>.toml");
+        assert_eq!(
+            e.source,
+            format!("knowledge/{}.toml", e.id),
+            "file name must be <id>.toml"
+        );
         if let Some(code) = e.id.strip_prefix("http-") {
-            assert!(e.codes.iter().any(|c| c == code), "{} lacks its status code", e.id);
-            assert!(e.title.starts_with(&format!("{code} · ")), "{} title: {}", e.id, e.title);
+            assert!(
+                e.codes.iter().any(|c| c == code),
+                "{} lacks its status code",
+                e.id
+            );
+            assert!(
+                e.title.starts_with(&format!("{code} · ")),
+                "{} title: {}",
+                e.id,
+                e.title
+            );
         }
     }
 }
@@ -57,7 +121,11 @@ fn every_entry_is_found_by_its_title_and_by_each_code() {
         assert_eq!(got, vec![e.id.clone()], "title {:?}", e.title);
         for code in &e.codes {
             let got = top_ids(&m, code, 3);
-            assert!(got.contains(&e.id), "code {code:?} of {} gave {got:?}", e.id);
+            assert!(
+                got.contains(&e.id),
+                "code {code:?} of {} gave {got:?}",
+                e.id
+            );
         }
     }
 }
@@ -67,23 +135,68 @@ fn seed_topics_each_resolve() {
     let m = matcher();
     let cases: &[(&str, &[&str])] = &[
         // General troubleshooting steps.
-        ("how do I troubleshoot an integration issue?", &["general-troubleshooting"]),
-        ("which system logs should I check first when the integration fails", &["general-troubleshooting"]),
-        ("how do I verify connectivity between the two systems, could a firewall block traffic", &["firewall-blocked", "general-troubleshooting", "connection-refused", "network-timeout"]),
-        ("how do I validate the api credentials and permissions", &["invalid-api-key", "insufficient-permissions", "general-troubleshooting"]),
-        ("inspect data formats: payload does not match the expected JSON schema", &["schema-mismatch", "malformed-json", "http-400", "http-422"]),
-        ("how can I test the API endpoints individually to isolate the problem", &["general-troubleshooting"]),
-        ("where do I find the rate limits and required headers in the API documentation", &["http-429", "general-troubleshooting", "api-quota-exceeded"]),
-        ("simplify the integration to a minimal test case", &["general-troubleshooting"]),
+        (
+            "how do I troubleshoot an integration issue?",
+            &["general-troubleshooting"],
+        ),
+        (
+            "which system logs should I check first when the integration fails",
+            &["general-troubleshooting"],
+        ),
+        (
+            "how do I verify connectivity between the two systems, could a firewall block traffic",
+            &[
+                "firewall-blocked",
+                "general-troubleshooting",
+                "connection-refused",
+                "network-timeout",
+            ],
+        ),
+        (
+            "how do I validate the api credentials and permissions",
+            &[
+                "invalid-api-key",
+                "insufficient-permissions",
+                "general-troubleshooting",
+            ],
+        ),
+        (
+            "inspect data formats: payload does not match the expected JSON schema",
+            &["schema-mismatch", "malformed-json", "http-400", "http-422"],
+        ),
+        (
+            "how can I test the API endpoints individually to isolate the problem",
+            &["general-troubleshooting"],
+        ),
+        (
+            "where do I find the rate limits and required headers in the API documentation",
+            &["http-429", "general-troubleshooting", "api-quota-exceeded"],
+        ),
+        (
+            "simplify the integration to a minimal test case",
+            &["general-troubleshooting"],
+        ),
         // Pitfalls.
-        ("authentication failures with our partner", &["http-401", "invalid-api-key", "expired-token"]),
+        (
+            "authentication failures with our partner",
+            &["http-401", "invalid-api-key", "expired-token"],
+        ),
         ("we are being rate limited", &["http-429"]),
-        ("data validation errors on create", &["http-422", "http-400"]),
+        (
+            "data validation errors on create",
+            &["http-422", "http-400"],
+        ),
         ("network timeouts calling the vendor", &["network-timeout"]),
         ("misconfigured webhook endpoint", &["webhook-not-received"]),
-        ("schema mismatch between the two systems", &["schema-mismatch"]),
+        (
+            "schema mismatch between the two systems",
+            &["schema-mismatch"],
+        ),
         // Scenarios and codes.
-        ("Authentication Failed (HTTP 401/403)", &["http-401", "http-403"]),
+        (
+            "Authentication Failed (HTTP 401/403)",
+            &["http-401", "http-403"],
+        ),
         ("Bad Request (HTTP 400)", &["http-400"]),
         ("Rate Limit Exceeded (HTTP 429)", &["http-429"]),
         ("400 Bad Request", &["http-400"]),
@@ -93,7 +206,10 @@ fn seed_topics_each_resolve() {
         ("429 Too Many Requests", &["http-429"]),
         ("500 Internal Server Error", &["http-500"]),
         ("503 Service Unavailable", &["http-503"]),
-        ("advanced debugging for a persistent, complex integration issue", &["advanced-debugging"]),
+        (
+            "advanced debugging for a persistent, complex integration issue",
+            &["advanced-debugging"],
+        ),
     ];
     for (text, accept) in cases {
         let got = top_ids(&m, text, 3);
@@ -107,22 +223,35 @@ fn seed_topics_each_resolve() {
 #[test]
 fn explains_why_with_codes_and_typos() {
     let m = matcher();
-    let d = m.diagnose("we keep getting rate limted by the partner, 429s all night", 3);
+    let d = m.diagnose(
+        "we keep getting rate limted by the partner, 429s all night",
+        3,
+    );
     assert_eq!(d.codes.first().map(String::as_str), Some("429"));
     let best = d.best().expect("a match");
     assert_eq!(best.id, "http-429");
     assert!(best.score > 0.85, "{}", best.score);
     let json = serde_json::to_value(best).unwrap();
     let reasons = json["reasons"].as_array().unwrap();
-    assert!(reasons.iter().any(|r| r["kind"] == "code" && r["term"] == "429"), "{reasons:?}");
     assert!(
-        reasons.iter().any(|r| r["kind"] == "keyword" && r["matched"] == "rate limted"),
+        reasons
+            .iter()
+            .any(|r| r["kind"] == "code" && r["term"] == "429"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r["kind"] == "keyword" && r["matched"] == "rate limted"),
         "{reasons:?}"
     );
     let d = m.diagnose("our CRM sync gets unauthorised since this morning", 3);
     assert_eq!(d.best().map(|m| m.id.as_str()), Some("http-401"));
     let d = m.diagnose("SSL certifcate expired on the partner's host", 3);
-    assert_eq!(d.best().map(|m| m.id.as_str()), Some("tls-certificate-expired"));
+    assert_eq!(
+        d.best().map(|m| m.id.as_str()),
+        Some("tls-certificate-expired")
+    );
 }
 
 #[test]
@@ -139,7 +268,10 @@ fn chit_chat_and_numbers_out_of_context_stay_silent() {
         "   ",
         "🙂🙂🙂",
     ] {
-        assert!(m.diagnose(text, 3).matches.is_empty(), "{text:?} should get no answer");
+        assert!(
+            m.diagnose(text, 3).matches.is_empty(),
+            "{text:?} should get no answer"
+        );
     }
 }
 
@@ -185,24 +317,44 @@ fn user_directory_adds_and_overrides_entries() {
         "http-429.toml",
         &GOOD
             .replace("partner-sftp-drop", "http-429")
-            .replace("Partner SFTP drop is empty", "429 · Our own throttling runbook")
+            .replace(
+                "Partner SFTP drop is empty",
+                "429 · Our own throttling runbook",
+            )
             .replace("SFTP_EMPTY_DROP", "429")
-            .replace("\"sftp drop empty\", \"partner file missing\"", "\"throttled by the gateway\"")
+            .replace(
+                "\"sftp drop empty\", \"partner file missing\"",
+                "\"throttled by the gateway\"",
+            )
             .replace("related = [\"http-429\"]", "related = []"),
     );
     let kb = Knowledge::load(Some(dir.path())).unwrap();
-    assert_eq!(kb.get("http-429").unwrap().title, "429 · Our own throttling runbook");
+    assert_eq!(
+        kb.get("http-429").unwrap().title,
+        "429 · Our own throttling runbook"
+    );
     assert_eq!(kb.len(), Knowledge::builtin().unwrap().len() + 1);
     let m = Matcher::new(Arc::new(kb));
-    assert_eq!(top_ids(&m, "the partner file missing again, SFTP_EMPTY_DROP", 1), vec!["partner-sftp-drop"]);
+    assert_eq!(
+        top_ids(&m, "the partner file missing again, SFTP_EMPTY_DROP", 1),
+        vec!["partner-sftp-drop"]
+    );
     assert_eq!(top_ids(&m, "HTTP 429", 1), vec!["http-429"]);
 }
 
 #[test]
 fn broken_entries_are_reported_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "a-bad-toml.toml", "id = \"x\"\ntitle = \"unterminated\n");
-    write(dir.path(), "b-unknown-field.toml", &format!("{GOOD}colour = \"red\"\n").replace("partner-sftp-drop", "b-unknown"));
+    write(
+        dir.path(),
+        "a-bad-toml.toml",
+        "id = \"x\"\ntitle = \"unterminated\n",
+    );
+    write(
+        dir.path(),
+        "b-unknown-field.toml",
+        &format!("{GOOD}colour = \"red\"\n").replace("partner-sftp-drop", "b-unknown"),
+    );
     write(
         dir.path(),
         "c-empty-steps.toml",
@@ -211,26 +363,60 @@ fn broken_entries_are_reported_with_file_and_line() {
             "steps = []",
         ),
     );
-    write(dir.path(), "d-dup-1.toml", &GOOD.replace("partner-sftp-drop", "dup"));
-    write(dir.path(), "d-dup-2.toml", &GOOD.replace("partner-sftp-drop", "dup"));
+    write(
+        dir.path(),
+        "d-dup-1.toml",
+        &GOOD.replace("partner-sftp-drop", "dup"),
+    );
+    write(
+        dir.path(),
+        "d-dup-2.toml",
+        &GOOD.replace("partner-sftp-drop", "dup"),
+    );
     write(
         dir.path(),
         "e-related.toml",
-        &GOOD.replace("partner-sftp-drop", "e-related").replace("\"http-429\"]", "\"http-429\",\n  \"no-such-entry\"]"),
+        &GOOD
+            .replace("partner-sftp-drop", "e-related")
+            .replace("\"http-429\"]", "\"http-429\",\n  \"no-such-entry\"]"),
     );
-    write(dir.path(), "f-missing.toml", "id = \"f-missing\"\ntitle = \"x\"\n");
-    let problems: Vec<String> = knowledge::lint_dir(dir.path()).iter().map(|p| p.to_string()).collect();
+    write(
+        dir.path(),
+        "f-missing.toml",
+        "id = \"f-missing\"\ntitle = \"x\"\n",
+    );
+    let problems: Vec<String> = knowledge::lint_dir(dir.path())
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
     let has = |file: &str, line: usize, text: &str| {
         problems
             .iter()
             .any(|p| p.contains(&format!("{file}:{line}: ")) && p.contains(text))
     };
     assert!(has("a-bad-toml.toml", 2, "invalid entry"), "{problems:#?}");
-    assert!(has("b-unknown-field.toml", 8, "unknown field `colour`"), "{problems:#?}");
-    assert!(has("c-empty-steps.toml", 6, "`steps` is empty"), "{problems:#?}");
-    assert!(has("d-dup-2.toml", 1, "duplicate id `dup`"), "{problems:#?}");
-    assert!(has("e-related.toml", 8, "unknown entry id `no-such-entry`"), "{problems:#?}");
-    assert!(problems.iter().any(|p| p.contains("f-missing.toml") && p.contains("missing field")), "{problems:#?}");
+    assert!(
+        has("b-unknown-field.toml", 8, "unknown field `colour`"),
+        "{problems:#?}"
+    );
+    assert!(
+        has("c-empty-steps.toml", 6, "`steps` is empty"),
+        "{problems:#?}"
+    );
+    assert!(
+        has("d-dup-2.toml", 1, "duplicate id `dup`"),
+        "{problems:#?}"
+    );
+    assert!(
+        has("e-related.toml", 8, "unknown entry id `no-such-entry`"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("f-missing.toml") && p.contains("missing field")),
+        "{problems:#?}"
+    );
     assert_eq!(problems.len(), 6, "{problems:#?}");
     // Loading refuses the directory as a whole.
     assert!(Knowledge::load(Some(dir.path())).is_err());

@@ -29,7 +29,12 @@ pub fn run(args: Args, knowledge_dir: Option<&Path>) -> Result<()> {
     let matcher = super::load_matcher(knowledge_dir)?;
     let top = args.top as usize;
     if args.batch {
-        return batch(&matcher, top, std::io::stdin().lock(), std::io::stdout().lock());
+        return batch(
+            &matcher,
+            top,
+            std::io::stdin().lock(),
+            std::io::stdout().lock(),
+        );
     }
     let text = args.text.join(" ");
     let diagnosis = matcher.diagnose(&text, top);
@@ -48,7 +53,12 @@ struct BatchLine {
 /// One output line per input line, written as soon as it is ready (callers stream into it).
 /// A line that is not a JSON object with a string `text` gets an `{"error": ...}` line so the
 /// output stays aligned with the input.
-pub fn batch(matcher: &Matcher, top: usize, input: impl BufRead, mut output: impl Write) -> Result<()> {
+pub fn batch(
+    matcher: &Matcher,
+    top: usize,
+    input: impl BufRead,
+    mut output: impl Write,
+) -> Result<()> {
     for (n, line) in input.split(b'\n').enumerate() {
         let line = line.map_err(|e| Error::io("reading stdin", e))?;
         let line = String::from_utf8_lossy(&line);

@@ -33,7 +33,11 @@ const MAX_TITLE: usize = 200;
 
 fn line_of(text: &str, offset: usize) -> usize {
     let offset = offset.min(text.len());
-    text.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 fn valid_id(id: &str) -> bool {
@@ -67,7 +71,10 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
     if !valid_id(&id) {
         errors.push(err(
             id_line,
-            format!("`id` must be lowercase letters, digits and dashes (got {:?})", raw.id.get_ref()),
+            format!(
+                "`id` must be lowercase letters, digits and dashes (got {:?})",
+                raw.id.get_ref()
+            ),
         ));
     }
     let title = raw.title.get_ref().trim().to_string();
@@ -100,7 +107,10 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
         })
         .collect();
     if steps.is_empty() && errors.iter().all(|e| e.message != "a step is empty") {
-        errors.push(err(at(steps_span), "`steps` is empty: an entry needs at least one step".into()));
+        errors.push(err(
+            at(steps_span),
+            "`steps` is empty: an entry needs at least one step".into(),
+        ));
     }
     let mut list = |items: Vec<Spanned<String>>, field: &str| -> Vec<(String, Option<usize>)> {
         let mut out: Vec<(String, Option<usize>)> = Vec::new();
@@ -128,7 +138,10 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
         entry: Entry {
             id,
             title,
-            category: raw.category.map(|c| c.trim().to_string()).filter(|c| !c.is_empty()),
+            category: raw
+                .category
+                .map(|c| c.trim().to_string())
+                .filter(|c| !c.is_empty()),
             summary,
             codes: codes.into_iter().map(|(c, _)| c).collect(),
             keywords: keywords.into_iter().map(|(k, _)| k).collect(),

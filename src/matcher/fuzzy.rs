@@ -40,14 +40,17 @@ fn for_each_variant(chars: &[u32], edits: usize, f: &mut impl FnMut(u64)) {
     }
     // Hash of chars[a..b] by Horner's rule.
     let range = |a: usize, b: usize| prefix[b].wrapping_sub(prefix[a].wrapping_mul(pow[b - a]));
-    let finish = |h: u64, len: usize| (h ^ ((len as u64) << 58)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let finish =
+        |h: u64, len: usize| (h ^ ((len as u64) << 58)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     f(finish(prefix[n], n));
     if edits == 0 {
         return;
     }
     for i in 0..n {
         // chars without position i.
-        let h = range(0, i).wrapping_mul(pow[n - i - 1]).wrapping_add(range(i + 1, n));
+        let h = range(0, i)
+            .wrapping_mul(pow[n - i - 1])
+            .wrapping_add(range(i + 1, n));
         f(finish(h, n - 1));
         if edits >= 2 {
             for j in i + 1..n {
@@ -83,7 +86,11 @@ impl FuzzyIndex {
             if chars.len() + 1 < MIN_FUZZY_LEN || word.bytes().any(|b| b.is_ascii_digit()) {
                 continue;
             }
-            let edits = if chars.len() + 2 >= TWO_EDITS_LEN { 2 } else { 1 };
+            let edits = if chars.len() + 2 >= TWO_EDITS_LEN {
+                2
+            } else {
+                1
+            };
             for_each_variant(&chars, edits, &mut |h| pairs.push((h, id as u32)));
         }
         pairs.sort_unstable();
@@ -101,7 +108,11 @@ impl FuzzyIndex {
             start = end;
         }
         let ids = pairs.into_iter().map(|(_, id)| id).collect();
-        FuzzyIndex { words: list, slots, ids }
+        FuzzyIndex {
+            words: list,
+            slots,
+            ids,
+        }
     }
 
     /// The word with this id.
@@ -128,7 +139,9 @@ impl FuzzyIndex {
         }
         let mut best: Option<(usize, u32)> = None;
         for_each_variant(chars, edits, &mut |h| {
-            let Some(&(a, b)) = self.slots.get(&h) else { return };
+            let Some(&(a, b)) = self.slots.get(&h) else {
+                return;
+            };
             for &id in &self.ids[a as usize..b as usize] {
                 if best.is_some_and(|(_, b)| b == id) {
                     continue;
@@ -178,7 +191,9 @@ mod tests {
         let chars: Vec<u32> = "abcde".chars().map(|c| c as u32).collect();
         let mut got = Vec::new();
         for_each_variant(&chars, 2, &mut |h| got.push(h));
-        for s in ["abcde", "bcde", "acde", "abde", "abce", "abcd", "cde", "bde", "abc", "ace"] {
+        for s in [
+            "abcde", "bcde", "acde", "abde", "abce", "abcd", "cde", "bde", "abc", "ace",
+        ] {
             assert!(got.contains(&hash_of(s)), "{s}");
         }
         assert_eq!(got.len(), 1 + 5 + 10);

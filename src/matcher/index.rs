@@ -101,7 +101,12 @@ impl Index {
                     if only.len() == 3 {
                         if let Ok(status) = only.parse::<u16>() {
                             let term = b.term(code);
-                            let p = Posting { entry: e, kind: ReasonKind::Code, weight: 0.0, term };
+                            let p = Posting {
+                                entry: e,
+                                kind: ReasonKind::Code,
+                                weight: 0.0,
+                                term,
+                            };
                             b.statuses.entry(status).or_default().push(p);
                             continue;
                         }
@@ -111,7 +116,8 @@ impl Index {
                 // code that is one plain word ("Conflict", "Gone") is no stronger than a keyword.
                 let plain_word = ws.len() == 1
                     && code.chars().all(char::is_alphabetic)
-                    && (code.chars().skip(1).all(char::is_lowercase) || code.chars().all(char::is_uppercase));
+                    && (code.chars().skip(1).all(char::is_lowercase)
+                        || code.chars().all(char::is_uppercase));
                 let weight = if plain_word {
                     W_KEYWORD_WORD
                 } else {
@@ -124,7 +130,11 @@ impl Index {
                 let weight = match ws.len() {
                     0 => continue,
                     1 => {
-                        let shared = word_entries.get(fold_plural(&ws[0])).copied().unwrap_or(1).max(1);
+                        let shared = word_entries
+                            .get(fold_plural(&ws[0]))
+                            .copied()
+                            .unwrap_or(1)
+                            .max(1);
                         W_KEYWORD_WORD / (shared as f32).sqrt()
                     }
                     2 => W_KEYWORD_PHRASE,
@@ -134,14 +144,25 @@ impl Index {
             }
             // The title without a leading status: "429 · Too Many Requests" → "too many requests".
             let mut tw = words(&entry.title);
-            if tw.first().is_some_and(|w| w.bytes().all(|c| c.is_ascii_digit())) {
+            if tw
+                .first()
+                .is_some_and(|w| w.bytes().all(|c| c.is_ascii_digit()))
+            {
                 tw.remove(0);
             }
             if tw.len() >= 2 {
-                b.add(&mut phrase_ids, &tw, e, ReasonKind::Title, W_TITLE, &entry.title);
+                b.add(
+                    &mut phrase_ids,
+                    &tw,
+                    e,
+                    ReasonKind::Title,
+                    W_TITLE,
+                    &entry.title,
+                );
             }
         }
-        let mut by_id: Vec<(Box<str>, u32)> = b.vocab.iter().map(|(w, &id)| (w.clone(), id)).collect();
+        let mut by_id: Vec<(Box<str>, u32)> =
+            b.vocab.iter().map(|(w, &id)| (w.clone(), id)).collect();
         by_id.sort_by_key(|&(_, id)| id);
         b.fuzzy = FuzzyIndex::new(by_id.iter().map(|(w, _)| &**w));
         b.common = by_id.iter().map(|(w, _)| is_common(w)).collect();
@@ -184,18 +205,29 @@ impl Index {
             Some(&p) => p,
             None => {
                 let p = self.phrases.len() as u32;
-                self.phrases.push(Phrase { words: ids.clone(), postings: Vec::new() });
+                self.phrases.push(Phrase {
+                    words: ids.clone(),
+                    postings: Vec::new(),
+                });
                 self.by_first.entry(ids[0]).or_default().push(p);
                 phrase_ids.insert(ids, p);
                 p
             }
         };
-        let existing = self.phrases[p as usize].postings.iter().position(|x| x.entry == entry);
+        let existing = self.phrases[p as usize]
+            .postings
+            .iter()
+            .position(|x| x.entry == entry);
         // The same words as a code and a keyword of one entry: keep the stronger.
         if existing.is_some_and(|i| self.phrases[p as usize].postings[i].weight >= weight) {
             return;
         }
-        let posting = Posting { entry, kind, weight, term: self.term(term) };
+        let posting = Posting {
+            entry,
+            kind,
+            weight,
+            term: self.term(term),
+        };
         let postings = &mut self.phrases[p as usize].postings;
         match existing {
             Some(i) => postings[i] = posting,
@@ -210,7 +242,11 @@ impl Index {
         let mut prose: FxHashMap<Box<str>, (Vec<u32>, String)> = FxHashMap::default();
         for (e, entry) in knowledge.entries().iter().enumerate() {
             let e = e as u32;
-            let named = entry.codes.iter().chain(&entry.keywords).chain(std::iter::once(&entry.title));
+            let named = entry
+                .codes
+                .iter()
+                .chain(&entry.keywords)
+                .chain(std::iter::once(&entry.title));
             for (texts, table) in [
                 (named.collect::<Vec<_>>(), &mut strong),
                 (vec![&entry.summary], &mut prose),
@@ -220,7 +256,9 @@ impl Index {
                         if !is_content_word(&w) {
                             continue;
                         }
-                        let slot = table.entry(stemmer.stem(&w).into()).or_insert_with(|| (Vec::new(), w));
+                        let slot = table
+                            .entry(stemmer.stem(&w).into())
+                            .or_insert_with(|| (Vec::new(), w));
                         if !slot.0.contains(&e) {
                             slot.0.push(e);
                         }
@@ -237,7 +275,12 @@ impl Index {
         }
         for (stem, (entries, word)) in prose {
             if !self.stems.contains_key(&stem) && entries.len() <= MAX_WORD_ENTRIES / 2 {
-                self.insert_stem(stem, W_WORD_MAX * PROSE_FACTOR * idf(entries.len()), entries, &word);
+                self.insert_stem(
+                    stem,
+                    W_WORD_MAX * PROSE_FACTOR * idf(entries.len()),
+                    entries,
+                    &word,
+                );
             }
         }
     }
@@ -249,6 +292,13 @@ impl Index {
         let term = self.term(word);
         self.stem_prefixes.insert(prefix_key(&stem));
         self.stem_prefixes.insert(prefix_key(word));
-        self.stems.insert(stem, WordEvidence { weight, entries, term });
+        self.stems.insert(
+            stem,
+            WordEvidence {
+                weight,
+                entries,
+                term,
+            },
+        );
     }
 }

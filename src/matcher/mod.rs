@@ -155,7 +155,11 @@ impl Matcher {
     pub fn new(knowledge: Arc<Knowledge>) -> Matcher {
         let stemmer = Stemmer::new();
         let index = Index::build(&knowledge, &stemmer);
-        Matcher { knowledge, index, stemmer }
+        Matcher {
+            knowledge,
+            index,
+            stemmer,
+        }
     }
 
     pub fn knowledge(&self) -> &Arc<Knowledge> {
@@ -191,19 +195,37 @@ impl Matcher {
         })
     }
 
-    fn score(&self, message: &str, top: usize, tokens: &[Token], ids: &[Option<(u32, bool)>], s: &mut Scratch) -> Diagnosis {
+    fn score(
+        &self,
+        message: &str,
+        top: usize,
+        tokens: &[Token],
+        ids: &[Option<(u32, bool)>],
+        s: &mut Scratch,
+    ) -> Diagnosis {
         let mut codes: Vec<String> = Vec::new();
 
-        for found in status::find_statuses(&tokens) {
+        for found in status::find_statuses(tokens) {
             codes.push(found.code.to_string());
             for p in self.index.statuses.get(&found.code).into_iter().flatten() {
                 let t = found.token as u32;
-                s.add(p, W_STATUS, Hit { kind: p.kind, term: p.term, tokens: (t, t + 1), differs: false });
+                s.add(
+                    p,
+                    W_STATUS,
+                    Hit {
+                        kind: p.kind,
+                        term: p.term,
+                        tokens: (t, t + 1),
+                        differs: false,
+                    },
+                );
             }
         }
 
         for start in 0..tokens.len() {
-            let Some((first, _)) = ids[start] else { continue };
+            let Some((first, _)) = ids[start] else {
+                continue;
+            };
             for &p in self.index.by_first.get(&first).into_iter().flatten() {
                 let phrase = &self.index.phrases[p as usize];
                 let end = start + phrase.words.len();
@@ -222,8 +244,13 @@ impl Matcher {
                 for posting in &phrase.postings {
                     let mut weight = posting.weight;
                     if fuzzy {
-                        let short = phrase.words.len() == 1 && tokens[start].text.chars().count() < SHORT_WORD;
-                        weight *= if short { FUZZY_WORD_FACTOR } else { FUZZY_FACTOR };
+                        let short = phrase.words.len() == 1
+                            && tokens[start].text.chars().count() < SHORT_WORD;
+                        weight *= if short {
+                            FUZZY_WORD_FACTOR
+                        } else {
+                            FUZZY_FACTOR
+                        };
                     }
                     if posting.kind == ReasonKind::Code {
                         let term = &self.index.terms[posting.term as usize];
@@ -231,9 +258,19 @@ impl Matcher {
                             codes.push(term.to_string());
                         }
                     }
-                    s.credited.extend((start..end).map(|i| (posting.entry, i as u32)));
+                    s.credited
+                        .extend((start..end).map(|i| (posting.entry, i as u32)));
                     let tokens = (start as u32, end as u32);
-                    s.add(posting, weight, Hit { kind: posting.kind, term: posting.term, tokens, differs: fuzzy });
+                    s.add(
+                        posting,
+                        weight,
+                        Hit {
+                            kind: posting.kind,
+                            term: posting.term,
+                            tokens,
+                            differs: fuzzy,
+                        },
+                    );
                 }
             }
         }
@@ -249,7 +286,9 @@ impl Matcher {
                 },
                 None => {
                     let word = tok.text;
-                    if !is_content_word(word) || !self.index.stem_prefixes.contains(&prefix_key(word)) {
+                    if !is_content_word(word)
+                        || !self.index.stem_prefixes.contains(&prefix_key(word))
+                    {
                         continue;
                     }
                     self.stemmer.stem(word)
@@ -258,7 +297,9 @@ impl Matcher {
             if !is_content_word(tok.text) && id.is_none_or(|(_, fuzzy)| !fuzzy) {
                 continue;
             }
-            let Some(evidence) = self.index.stems.get(&*stem) else { continue };
+            let Some(evidence) = self.index.stems.get(&*stem) else {
+                continue;
+            };
             if !s.seen_stems.insert(evidence.term) {
                 continue;
             }
@@ -266,16 +307,31 @@ impl Matcher {
                 if s.credited.contains(&(entry, i as u32)) {
                     continue;
                 }
-                let p = Posting { entry, kind: ReasonKind::Word, weight: evidence.weight, term: evidence.term };
+                let p = Posting {
+                    entry,
+                    kind: ReasonKind::Word,
+                    weight: evidence.weight,
+                    term: evidence.term,
+                };
                 let differs = *self.index.terms[evidence.term as usize] != *tok.text;
-                s.add(&p, evidence.weight, Hit { kind: ReasonKind::Word, term: evidence.term, tokens: (i as u32, i as u32 + 1), differs });
+                s.add(
+                    &p,
+                    evidence.weight,
+                    Hit {
+                        kind: ReasonKind::Word,
+                        term: evidence.term,
+                        tokens: (i as u32, i as u32 + 1),
+                        differs,
+                    },
+                );
             }
         }
 
         let problem_said = !codes.is_empty()
             || message.contains('?')
             || tokens.iter().zip(ids).any(|(t, id)| {
-                is_problem_word(t.text) || id.is_some_and(|(w, _)| is_problem_word(self.index.fuzzy.word(w)))
+                is_problem_word(t.text)
+                    || id.is_some_and(|(w, _)| is_problem_word(self.index.fuzzy.word(w)))
             });
         let mut ranked: Vec<(u32, (f32, f32))> = s.scores.iter().map(|(&e, &v)| (e, v)).collect();
         ranked.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0).then(a.0.cmp(&b.0)));
@@ -301,17 +357,29 @@ impl Matcher {
         }
         // Near misses are only worth describing when nothing was confident enough.
         let near_misses = if matches.is_empty() {
-            near_misses.into_iter().map(|(e, total)| self.to_match(e, total, &s.hits, tokens)).collect()
+            near_misses
+                .into_iter()
+                .map(|(e, total)| self.to_match(e, total, &s.hits, tokens))
+                .collect()
         } else {
             Vec::new()
         };
-        Diagnosis { query: message.to_string(), codes, matches, near_misses }
+        Diagnosis {
+            query: message.to_string(),
+            codes,
+            matches,
+            near_misses,
+        }
     }
 
     fn to_match(&self, e: u32, total: f32, all_hits: &[(u32, Hit)], tokens: &[Token]) -> Match {
         let entry = &self.knowledge.entries()[e as usize];
         let confidence = confidence(total);
-        let mut hits: Vec<Hit> = all_hits.iter().filter(|(h, _)| *h == e).map(|(_, h)| *h).collect();
+        let mut hits: Vec<Hit> = all_hits
+            .iter()
+            .filter(|(h, _)| *h == e)
+            .map(|(_, h)| *h)
+            .collect();
         hits.sort_by_key(|h| match h.kind {
             ReasonKind::Code => 0,
             ReasonKind::Title => 1,
@@ -323,7 +391,9 @@ impl Matcher {
             .map(|h| Reason {
                 kind: h.kind,
                 term: self.index.terms[h.term as usize].to_string(),
-                matched: h.differs.then(|| joined(&tokens[h.tokens.0 as usize..h.tokens.1 as usize])),
+                matched: h
+                    .differs
+                    .then(|| joined(&tokens[h.tokens.0 as usize..h.tokens.1 as usize])),
             })
             .collect();
         Match {

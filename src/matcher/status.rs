@@ -4,46 +4,274 @@ use super::text::Token;
 
 /// Words that, just before a number, say it is not a status ("room 404", "PR 401").
 const NOT_STATUS_BEFORE: &[&str] = &[
-    "room", "rooms", "floor", "page", "pages", "line", "lines", "step", "steps", "version", "v",
-    "item", "items", "issue", "issues", "ticket", "tickets", "pr", "bus", "route", "gate",
-    "building", "suite", "apt", "apartment", "chapter", "section", "table", "row", "column",
-    "about", "over", "under", "than", "top", "only", "around", "approximately", "exactly",
-    "nearly", "almost", "least", "most", "to", "from", "between", "and", "or", "by", "order",
-    "invoice", "flight", "train", "desk", "seat", "highway", "interstate", "episode", "level",
-    "port", "pid", "user", "id", "number", "no", "nr", "num", "sprint", "week", "day", "year",
-    "iphone", "model", "class", "course", "cs", "phone", "extension", "ext", "size",
-    "spent", "pay", "paid", "costs", "cost", "price", "budget", "scored", "score",
+    "room",
+    "rooms",
+    "floor",
+    "page",
+    "pages",
+    "line",
+    "lines",
+    "step",
+    "steps",
+    "version",
+    "v",
+    "item",
+    "items",
+    "issue",
+    "issues",
+    "ticket",
+    "tickets",
+    "pr",
+    "bus",
+    "route",
+    "gate",
+    "building",
+    "suite",
+    "apt",
+    "apartment",
+    "chapter",
+    "section",
+    "table",
+    "row",
+    "column",
+    "about",
+    "over",
+    "under",
+    "than",
+    "top",
+    "only",
+    "around",
+    "approximately",
+    "exactly",
+    "nearly",
+    "almost",
+    "least",
+    "most",
+    "to",
+    "from",
+    "between",
+    "and",
+    "or",
+    "by",
+    "order",
+    "invoice",
+    "flight",
+    "train",
+    "desk",
+    "seat",
+    "highway",
+    "interstate",
+    "episode",
+    "level",
+    "port",
+    "pid",
+    "user",
+    "id",
+    "number",
+    "no",
+    "nr",
+    "num",
+    "sprint",
+    "week",
+    "day",
+    "year",
+    "iphone",
+    "model",
+    "class",
+    "course",
+    "cs",
+    "phone",
+    "extension",
+    "ext",
+    "size",
+    "spent",
+    "pay",
+    "paid",
+    "costs",
+    "cost",
+    "price",
+    "budget",
+    "scored",
+    "score",
 ];
 
 /// Words that, just after a number, make it a quantity ("500 requests", "200 features").
 const NOT_STATUS_AFTER: &[&str] = &[
-    "features", "feature", "users", "user", "people", "persons", "person", "ms", "milliseconds",
-    "seconds", "secs", "sec", "minutes", "mins", "min", "hours", "hrs", "days", "weeks",
-    "months", "years", "km", "miles", "mb", "kb", "gb", "tb", "bytes", "items", "rows",
-    "records", "requests", "req", "rps", "qps", "tickets", "dollars", "usd", "eur", "euros",
-    "points", "pages", "lines", "times", "percent", "px", "calls", "messages", "customers",
-    "orders", "employees", "attendees", "guests", "tests", "commits", "stars", "downloads",
-    "bus", "tasks", "files", "entries", "events", "jobs", "nodes", "pods", "servers",
-    "instances", "threads", "connections", "bucks", "k", "am", "pm", "sq", "m", "cm",
+    "features",
+    "feature",
+    "users",
+    "user",
+    "people",
+    "persons",
+    "person",
+    "ms",
+    "milliseconds",
+    "seconds",
+    "secs",
+    "sec",
+    "minutes",
+    "mins",
+    "min",
+    "hours",
+    "hrs",
+    "days",
+    "weeks",
+    "months",
+    "years",
+    "km",
+    "miles",
+    "mb",
+    "kb",
+    "gb",
+    "tb",
+    "bytes",
+    "items",
+    "rows",
+    "records",
+    "requests",
+    "req",
+    "rps",
+    "qps",
+    "tickets",
+    "dollars",
+    "usd",
+    "eur",
+    "euros",
+    "points",
+    "pages",
+    "lines",
+    "times",
+    "percent",
+    "px",
+    "calls",
+    "messages",
+    "customers",
+    "orders",
+    "employees",
+    "attendees",
+    "guests",
+    "tests",
+    "commits",
+    "stars",
+    "downloads",
+    "bus",
+    "tasks",
+    "files",
+    "entries",
+    "events",
+    "jobs",
+    "nodes",
+    "pods",
+    "servers",
+    "instances",
+    "threads",
+    "connections",
+    "bucks",
+    "k",
+    "am",
+    "pm",
+    "sq",
+    "m",
+    "cm",
 ];
 
 /// Words that, just before a number, say it is a status ("HTTP 429", "got a 503").
 const STATUS_BEFORE: &[&str] = &[
-    "http", "https", "status", "statuscode", "status_code", "code", "error", "err", "got",
-    "get", "getting", "gets", "returned", "returns", "returning", "return", "received",
-    "receiving", "receive", "response", "responded", "responds", "answered", "answers",
-    "threw", "throws", "throwing", "hitting", "hit", "hits", "a", "an", "with", "fails",
-    "failed", "failing", "seeing", "see", "lots", "bunch", "of", "diagnose", "constant",
-    "random", "sporadic", "intermittent", "occasional", "raises", "raised", "gives", "gave",
-    "giving", "throw", "spits", "yields", "sends", "sent", "these", "those", "more",
+    "http",
+    "https",
+    "status",
+    "statuscode",
+    "status_code",
+    "code",
+    "error",
+    "err",
+    "got",
+    "get",
+    "getting",
+    "gets",
+    "returned",
+    "returns",
+    "returning",
+    "return",
+    "received",
+    "receiving",
+    "receive",
+    "response",
+    "responded",
+    "responds",
+    "answered",
+    "answers",
+    "threw",
+    "throws",
+    "throwing",
+    "hitting",
+    "hit",
+    "hits",
+    "a",
+    "an",
+    "with",
+    "fails",
+    "failed",
+    "failing",
+    "seeing",
+    "see",
+    "lots",
+    "bunch",
+    "of",
+    "diagnose",
+    "constant",
+    "random",
+    "sporadic",
+    "intermittent",
+    "occasional",
+    "raises",
+    "raised",
+    "gives",
+    "gave",
+    "giving",
+    "throw",
+    "spits",
+    "yields",
+    "sends",
+    "sent",
+    "these",
+    "those",
+    "more",
 ];
 
 /// Words that, just after a number, say it is a status ("429 error", "404 on /users").
 const STATUS_AFTER: &[&str] = &[
-    "error", "errors", "err", "response", "responses", "status", "code", "from", "on", "when",
-    "while", "after", "back", "again", "returned", "for", "whenever", "if", "since",
-    "sometimes", "intermittently", "randomly", "s", "exception", "every", "each", "till",
-    "until", "now", "too", "with",
+    "error",
+    "errors",
+    "err",
+    "response",
+    "responses",
+    "status",
+    "code",
+    "from",
+    "on",
+    "when",
+    "while",
+    "after",
+    "back",
+    "again",
+    "returned",
+    "for",
+    "whenever",
+    "if",
+    "since",
+    "sometimes",
+    "intermittently",
+    "randomly",
+    "s",
+    "exception",
+    "every",
+    "each",
+    "till",
+    "until",
+    "now",
+    "too",
+    "with",
 ];
 
 /// Reason phrases' first words, so "404 not found" and "503 service unavailable" count.
@@ -113,7 +341,10 @@ fn parse_status(text: &str) -> Option<(u16, bool)> {
 /// Punctuation glued to a number that makes it part of something else: `#401`, `$500`,
 /// `host:443`, `/users/404`, `5.0.3`, `503-555-0100`, `12:30`, `50%`.
 fn glued(tok: &Token) -> bool {
-    if matches!(tok.before, Some('#' | '$' | '€' | '£' | '.' | ':' | '/' | '-' | '+' | '@' | '=' | '~')) {
+    if matches!(
+        tok.before,
+        Some('#' | '$' | '€' | '£' | '.' | ':' | '/' | '-' | '+' | '@' | '=' | '~')
+    ) {
         return true;
     }
     match tok.after {
@@ -124,12 +355,17 @@ fn glued(tok: &Token) -> bool {
 }
 
 /// Leading words that do not change whether a lone number is a status ("/diagnose 429").
-const FILLER: &[&str] = &["diagnose", "http", "status", "code", "error", "err", "got", "a", "an", "again", "help", "with"];
+const FILLER: &[&str] = &[
+    "diagnose", "http", "status", "code", "error", "err", "got", "a", "an", "again", "help", "with",
+];
 
 /// Finds the HTTP statuses (400–599) the message talks about.
 pub fn find_statuses(tokens: &[Token]) -> Vec<Found> {
     let mut found = Vec::new();
-    let numeric_tokens = tokens.iter().filter(|t| t.text.bytes().all(|b| b.is_ascii_digit())).count();
+    let numeric_tokens = tokens
+        .iter()
+        .filter(|t| t.text.bytes().all(|b| b.is_ascii_digit()))
+        .count();
     // A message that is only a code, maybe with a command word: "429", "/diagnose 503".
     let lone = tokens.iter().filter(|t| !FILLER.contains(&t.text)).count() == 1;
     for (i, tok) in tokens.iter().enumerate() {
@@ -149,23 +385,26 @@ pub fn find_statuses(tokens: &[Token]) -> Vec<Found> {
         }
         // An access-log or status line: `"POST /hooks HTTP/1.1" 404`, `HTTP/2 503`.
         let after_protocol = (1..=3).any(|back| {
-            i.checked_sub(back).is_some_and(|p| tokens[p].text == "http")
-                && tokens[i + 1 - back..i].iter().all(|t| t.text.len() == 1 && t.text.bytes().all(|b| b.is_ascii_digit()))
+            i.checked_sub(back)
+                .is_some_and(|p| tokens[p].text == "http")
+                && tokens[i + 1 - back..i]
+                    .iter()
+                    .all(|t| t.text.len() == 1 && t.text.bytes().all(|b| b.is_ascii_digit()))
         });
         let before_says = after_protocol
             || prev.is_some_and(|p| STATUS_BEFORE.contains(&p))
             || prev2.is_some_and(|p| matches!(p, "http" | "status" | "code" | "returned" | "got"));
-        let after_says = next.is_some_and(|n| STATUS_AFTER.contains(&n) || reason_starts(code).contains(&n));
+        let after_says =
+            next.is_some_and(|n| STATUS_AFTER.contains(&n) || reason_starts(code).contains(&n));
         // "429 / 503 / 500" lists of codes: a neighbour that is itself a status.
         let in_list = numeric_tokens > 1
             && [prev, next]
                 .iter()
                 .flatten()
                 .any(|n| parse_status(n).is_some());
-        if plural || before_says || after_says || lone || in_list {
-            if !found.iter().any(|f: &Found| f.code == code) {
-                found.push(Found { code, token: i });
-            }
+        let says_status = plural || before_says || after_says || lone || in_list;
+        if says_status && !found.iter().any(|f: &Found| f.code == code) {
+            found.push(Found { code, token: i });
         }
     }
     found
@@ -177,7 +416,10 @@ mod tests {
     use super::*;
 
     fn codes(s: &str) -> Vec<u16> {
-        find_statuses(&tokenize(s).list()).into_iter().map(|f| f.code).collect()
+        find_statuses(&tokenize(s).list())
+            .into_iter()
+            .map(|f| f.code)
+            .collect()
     }
 
     #[test]
@@ -190,8 +432,14 @@ mod tests {
         assert_eq!(codes("hitting 429s from the billing api"), vec![429]);
         assert_eq!(codes("404 on the /users/me endpoint"), vec![404]);
         assert_eq!(codes("HTTP/1.1 502 Bad Gateway"), vec![502]);
-        assert_eq!(codes(r#""POST /hooks/vendor HTTP/1.1" 404 153 "-""#), vec![404]);
-        assert_eq!(codes("we get 502 / 503 / 504 at random"), vec![502, 503, 504]);
+        assert_eq!(
+            codes(r#""POST /hooks/vendor HTTP/1.1" 404 153 "-""#),
+            vec![404]
+        );
+        assert_eq!(
+            codes("we get 502 / 503 / 504 at random"),
+            vec![502, 503, 504]
+        );
         assert_eq!(codes("then every call 401s till we restart"), vec![401]);
         assert_eq!(codes("refuses the request. 403 every time"), vec![403]);
     }

@@ -56,7 +56,12 @@ impl Tokens {
     pub fn push_word(&mut self, word: &str) {
         let start = self.buf.len() as u32;
         self.buf.push_str(word);
-        self.spans.push(Span { start, end: self.buf.len() as u32, before: None, after: (None, None) });
+        self.spans.push(Span {
+            start,
+            end: self.buf.len() as u32,
+            before: None,
+            after: (None, None),
+        });
     }
 }
 
@@ -90,7 +95,9 @@ fn camel_breaks(run: &[char], mut f: impl FnMut(usize)) {
     for i in 1..run.len() {
         let (a, b) = (run[i - 1], run[i]);
         let lower_to_upper = a.is_lowercase() && b.is_uppercase();
-        let acronym_end = a.is_uppercase() && b.is_uppercase() && run.get(i + 1).is_some_and(|c| c.is_lowercase());
+        let acronym_end = a.is_uppercase()
+            && b.is_uppercase()
+            && run.get(i + 1).is_some_and(|c| c.is_lowercase());
         if lower_to_upper || acronym_end {
             f(i);
         }
@@ -100,7 +107,10 @@ fn camel_breaks(run: &[char], mut f: impl FnMut(usize)) {
 /// Tokenizes the analysed prefix of a message.
 pub fn tokenize(message: &str) -> Tokens {
     let text = bounded_prefix(message, MAX_ANALYSED_BYTES);
-    let mut out = Tokens { buf: String::with_capacity(text.len()), spans: Vec::with_capacity(32) };
+    let mut out = Tokens {
+        buf: String::with_capacity(text.len()),
+        spans: Vec::with_capacity(32),
+    };
     let mut run: Vec<char> = Vec::with_capacity(32);
     let mut chars = text.char_indices().peekable();
     let mut prev: Option<char> = None;
@@ -142,8 +152,16 @@ pub fn tokenize(message: &str) -> Tokens {
             out.spans.push(Span {
                 start,
                 end: out.buf.len() as u32,
-                before: if from == 0 { before } else { Some(run[from - 1]) },
-                after: if to == run.len() { after } else { (Some(run[to]), run.get(to + 1).copied()) },
+                before: if from == 0 {
+                    before
+                } else {
+                    Some(run[from - 1])
+                },
+                after: if to == run.len() {
+                    after
+                } else {
+                    (Some(run[to]), run.get(to + 1).copied())
+                },
             });
             from = to;
         }
@@ -166,7 +184,9 @@ pub fn implied_words(message: &str) -> Vec<&'static str> {
             break;
         }
         if c == 'Ã' || c == 'Â' {
-            mojibake = chars.peek().is_some_and(|n| ('\u{80}'..='\u{BF}').contains(n));
+            mojibake = chars
+                .peek()
+                .is_some_and(|n| ('\u{80}'..='\u{BF}').contains(n));
         }
     }
     if !mojibake {
@@ -177,7 +197,11 @@ pub fn implied_words(message: &str) -> Vec<&'static str> {
 
 /// Lowercase words of a phrase, tokenized exactly like messages.
 pub fn words(phrase: &str) -> Vec<String> {
-    tokenize(phrase).list().into_iter().map(|t| t.text.to_string()).collect()
+    tokenize(phrase)
+        .list()
+        .into_iter()
+        .map(|t| t.text.to_string())
+        .collect()
 }
 
 #[cfg(test)]
@@ -188,14 +212,26 @@ mod tests {
     fn splits_on_punctuation_and_keeps_underscores() {
         assert_eq!(
             words("ERR_TLS_CERT_ALTNAME_INVALID: x-ratelimit-remaining: 0"),
-            vec!["err_tls_cert_altname_invalid", "x", "ratelimit", "remaining", "0"]
+            vec![
+                "err_tls_cert_altname_invalid",
+                "x",
+                "ratelimit",
+                "remaining",
+                "0"
+            ]
         );
     }
 
     #[test]
     fn splits_camel_case_names() {
-        assert_eq!(words("SSLHandshakeException"), vec!["ssl", "handshake", "exception"]);
-        assert_eq!(words("kind: ConnectionRefused"), vec!["kind", "connection", "refused"]);
+        assert_eq!(
+            words("SSLHandshakeException"),
+            vec!["ssl", "handshake", "exception"]
+        );
+        assert_eq!(
+            words("kind: ConnectionRefused"),
+            vec!["kind", "connection", "refused"]
+        );
         assert_eq!(words("ECONNREFUSED x509"), vec!["econnrefused", "x509"]);
     }
 
