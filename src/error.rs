@@ -1,5 +1,6 @@
 //! The library's typed errors and the one place they become process exit codes.
 
+use crate::config::ConfigErrors;
 use crate::knowledge::LoadErrors;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -10,6 +11,12 @@ pub enum Error {
     /// Broken knowledge files: every problem, each as `file:line: message`.
     #[error("{0}")]
     Knowledge(#[from] LoadErrors),
+    /// A broken `medic.toml`: every problem, each as `file:line: message`.
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    /// A check found a failing endpoint (the report itself was already printed).
+    #[error("{0}")]
+    CheckFailed(String),
     /// The user asked for something that cannot be done as asked (unknown id, bad flag).
     #[error("{0}")]
     Usage(String),
@@ -19,6 +26,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The Discord connection failed (gateway, REST, or an unreachable `DISCORD_API_BASE`).
+    #[error("{0}")]
+    Discord(String),
+    /// The state database (`MEDIC_DB`) cannot be used: corrupted, foreign, unwritable, locked.
+    #[error("database {path}: {message}")]
+    Store { path: String, message: String },
     #[error("{0}")]
     Other(String),
 }
@@ -34,8 +47,12 @@ impl Error {
     /// 2 for what the user can fix in their input or files, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Knowledge(_) | Error::Usage(_) => 2,
-            Error::Io { .. } | Error::Other(_) => 1,
+            Error::Knowledge(_) | Error::Config(_) | Error::Usage(_) => 2,
+            Error::Io { .. }
+            | Error::CheckFailed(_)
+            | Error::Discord(_)
+            | Error::Store { .. }
+            | Error::Other(_) => 1,
         }
     }
 }

@@ -1,7 +1,13 @@
 //! The `medic` command line: argument parsing and dispatch to one module per command.
 
+mod chat;
+mod check;
+mod config;
 mod diagnose;
 mod kb;
+mod serve;
+mod status;
+mod watch;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -21,6 +27,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "MEDIC_KNOWLEDGE_DIR", value_name = "DIR")]
     pub knowledge: Option<PathBuf>,
 
+    /// The configuration file (default: `medic.toml` if it exists, else no endpoints).
+    #[arg(long, global = true, env = "MEDIC_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -32,6 +42,20 @@ pub enum Command {
     /// Inspect and validate the knowledge catalogue.
     #[command(subcommand)]
     Kb(kb::KbCommand),
+    /// Check endpoints stage by stage (DNS, TCP, TLS, HTTP, credentials, rate limit, format)
+    /// and show what to do about the stage that failed.
+    Check(check::Args),
+    /// Validate the configuration file.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// Chat with medic in the terminal: free text, /diagnose, /check, /endpoints, /help.
+    Chat(chat::Args),
+    /// Run the Discord bot (needs DISCORD_TOKEN; see .env.example).
+    Serve(serve::Args),
+    /// Check endpoints on their intervals and print alerts (DOWN, RECOVERED, …) to stdout.
+    Watch(watch::Args),
+    /// Show each endpoint's state, uptime and latency from the state database.
+    Status(status::Args),
 }
 
 /// Loads the catalogue (built-in plus the user's directory) and indexes it.
@@ -45,6 +69,12 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Diagnose(args) => diagnose::run(args, cli.knowledge.as_deref()),
         Command::Kb(cmd) => kb::run(cmd, cli.knowledge.as_deref()),
+        Command::Check(args) => check::run(args, cli.config.as_deref(), cli.knowledge.as_deref()),
+        Command::Config(cmd) => config::run(cmd, cli.config.as_deref()),
+        Command::Chat(args) => chat::run(args, cli.config.as_deref(), cli.knowledge.as_deref()),
+        Command::Serve(args) => serve::run(args, cli.config.as_deref(), cli.knowledge.as_deref()),
+        Command::Watch(args) => watch::run(args, cli.config.as_deref(), cli.knowledge.as_deref()),
+        Command::Status(args) => status::run(args, cli.config.as_deref()),
     }
 }
 

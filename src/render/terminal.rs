@@ -14,6 +14,7 @@ pub fn reasons(reasons: &[Reason]) -> String {
                 ReasonKind::Code => "code",
                 ReasonKind::Keyword => "keyword",
                 ReasonKind::Title => "title",
+                ReasonKind::Word => "word",
             };
             match &r.matched {
                 Some(m) => format!("{kind} \"{}\" (you wrote \"{m}\")", r.term),
@@ -81,5 +82,37 @@ pub fn entry_list(kb: &Knowledge) -> String {
     for e in kb.entries() {
         let _ = writeln!(out, "{:width$}  {}", e.id, e.title);
     }
+    out
+}
+
+/// A `/diagnose` outcome in the console chat; unlike the `diagnose` command, a picked entry id
+/// opens that entry.
+pub fn outcome(o: &crate::commands::diagnose::Outcome, kb: &Knowledge) -> String {
+    use crate::commands::diagnose::Outcome;
+    match o {
+        Outcome::Answer(d) | Outcome::NoMatch(d) => diagnosis(d, kb),
+        Outcome::Entry(e) => {
+            let mut out = String::new();
+            entry(&mut out, e, kb);
+            out
+        }
+        Outcome::Empty => "Tell me what is failing: paste the error line or the HTTP status, e.g. `/diagnose 429`.\n".to_string(),
+    }
+}
+
+/// `/help` in the console chat.
+pub fn help(h: &crate::commands::help::Help) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", h.intro);
+    let _ = writeln!(out);
+    let width = h.commands.iter().map(|c| c.usage.len()).max().unwrap_or(0);
+    for c in &h.commands {
+        let _ = writeln!(out, "  {:width$}  {}", c.usage, c.what);
+    }
+    let _ = writeln!(out);
+    for tip in &h.how_to_ask {
+        let _ = writeln!(out, "- {tip}");
+    }
+    let _ = writeln!(out, "({} knowledge entries loaded)", h.entries);
     out
 }

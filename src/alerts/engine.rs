@@ -1,0 +1,528 @@
+//! The incident state machine: observations and the time in, alerts out. No I/O, no clock of its
+//! own, so every rule (thresholds, reminders, acknowledgements, silences, warnings once per
+//! incident) is tested by feeding it checks and times.
+//!
+//! The whole state of an endpoint is an [`EndpointState`], serializable so the store can keep it
+//! and a restart can continue an open incident instead of announcing it again.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Ack, Alert, AlertKind, Change, Facts, Health, Millis, Observation, Policy, Silence};
+
+/// An open incident: the endpoint failed `failure_threshold` checks in a row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    /// The first failed check of the streak that opened it.
+    pub started_at: Millis,
+    pub failures: u32,
+    pub stage: Option<String>,
+    pub detail: Option<String>,
+    pub entry: Option<String>,
+    /// Whether DOWN went out; false while it is held by a silence.
+    pub announced: bool,
+    /// Last DOWN or REMINDER, for the reminder interval.
+    pub last_alert_at: Option<Millis>,
+    pub reminders: u32,
+    pub ack: Option<Ack>,
+}
+
+/// The last good check, to say what changed when the endpoint fails.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GoodCheck {
+    pub at: Millis,
+    pub facts: Facts,
+}
+
+/// Everything the engine remembers about one endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EndpointState {
+    pub consecutive_failures: u32,
+    pub consecutive_successes: u32,
+    /// First check of the current failure streak.
+    pub failing_since: Option<Millis>,
+    /// First check of the current success streak ("up since").
+    pub up_since: Option<Millis>,
+    pub last_check: Option<Millis>,
+    pub last_health: Option<Health>,
+    pub last_good: Option<GoodCheck>,
+    pub incident: Option<Incident>,
+    /// Warning keys already announced; cleared when a good check no longer has them.
+    #[serde(default)]
+    pub warned: BTreeSet<String>,
+    /// A RECOVERED for an announced incident that closed during a silence, posted when it ends.
+    #[serde(default)]
+    pub held_recovery: Option<Alert>,
+}
+
+impl EndpointState {
+    /// "up", "down" (open incident), "failing" (below the threshold) or "unknown" (never checked).
+    pub fn state_word(&self) -> &'static str {
+        if self.incident.is_some() {
+            "down"
+        } else if self.consecutive_failures > 0 {
+            "failing"
+        } else if self.last_check.is_some() {
+            "up"
+        } else {
+            "unknown"
+        }
+    }
+
+    /// Since when the endpoint has been in its current state.
+    pub fn since(&self) -> Option<Millis> {
+        match &self.incident {
+            Some(i) => Some(i.started_at),
+            None if self.consecutive_failures > 0 => self.failing_since,
+            None => self.up_since,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckError {
+    NoIncident,
+    AlreadyAcknowledged(Ack),
+}
+
+/// Incident state for every endpoint, plus the active silences.
+#[derive(Debug, Default)]
+pub struct Engine {
+    states: HashMap<String, EndpointState>,
+    silences: HashMap<String, Silence>,
+    policies: HashMap<String, Policy>,
+    default_policy: Policy,
+    /// Endpoints whose state changed since the last [`Engine::take_dirty`].
+    dirty: BTreeSet<String>,
+    /// Silences that ended (expired or lifted) since the last [`Engine::take_ended_silences`].
+    ended: Vec<(Silence, Millis)>,
+}
+
+impl Engine {
+    pub fn new(default_policy: Policy) -> Engine {
+        Engine {
+            default_policy,
+            ..Engine::default()
+        }
+    }
+
+    /// Continues from stored state (after a restart).
+    pub fn restore(
+        default_policy: Policy,
+        states: impl IntoIterator<Item = (String, EndpointState)>,
+        silences: impl IntoIterator<Item = Silence>,
+    ) -> Engine {
+        let mut engine = Engine::new(default_policy);
+        engine.states = states.into_iter().collect();
+        engine.silences = silences
+            .into_iter()
+            .map(|s| (s.endpoint.clone(), s))
+            .collect();
+        engine
+    }
+
+    pub fn set_policy(&mut self, endpoint: &str, policy: Policy) {
+        self.policies.insert(endpoint.to_string(), policy);
+    }
+
+    pub fn policy(&self, endpoint: &str) -> Policy {
+        self.policies
+            .get(endpoint)
+            .copied()
+            .unwrap_or(self.default_policy)
+    }
+
+    pub fn state(&self, endpoint: &str) -> Option<&EndpointState> {
+        self.states.get(endpoint)
+    }
+
+    pub fn states(&self) -> impl Iterator<Item = (&String, &EndpointState)> {
+        self.states.iter()
+    }
+
+    pub fn silence_of(&self, endpoint: &str) -> Option<&Silence> {
+        self.silences.get(endpoint)
+    }
+
+    pub fn silences(&self) -> impl Iterator<Item = &Silence> {
+        self.silences.values()
+    }
+
+    /// Endpoints whose state must be saved.
+    pub fn take_dirty(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.dirty).into_iter().collect()
+    }
+
+    /// Silences that ended, with the time they ended.
+    pub fn take_ended_silences(&mut self) -> Vec<(Silence, Millis)> {
+        std::mem::take(&mut self.ended)
+    }
+
+    fn silenced(&self, endpoint: &str, now: Millis) -> bool {
+        self.silences.get(endpoint).is_some_and(|s| now < s.until)
+    }
+
+    /// Feeds one check result; returns the alerts to send (already held back if silenced).
+    pub fn observe(&mut self, endpoint: &str, obs: &Observation) -> Vec<Alert> {
+        let policy = self.policy(endpoint);
+        let now = obs.at;
+        // A silence that expired since the last tick ends first, so its summary comes first.
+        let mut alerts = match self.silences.get(endpoint) {
+            Some(s) if now >= s.until => self.end_silence(endpoint, now),
+            _ => Vec::new(),
+        };
+        let silenced = self.silenced(endpoint, now);
+        self.dirty.insert(endpoint.to_string());
+        let st = self.states.entry(endpoint.to_string()).or_default();
+        st.last_check = Some(now);
+        st.last_health = Some(obs.health);
+
+        if obs.health.is_up() {
+            if st.consecutive_successes == 0 {
+                st.up_since = Some(now);
+            }
+            st.consecutive_successes += 1;
+            st.consecutive_failures = 0;
+            st.failing_since = None;
+            let close = st.incident.is_some()
+                && st.consecutive_successes >= policy.success_threshold.max(1);
+            if close {
+                let incident = st.incident.take().expect("checked above");
+                if incident.announced {
+                    let mut a = Alert::new(AlertKind::Recovered, endpoint, now);
+                    a.since = Some(incident.started_at);
+                    a.failures = incident.failures;
+                    // Down from the first failed check to the first good one of this streak.
+                    let up = st.up_since.unwrap_or(now);
+                    a.downtime_ms = Some((up - incident.started_at).max(0));
+                    a.stage = incident.stage.clone();
+                    a.detail = incident.detail.clone();
+                    a.check = Some(obs.facts.clone());
+                    a.check_at = Some(now);
+                    if silenced {
+                        st.held_recovery = Some(a);
+                    } else {
+                        alerts.push(a);
+                    }
+                }
+            }
+            if st.incident.is_none() {
+                st.last_good = Some(GoodCheck {
+                    at: now,
+                    facts: obs.facts.clone(),
+                });
+            }
+            // A good check without a warning clears it, so it can be raised again later.
+            let current: BTreeSet<String> =
+                warnings_of(obs, &policy).into_iter().map(|w| w.0).collect();
+            st.warned.retain(|k| current.contains(k));
+        } else {
+            if st.consecutive_failures == 0 {
+                st.failing_since = Some(now);
+            }
+            st.consecutive_failures += 1;
+            st.consecutive_successes = 0;
+            st.up_since = None;
+            match &mut st.incident {
+                Some(incident) => {
+                    incident.failures += 1;
+                    incident.stage = obs.stage.clone();
+                    incident.detail = obs.detail.clone();
+                    incident.entry = obs.entry.clone();
+                }
+                None if st.consecutive_failures >= policy.failure_threshold.max(1) => {
+                    let started_at = st.failing_since.unwrap_or(now);
+                    let mut incident = Incident {
+                        started_at,
+                        failures: st.consecutive_failures,
+                        stage: obs.stage.clone(),
+                        detail: obs.detail.clone(),
+                        entry: obs.entry.clone(),
+                        announced: false,
+                        last_alert_at: None,
+                        reminders: 0,
+                        ack: None,
+                    };
+                    // A recovery still held by a silence is superseded by the new incident.
+                    st.held_recovery = None;
+                    if !silenced {
+                        incident.announced = true;
+                        incident.last_alert_at = Some(now);
+                        alerts.push(down_alert(
+                            endpoint,
+                            &incident,
+                            st.last_good.as_ref(),
+                            obs,
+                            None,
+                        ));
+                    }
+                    st.incident = Some(incident);
+                }
+                None => {}
+            }
+        }
+
+        // Warnings: once per incident (until a good check clears them), never while silenced.
+        for (key, detail, entry) in warnings_of(obs, &policy) {
+            if st.warned.insert(key.clone()) && !silenced {
+                let mut a = Alert::new(AlertKind::Warning, endpoint, now);
+                a.stage = Some(key);
+                a.detail = Some(detail);
+                a.entry = entry;
+                a.check = Some(obs.facts.clone());
+                a.check_at = Some(now);
+                alerts.push(a);
+            }
+        }
+
+        alerts.extend(self.due(endpoint, now));
+        alerts
+    }
+
+    /// Time passing without checks: reminders that are due and silences that expired.
+    pub fn tick(&mut self, now: Millis) -> Vec<Alert> {
+        let mut alerts = Vec::new();
+        let expired: Vec<String> = self
+            .silences
+            .values()
+            .filter(|s| now >= s.until)
+            .map(|s| s.endpoint.clone())
+            .collect();
+        for endpoint in expired {
+            alerts.extend(self.end_silence(&endpoint, now));
+        }
+        let mut names: Vec<String> = self
+            .states
+            .iter()
+            .filter(|(_, s)| s.incident.is_some())
+            .map(|(n, _)| n.clone())
+            .collect();
+        names.sort();
+        for endpoint in names {
+            alerts.extend(self.due(&endpoint, now));
+        }
+        alerts
+    }
+
+    /// A reminder for `endpoint` if one is due now.
+    fn due(&mut self, endpoint: &str, now: Millis) -> Vec<Alert> {
+        let policy = self.policy(endpoint);
+        if policy.remind_every.is_zero() || self.silenced(endpoint, now) {
+            return Vec::new();
+        }
+        let every = policy.remind_every.as_millis() as Millis;
+        let Some(st) = self.states.get_mut(endpoint) else {
+            return Vec::new();
+        };
+        let Some(incident) = &mut st.incident else {
+            return Vec::new();
+        };
+        if !incident.announced || incident.ack.is_some() {
+            return Vec::new();
+        }
+        let last = incident.last_alert_at.unwrap_or(incident.started_at);
+        if now - last < every {
+            return Vec::new();
+        }
+        incident.reminders += 1;
+        incident.last_alert_at = Some(now);
+        self.dirty.insert(endpoint.to_string());
+        let mut a = reminder_alert(endpoint, incident, now);
+        a.reminder = incident.reminders;
+        vec![a]
+    }
+
+    /// Stops reminders for the open incident of `endpoint`.
+    pub fn acknowledge(&mut self, endpoint: &str, by: &str, now: Millis) -> Result<Ack, AckError> {
+        let incident = self
+            .states
+            .get_mut(endpoint)
+            .and_then(|s| s.incident.as_mut())
+            .ok_or(AckError::NoIncident)?;
+        if let Some(ack) = &incident.ack {
+            return Err(AckError::AlreadyAcknowledged(ack.clone()));
+        }
+        let ack = Ack {
+            by: by.to_string(),
+            at: now,
+        };
+        incident.ack = Some(ack.clone());
+        self.dirty.insert(endpoint.to_string());
+        Ok(ack)
+    }
+
+    /// Holds alerts for an endpoint until `silence.until`; replaces an existing silence. Returns
+    /// the one it replaced.
+    pub fn silence(&mut self, silence: Silence) -> Option<Silence> {
+        self.dirty.insert(silence.endpoint.clone());
+        self.silences.insert(silence.endpoint.clone(), silence)
+    }
+
+    /// Lifts a silence early; returns the alert that was held, if the endpoint needs one.
+    pub fn unsilence(&mut self, endpoint: &str, now: Millis) -> Option<Vec<Alert>> {
+        if !self.silences.contains_key(endpoint) {
+            return None;
+        }
+        let mut alerts = self.end_silence(endpoint, now);
+        alerts.extend(self.due(endpoint, now));
+        Some(alerts)
+    }
+
+    /// At the end of a silence, one alert sums up what was held: DOWN if the incident was never
+    /// announced, a REMINDER if it was and is still open, the held RECOVERED if it closed.
+    fn end_silence(&mut self, endpoint: &str, now: Millis) -> Vec<Alert> {
+        let Some(silence) = self.silences.remove(endpoint) else {
+            return Vec::new();
+        };
+        self.ended.push((silence, now));
+        self.dirty.insert(endpoint.to_string());
+        let Some(st) = self.states.get_mut(endpoint) else {
+            return Vec::new();
+        };
+        if let Some(incident) = &mut st.incident {
+            incident.last_alert_at = Some(now);
+            if !incident.announced {
+                incident.announced = true;
+                let last_good = st.last_good.clone();
+                let obs = Observation {
+                    at: now,
+                    health: Health::Fail,
+                    stage: incident.stage.clone(),
+                    detail: incident.detail.clone(),
+                    entry: incident.entry.clone(),
+                    warnings: Vec::new(),
+                    facts: Facts::default(),
+                };
+                let mut a = down_alert(
+                    endpoint,
+                    incident,
+                    last_good.as_ref(),
+                    &obs,
+                    Some("silence ended"),
+                );
+                a.check = None;
+                a.check_at = None;
+                a.changes.clear();
+                return vec![a];
+            }
+            let mut a = reminder_alert(endpoint, incident, now);
+            a.note = Some("silence ended; still down".to_string());
+            return vec![a];
+        }
+        match st.held_recovery.take() {
+            Some(mut a) => {
+                a.note = Some("recovered during the silence".to_string());
+                vec![a]
+            }
+            None => Vec::new(),
+        }
+    }
+}
+
+fn down_alert(
+    endpoint: &str,
+    incident: &Incident,
+    last_good: Option<&GoodCheck>,
+    obs: &Observation,
+    note: Option<&str>,
+) -> Alert {
+    let mut a = Alert::new(AlertKind::Down, endpoint, obs.at);
+    a.since = Some(incident.started_at);
+    a.failures = incident.failures;
+    a.stage = incident.stage.clone();
+    a.detail = incident.detail.clone();
+    a.entry = incident.entry.clone();
+    a.check = Some(obs.facts.clone());
+    a.check_at = Some(obs.at);
+    a.note = note.map(str::to_string);
+    if let Some(good) = last_good {
+        a.changes = changes(&good.facts, &obs.facts);
+    }
+    a
+}
+
+fn reminder_alert(endpoint: &str, incident: &Incident, now: Millis) -> Alert {
+    let mut a = Alert::new(AlertKind::Reminder, endpoint, now);
+    a.since = Some(incident.started_at);
+    a.failures = incident.failures;
+    a.stage = incident.stage.clone();
+    a.detail = incident.detail.clone();
+    a.entry = incident.entry.clone();
+    a.reminder = incident.reminders;
+    a
+}
+
+/// The observation's warnings plus a certificate warning derived from the policy's
+/// `cert_warn_days`, deduplicated by key.
+fn warnings_of(obs: &Observation, policy: &Policy) -> Vec<(String, String, Option<String>)> {
+    let mut out: Vec<(String, String, Option<String>)> = obs
+        .warnings
+        .iter()
+        .map(|w| (w.key.clone(), w.detail.clone(), w.entry.clone()))
+        .collect();
+    if let Some(days) = obs.facts.cert_days_left {
+        if (0..policy.cert_warn_days as i64).contains(&days) && !out.iter().any(|w| w.0 == "tls") {
+            out.push((
+                "tls".into(),
+                format!("certificate expires in {days} days"),
+                Some("tls-certificate-expired".into()),
+            ));
+        }
+    }
+    out
+}
+
+/// What differs between the last good check and this one.
+pub fn changes(before: &Facts, after: &Facts) -> Vec<Change> {
+    let mut out = Vec::new();
+    if !after.addresses.is_empty() && before.addresses != after.addresses {
+        out.push(Change {
+            what: "addresses".into(),
+            before: list_or_none(&before.addresses),
+            after: list_or_none(&after.addresses),
+        });
+    }
+    if after.status_code.is_some() && before.status_code != after.status_code {
+        out.push(Change {
+            what: "status".into(),
+            before: opt(before.status_code),
+            after: opt(after.status_code),
+        });
+    }
+    if after.cert_fingerprint.is_some() && before.cert_fingerprint != after.cert_fingerprint {
+        let short = |f: &Option<String>| {
+            f.as_deref()
+                .map(|f| f.chars().take(16).collect())
+                .unwrap_or_else(|| "none".to_string())
+        };
+        out.push(Change {
+            what: "certificate".into(),
+            before: short(&before.cert_fingerprint),
+            after: short(&after.cert_fingerprint),
+        });
+    }
+    if let (Some(b), Some(a)) = (before.latency_ms, after.latency_ms) {
+        // Only worth mentioning when it moved a lot.
+        if a > b.saturating_mul(2) && a - b >= 100 {
+            out.push(Change {
+                what: "latency".into(),
+                before: format!("{b} ms"),
+                after: format!("{a} ms"),
+            });
+        }
+    }
+    out
+}
+
+fn list_or_none(v: &[String]) -> String {
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "none".into())
+}

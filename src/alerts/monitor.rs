@@ -1,0 +1,352 @@
+//! The monitor owns the [`Engine`] and writes every change it makes to the [`Store`] in one
+//! transaction with the alerts it raised, then wakes the delivery loop.
+//!
+//! It runs as one task fed by [`Event`]s (check results from the scheduler, ticks, and commands
+//! from chat surfaces), so the engine never needs a lock.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use super::engine::AckError;
+use super::{
+    Ack, Alert, Clock, EndpointState, Engine, Incident, Millis, Observation, Policy, Silence,
+};
+use crate::knowledge::Knowledge;
+use crate::render::alert::TOP_STEPS;
+use crate::store::{Commit, History, Store};
+use crate::{Error, Result};
+
+/// How often reminders and silence expiries are looked at between checks.
+pub const TICK: Duration = Duration::from_secs(5);
+/// Check results arriving within this window are committed together.
+const BATCH_WINDOW: Duration = Duration::from_millis(100);
+const MAX_BATCH: usize = 500;
+/// How often old check results are pruned.
+const PRUNE_EVERY: Millis = 3600 * 1000;
+
+/// Something for the monitor to do.
+#[derive(Debug)]
+pub enum Event {
+    Observed {
+        endpoint: String,
+        obs: Observation,
+    },
+    Acknowledge {
+        endpoint: String,
+        by: String,
+        reply: oneshot::Sender<Result<Result<Ack, AckError>>>,
+    },
+    Silence {
+        endpoint: String,
+        author: String,
+        reason: String,
+        duration: Duration,
+        reply: oneshot::Sender<Result<Silence>>,
+    },
+    Unsilence {
+        endpoint: String,
+        reply: oneshot::Sender<Result<Option<Silence>>>,
+    },
+}
+
+/// One endpoint as `medic status` and `/endpoints` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointStatus {
+    pub name: String,
+    /// "up", "down", "failing" (below the threshold) or "unknown".
+    pub state: &'static str,
+    pub since: Option<Millis>,
+    pub last_check: Option<Millis>,
+    #[serde(flatten)]
+    pub history: History,
+    pub incident: Option<Incident>,
+    pub silence: Option<Silence>,
+}
+
+/// The status of `names` (in that order) from what the store holds.
+pub fn status(store: &Store, names: &[String], now: Millis) -> Result<Vec<EndpointStatus>> {
+    let states: std::collections::HashMap<String, EndpointState> =
+        store.load_states()?.into_iter().collect();
+    let silences = store.open_silences()?;
+    let mut out = Vec::new();
+    for name in names {
+        let state = states.get(name).cloned().unwrap_or_default();
+        out.push(EndpointStatus {
+            name: name.clone(),
+            state: state.state_word(),
+            since: state.since(),
+            last_check: state.last_check,
+            history: store.history(name, now)?,
+            incident: state.incident.clone(),
+            silence: silences
+                .iter()
+                .find(|s| &s.endpoint == name && s.until > now)
+                .cloned(),
+        });
+    }
+    Ok(out)
+}
+
+/// Engine + store + knowledge: turns events into committed state and queued alerts.
+pub struct Monitor {
+    engine: Engine,
+    store: Arc<Mutex<Store>>,
+    clock: Arc<dyn Clock>,
+    knowledge: Option<Arc<Knowledge>>,
+    outbox: Arc<Notify>,
+    retention: Duration,
+    last_prune: Millis,
+    endpoints: HashSet<String>,
+}
+
+impl Monitor {
+    /// Continues from the store's state for the configured `endpoints` (name, policy).
+    pub fn open(
+        store: Arc<Mutex<Store>>,
+        clock: Arc<dyn Clock>,
+        endpoints: &[(String, Policy)],
+        retention: Duration,
+        knowledge: Option<Arc<Knowledge>>,
+    ) -> Result<Monitor> {
+        let names: HashSet<String> = endpoints.iter().map(|(n, _)| n.clone()).collect();
+        let (states, silences) = {
+            let s = lock(&store)?;
+            (s.load_states()?, s.open_silences()?)
+        };
+        // Endpoints removed from the config keep their history but raise nothing.
+        let states = states.into_iter().filter(|(n, _)| names.contains(n));
+        let silences = silences.into_iter().filter(|s| names.contains(&s.endpoint));
+        let mut engine = Engine::restore(Policy::default(), states, silences);
+        for (name, policy) in endpoints {
+            engine.set_policy(name, *policy);
+        }
+        Ok(Monitor {
+            engine,
+            store,
+            clock,
+            knowledge,
+            outbox: Arc::new(Notify::new()),
+            retention,
+            last_prune: 0,
+            endpoints: names,
+        })
+    }
+
+    /// Notified whenever alerts were queued; the delivery loop waits on it.
+    pub fn outbox_notify(&self) -> Arc<Notify> {
+        self.outbox.clone()
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Records a check and queues the alerts it raised.
+    pub fn observe(&mut self, endpoint: &str, obs: &Observation) -> Result<Vec<Alert>> {
+        let alerts = self.engine.observe(endpoint, obs);
+        self.commit(vec![(endpoint, obs)], alerts)
+    }
+
+    /// Records several checks in one transaction (far less WAL traffic than one per check).
+    pub fn observe_many(&mut self, batch: &[(String, Observation)]) -> Result<Vec<Alert>> {
+        let mut alerts = Vec::new();
+        for (endpoint, obs) in batch {
+            alerts.extend(self.engine.observe(endpoint, obs));
+        }
+        self.commit(batch.iter().map(|(e, o)| (e.as_str(), o)).collect(), alerts)
+    }
+
+    /// Reminders and silence ends that are due; prunes old history once an hour.
+    pub fn tick(&mut self) -> Result<Vec<Alert>> {
+        let now = self.clock.now();
+        let alerts = self.engine.tick(now);
+        let alerts = self.commit(Vec::new(), alerts)?;
+        if now - self.last_prune >= PRUNE_EVERY {
+            self.last_prune = now;
+            let removed = lock(&self.store)?.prune(now, self.retention)?;
+            if removed > 0 {
+                tracing::info!(
+                    removed,
+                    "pruned check results older than the retention period"
+                );
+            }
+        }
+        Ok(alerts)
+    }
+
+    pub fn acknowledge(&mut self, endpoint: &str, by: &str) -> Result<Result<Ack, AckError>> {
+        let now = self.clock.now();
+        let ack = match self.engine.acknowledge(endpoint, by, now) {
+            Ok(ack) => ack,
+            Err(e) => return Ok(Err(e)),
+        };
+        // The state write also records the acknowledgement (same transaction).
+        self.commit(Vec::new(), Vec::new())?;
+        Ok(Ok(ack))
+    }
+
+    pub fn silence(
+        &mut self,
+        endpoint: &str,
+        author: &str,
+        reason: &str,
+        duration: Duration,
+    ) -> Result<Silence> {
+        if !self.endpoints.contains(endpoint) {
+            return Err(Error::Usage(format!(
+                "no endpoint named {endpoint:?} is configured"
+            )));
+        }
+        let now = self.clock.now();
+        let mut silence = Silence {
+            id: 0,
+            endpoint: endpoint.to_string(),
+            author: author.to_string(),
+            reason: reason.to_string(),
+            from: now,
+            until: now + duration.as_millis() as Millis,
+        };
+        silence.id = lock(&self.store)?.insert_silence(&silence)?;
+        // The replaced silence (if any) was ended by insert_silence already.
+        self.engine.silence(silence.clone());
+        self.commit(Vec::new(), Vec::new())?;
+        Ok(silence)
+    }
+
+    /// Lifts the silence on `endpoint`; returns it, or `None` if there was none.
+    pub fn unsilence(&mut self, endpoint: &str) -> Result<Option<Silence>> {
+        let now = self.clock.now();
+        let silence = self.engine.silence_of(endpoint).cloned();
+        let Some(alerts) = self.engine.unsilence(endpoint, now) else {
+            return Ok(None);
+        };
+        self.commit(Vec::new(), alerts)?;
+        Ok(silence)
+    }
+
+    pub fn status(&self) -> Result<Vec<EndpointStatus>> {
+        let mut names: Vec<String> = self.endpoints.iter().cloned().collect();
+        names.sort();
+        status(&*lock(&self.store)?, &names, self.clock.now())
+    }
+
+    fn commit(
+        &mut self,
+        checks: Vec<(&str, &Observation)>,
+        mut alerts: Vec<Alert>,
+    ) -> Result<Vec<Alert>> {
+        for a in &mut alerts {
+            self.add_steps(a);
+        }
+        let dirty = self.engine.take_dirty();
+        let ended = self.engine.take_ended_silences();
+        let states: Vec<(&str, &EndpointState)> = dirty
+            .iter()
+            .filter_map(|n| self.engine.state(n).map(|s| (n.as_str(), s)))
+            .collect();
+        lock(&self.store)?.commit(&Commit {
+            checks,
+            states,
+            alerts: &alerts,
+            ended_silences: &ended,
+        })?;
+        if !alerts.is_empty() {
+            self.outbox.notify_one();
+        }
+        for a in &alerts {
+            tracing::info!(kind = a.kind.word(), endpoint = %a.endpoint, id = %a.id, "alert queued");
+        }
+        Ok(alerts)
+    }
+
+    fn add_steps(&self, a: &mut Alert) {
+        let (Some(kb), Some(id)) = (&self.knowledge, &a.entry) else {
+            return;
+        };
+        if let Some(entry) = kb.get(id) {
+            a.steps = entry.steps.iter().take(TOP_STEPS).cloned().collect();
+        }
+    }
+
+    /// Handles events until every sender is gone, ticking every [`TICK`].
+    pub async fn run(mut self, mut events: mpsc::Receiver<Event>) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                event = events.recv() => {
+                    let Some(event) = event else { break };
+                    let Event::Observed { endpoint, obs } = event else {
+                        self.handle(event);
+                        continue;
+                    };
+                    // Collect the checks that finish within a short window into one
+                    // transaction; anything else ends the batch and is handled after it.
+                    let mut batch = vec![(endpoint, obs)];
+                    let mut next = None;
+                    let window = tokio::time::Instant::now() + BATCH_WINDOW;
+                    while batch.len() < MAX_BATCH {
+                        match tokio::time::timeout_at(window, events.recv()).await {
+                            Ok(Some(Event::Observed { endpoint, obs })) => batch.push((endpoint, obs)),
+                            Ok(other) => {
+                                next = other;
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    if let Err(e) = self.observe_many(&batch) {
+                        tracing::error!(checks = batch.len(), "could not record the checks: {e}");
+                    }
+                    if let Some(event) = next {
+                        self.handle(event);
+                    }
+                }
+                _ = tick.tick() => {
+                    if let Err(e) = self.tick() {
+                        tracing::error!("{e}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Observed { endpoint, obs } => {
+                if let Err(e) = self.observe(&endpoint, &obs) {
+                    tracing::error!(endpoint = %endpoint, "could not record the check: {e}");
+                }
+            }
+            Event::Acknowledge {
+                endpoint,
+                by,
+                reply,
+            } => {
+                let _ = reply.send(self.acknowledge(&endpoint, &by));
+            }
+            Event::Silence {
+                endpoint,
+                author,
+                reason,
+                duration,
+                reply,
+            } => {
+                let _ = reply.send(self.silence(&endpoint, &author, &reason, duration));
+            }
+            Event::Unsilence { endpoint, reply } => {
+                let _ = reply.send(self.unsilence(&endpoint));
+            }
+        }
+    }
+}
+
+pub(crate) fn lock(store: &Mutex<Store>) -> Result<std::sync::MutexGuard<'_, Store>> {
+    store
+        .lock()
+        .map_err(|_| Error::Other("the state database lock is poisoned".into()))
+}

@@ -1,0 +1,112 @@
+//! The bridge from the configuration and the real [`Checker`] to the scheduler: which endpoints
+//! to watch with which policy, and a [`CheckReport`] boiled down to an [`Observation`].
+
+use std::time::Duration;
+
+use super::scheduler::{Probe, Target};
+use super::{Facts, Health, Observation, Policy, Warning};
+use crate::checks::{CheckReport, Checker, Overall, Stage, StageStatus};
+use crate::config::Config;
+
+/// What the alerting needs from `medic.toml`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setup {
+    pub targets: Vec<Target>,
+    pub policies: Vec<(String, Policy)>,
+    pub retention: Duration,
+    pub concurrency: usize,
+}
+
+impl Setup {
+    /// Every endpoint with a non-zero interval whose alerts are not disabled
+    /// (`alerts = { enabled = false }`), with the `[alerts]` policy and its overrides.
+    pub fn from_config(config: &Config) -> Setup {
+        let mut targets = Vec::new();
+        let mut policies = Vec::new();
+        for ep in config
+            .endpoints
+            .iter()
+            .filter(|e| e.alerts.enabled && !e.interval.is_zero())
+        {
+            let p = ep.alert_policy(&config.alerts);
+            targets.push(Target {
+                name: ep.name.clone(),
+                interval: ep.interval,
+                timeout: ep.timeout,
+            });
+            policies.push((
+                ep.name.clone(),
+                Policy {
+                    failure_threshold: p.failure_threshold,
+                    success_threshold: p.success_threshold,
+                    remind_every: p.remind_every,
+                    cert_warn_days: p.cert_warn_days,
+                },
+            ));
+        }
+        Setup {
+            targets,
+            policies,
+            retention: config.alerts.retention,
+            concurrency: config.checks.concurrency.max(1),
+        }
+    }
+}
+
+impl Probe for Checker {
+    async fn probe(&self, target: &Target) -> Observation {
+        match self.config().endpoint(&target.name) {
+            Some(ep) => observation(&self.check_endpoint(ep).await),
+            None => Observation::fail(0, "config", "endpoint is no longer configured"),
+        }
+    }
+}
+
+/// The stage's name as a stable key ("tls", "rate_limit").
+fn stage_key(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Dns => "dns",
+        Stage::Tcp => "tcp",
+        Stage::Tls => "tls",
+        Stage::Http => "http",
+        Stage::Credentials => "credentials",
+        Stage::RateLimit => "rate_limit",
+        Stage::Format => "format",
+    }
+}
+
+/// A report as the alerting sees it; its texts are already redacted by the checks module.
+pub fn observation(report: &CheckReport) -> Observation {
+    let health = match report.status {
+        Overall::Ok => Health::Ok,
+        Overall::Warn => Health::Warn,
+        Overall::Fail => Health::Fail,
+    };
+    let failing = report.failing_stage();
+    let warnings = report
+        .stages
+        .iter()
+        .filter(|s| s.status == StageStatus::Warn)
+        .map(|s| Warning {
+            key: stage_key(s.stage).to_string(),
+            detail: s.detail.clone(),
+            entry: s.entry.clone(),
+        })
+        .collect();
+    let f = &report.facts;
+    Observation {
+        at: 0,
+        health,
+        stage: failing.map(|s| s.stage.label().to_string()),
+        detail: failing.map(|s| s.detail.clone()),
+        entry: failing.and_then(|s| s.entry.clone()),
+        warnings,
+        facts: Facts {
+            addresses: f.addresses.clone(),
+            status_code: f.status_code,
+            cert_fingerprint: f.cert_fingerprint_sha256.clone(),
+            cert_days_left: f.cert_days_left,
+            latency_ms: Some(report.total_ms),
+        },
+    }
+}

@@ -1,0 +1,140 @@
+//! `medic check`: check configured endpoints by name (or all), or an ad-hoc URL (CLI only),
+//! print the report as text with guidance or as JSON, and exit 1 when anything fails.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::checks::{CheckReport, Checker, Overall};
+use crate::config::Endpoint;
+use crate::knowledge::Knowledge;
+use crate::render::{check as render, json};
+use crate::{Error, Result};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A configured endpoint name, or an http(s):// URL to check ad hoc.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub target: Option<String>,
+    /// Check every configured endpoint.
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON instead of text (one document; an array with --all).
+    #[arg(long)]
+    pub json: bool,
+    /// How many endpoints to check at once with --all (default: `[checks] concurrency`, 32).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: Option<u16>,
+}
+
+/// An http(s) URL (scheme in any case), or text that tries to be one (`://`).
+fn is_url(text: &str) -> bool {
+    text.contains("://")
+        || url::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+}
+
+pub fn run(args: Args, config_path: Option<&Path>, knowledge_dir: Option<&Path>) -> Result<()> {
+    let target = args.target.as_deref().map(str::trim);
+    // Anything URL-shaped goes to `Endpoint::adhoc` (which redacts and never echoes it), in any
+    // letter case (`HTTPS://user:pw@host`): echoed back as an unknown name it could leak.
+    let adhoc = target.is_some_and(is_url);
+    // An ad-hoc URL needs no configuration; a broken one should not block it.
+    let config = if adhoc {
+        super::config::load(config_path).unwrap_or_default()
+    } else {
+        super::config::load(config_path)?
+    };
+    let mut checker = Checker::new(Arc::new(config));
+    if let Some(n) = args.concurrency {
+        checker = checker.with_concurrency(n as usize);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the async runtime", e))?;
+
+    let reports: Vec<CheckReport> = runtime.block_on(async {
+        if args.all {
+            if checker.config().endpoints.is_empty() {
+                return Err(Error::Usage(format!(
+                    "no endpoints configured (looked for {}; see medic.example.toml)",
+                    config_path
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| super::config::DEFAULT_CONFIG.into())
+                )));
+            }
+            Ok(checker.check_all().await)
+        } else {
+            let target = target.unwrap_or_default();
+            if adhoc {
+                let ep = Endpoint::adhoc(target).map_err(|e| Error::Config(e.into()))?;
+                Ok(vec![checker.check_endpoint(&ep).await])
+            } else {
+                checker
+                    .check_named(target)
+                    .await
+                    .map(|r| vec![r])
+                    .map_err(|e| Error::Usage(e.to_string()))
+            }
+        }
+    })?;
+    // Dropping the runtime would wait for nothing: every connection task was aborted.
+    runtime.shutdown_background();
+
+    let out = if args.json {
+        if args.all {
+            json::pretty(&reports) + "\n"
+        } else {
+            json::pretty(&reports[0]) + "\n"
+        }
+    } else {
+        // The catalogue is only needed for guidance: an all-green run skips loading it.
+        let kb = if reports.iter().all(|r| r.status == Overall::Ok) {
+            Knowledge::from_layers(&[]).map_err(Error::Knowledge)?
+        } else {
+            Knowledge::load(knowledge_dir)?
+        };
+        let mut out = String::new();
+        for (i, r) in reports.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(&render::report(r, &kb));
+        }
+        if args.all {
+            out.push_str(&render::summary(&reports));
+        }
+        out
+    };
+    super::print(&out)?;
+    let failing: Vec<&str> = reports
+        .iter()
+        .filter(|r| r.status == Overall::Fail)
+        .map(|r| r.endpoint.as_str())
+        .collect();
+    if failing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::CheckFailed(format!(
+            "failing: {}",
+            failing.join(", ")
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_url;
+
+    #[test]
+    fn urls_are_recognised_in_any_case() {
+        assert!(is_url("https://api.example.com/health"));
+        assert!(is_url("HTTPS://bob:pw@api.example.com/"));
+        assert!(is_url("Http://api.example.com"));
+        assert!(
+            is_url("https://bob:pw@exa mple.com/"),
+            "a broken URL is still not a name"
+        );
+        assert!(!is_url("payments-api"));
+        assert!(!is_url("payments api"));
+    }
+}

@@ -1,0 +1,60 @@
+//! `medic config`: validate `medic.toml` without probing anything; and the one place the CLI
+//! finds and loads the configuration (`--config`, `MEDIC_CONFIG`, or `./medic.toml`).
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+
+use crate::config::Config;
+use crate::Result;
+
+/// The file used when neither `--config` nor `MEDIC_CONFIG` names one.
+pub const DEFAULT_CONFIG: &str = "medic.toml";
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration (keys, durations, URLs, names, environment variables) without
+    /// contacting any endpoint.
+    Check,
+}
+
+/// Loads `.env` (once; existing environment variables win), then the configuration: the given
+/// path, else `./medic.toml` if it exists, else the empty configuration.
+pub fn load(path: Option<&Path>) -> Result<Config> {
+    let _ = dotenvy::dotenv();
+    let path: Option<PathBuf> = match path {
+        Some(p) => Some(p.to_path_buf()),
+        None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.is_file()),
+    };
+    match path {
+        Some(p) => Ok(Config::load(&p)?),
+        None => Ok(Config::default()),
+    }
+}
+
+pub fn run(cmd: ConfigCommand, path: Option<&Path>) -> Result<()> {
+    match cmd {
+        ConfigCommand::Check => {
+            let config = load(path)?;
+            let source = config
+                .source
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| format!("(no {DEFAULT_CONFIG}: empty configuration)"));
+            let mut out = format!(
+                "{source}: {} endpoint(s), no problems\n",
+                config.endpoints.len()
+            );
+            for e in &config.endpoints {
+                let auth = e.auth.as_ref().map(|a| a.kind()).unwrap_or("none");
+                out.push_str(&format!(
+                    "  {}  {}  (auth: {auth}, timeout {})\n",
+                    e.name,
+                    e.display_url(),
+                    humantime::format_duration(e.timeout)
+                ));
+            }
+            super::print(&out)
+        }
+    }
+}

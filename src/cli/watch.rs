@@ -1,0 +1,77 @@
+//! `medic watch`: the scheduled checks and alerts in the terminal, no Discord token needed.
+//! Alerts go to stdout (one greppable first line each), logs to stderr; state lives in the
+//! `MEDIC_DB` file, so stopping and starting again continues open incidents.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::alerts::delivery::ConsoleSink;
+use crate::alerts::probe::Setup;
+use crate::alerts::{service, SystemClock};
+use crate::checks::Checker;
+use crate::knowledge::Knowledge;
+use crate::store::{self, Store};
+use crate::{Error, Result};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The state database: check history, incidents, silences and the alert outbox.
+    #[arg(long, env = "MEDIC_DB", value_name = "FILE", default_value = store::DEFAULT_PATH)]
+    pub db: PathBuf,
+}
+
+pub fn run(args: Args, config_path: Option<&Path>, knowledge_dir: Option<&Path>) -> Result<()> {
+    let config = super::config::load(config_path)?;
+    init_logging();
+    let setup = Setup::from_config(&config);
+    if setup.targets.is_empty() {
+        return Err(Error::Usage(
+            "no endpoints to watch: add [[endpoints]] with an `interval` to medic.toml (see medic.example.toml)".into(),
+        ));
+    }
+    let kb = Arc::new(Knowledge::load(knowledge_dir)?);
+    // Opened before anything runs, so a corrupted or unwritable file stops medic at once.
+    let store = Arc::new(Mutex::new(Store::open(&args.db)?));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the async runtime", e))?;
+    runtime.block_on(async {
+        let count = setup.targets.len();
+        let checker = Arc::new(Checker::new(Arc::new(config)));
+        let (_handle, task) =
+            service::spawn(setup, checker, ConsoleSink, store, Arc::new(SystemClock), Some(kb), shutdown_signal())?;
+        tracing::info!(endpoints = count, db = %args.db.display(), "watching; alerts on stdout, Ctrl-C to stop");
+        task.await.map_err(|e| Error::Other(format!("the scheduler stopped unexpectedly: {e}")))
+    })
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default: medic at info, libraries at warn).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,medic=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

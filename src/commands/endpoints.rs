@@ -1,0 +1,81 @@
+//! `/endpoints`: the configured endpoints with the last status medic saw for each.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use crate::checks::{CheckReport, Checker, Overall};
+
+/// The last verdict for an endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Known {
+    pub status: Overall,
+    pub at: SystemTime,
+    /// "TLS: certificate expired" for the first failing (or warning) stage, if any.
+    pub problem: Option<String>,
+}
+
+/// Last known status per endpoint name, updated by every check medic runs.
+#[derive(Debug, Default)]
+pub struct StatusBoard {
+    last: Mutex<HashMap<String, Known>>,
+}
+
+impl StatusBoard {
+    pub fn record(&self, report: &CheckReport) {
+        let problem = report
+            .stages
+            .iter()
+            .find(|s| s.status == crate::checks::StageStatus::Fail)
+            .or_else(|| {
+                report
+                    .stages
+                    .iter()
+                    .find(|s| s.status == crate::checks::StageStatus::Warn)
+            })
+            .map(|s| format!("{}: {}", s.stage.label(), s.detail));
+        let known = Known {
+            status: report.status,
+            at: report.started_at,
+            problem,
+        };
+        self.last
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(report.endpoint.clone(), known);
+    }
+
+    pub fn get(&self, name: &str) -> Option<Known> {
+        self.last
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+}
+
+/// One configured endpoint as `/endpoints` lists it.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub name: String,
+    /// The URL with credentials masked.
+    pub url: String,
+    pub last: Option<Known>,
+}
+
+/// Every configured endpoint in configuration order; empty when none are configured.
+pub fn run(checker: Option<&Checker>, board: &StatusBoard) -> Vec<Line> {
+    let Some(checker) = checker else {
+        return Vec::new();
+    };
+    checker
+        .config()
+        .endpoints
+        .iter()
+        .map(|e| Line {
+            name: e.name.clone(),
+            url: e.display_url(),
+            last: board.get(&e.name),
+        })
+        .collect()
+}

@@ -1,0 +1,89 @@
+//! The command logic every chat surface shares: `/diagnose`, `/check`, `/endpoints`, `/help`.
+//!
+//! Each command takes plain inputs and returns data; the Discord bot ([`crate::discord`]) and the
+//! console ([`crate::console`]) only parse their own input format and hand the result to their
+//! renderer ([`crate::render::discord`], [`crate::render::terminal`]). Nothing here knows about
+//! serenity or stdout.
+
+pub mod check;
+pub mod diagnose;
+pub mod endpoints;
+pub mod help;
+
+use std::sync::Arc;
+
+use crate::checks::Checker;
+use crate::matcher::Matcher;
+
+/// What the commands work on, shared by every surface.
+#[derive(Clone)]
+pub struct Services {
+    pub matcher: Arc<Matcher>,
+    /// `None` without a `medic.toml`: `/check` then explains how to add an endpoint.
+    pub checker: Option<Arc<Checker>>,
+    pub statuses: Arc<endpoints::StatusBoard>,
+    /// The running scheduled checks (`medic serve` with an `alert_channel`): silences and
+    /// acknowledgements go through it.
+    pub alerts: Option<crate::alerts::service::Handle>,
+}
+
+impl Services {
+    pub fn new(matcher: Arc<Matcher>, checker: Option<Arc<Checker>>) -> Services {
+        Services {
+            matcher,
+            checker,
+            statuses: Arc::default(),
+            alerts: None,
+        }
+    }
+
+    pub fn with_alerts(mut self, alerts: Option<crate::alerts::service::Handle>) -> Services {
+        self.alerts = alerts;
+        self
+    }
+
+    pub fn checker(&self) -> Option<&Checker> {
+        self.checker.as_deref()
+    }
+}
+
+/// Longest query a command reads: Discord allows 6000 characters in a slash option and 4000 in
+/// a message; the matcher itself analyses the first 8 KiB.
+pub const MAX_QUERY_CHARS: usize = 8000;
+
+/// Makes arbitrary user input safe to match and to quote back: drops control characters
+/// (NUL, escape sequences, binary garbage) except newlines and tabs, and bounds the length.
+pub fn clean_input(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .take(MAX_QUERY_CHARS)
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// `text` cut to at most `max` characters, ending in `…` when it was cut.
+pub fn truncate_chars(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_input_drops_control_characters_and_bounds_length() {
+        assert_eq!(clean_input("  a\u{0}b\u{1b}[31mc\n "), "ab[31mc");
+        assert_eq!(
+            clean_input(&"é".repeat(MAX_QUERY_CHARS + 100))
+                .chars()
+                .count(),
+            MAX_QUERY_CHARS
+        );
+    }
+}

@@ -1,0 +1,241 @@
+//! `medic chat`: the chat commands on stdin/stdout, no Discord and no token needed.
+//!
+//! Lines are read one by one: `/diagnose TEXT`, `/check NAME`, `/endpoints`, `/help`, `/quit`,
+//! or free text (diagnosed like a mention to the bot). Works interactively (a prompt when stdin
+//! is a terminal) and piped (`printf '/diagnose 429\n' | medic chat`). It calls the same
+//! [`crate::commands`] as the bot and renders with [`crate::render::terminal`].
+
+use std::io::{BufRead, Write};
+
+use crate::commands::{check, diagnose, endpoints, help, Services};
+use crate::render::terminal;
+use crate::{Error, Result};
+
+/// A line longer than this is cut before it is read (a pasted log is still diagnosed by its
+/// beginning, where error lines are).
+const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// The console's commands as `/help` lists them.
+pub fn help_entries() -> Vec<help::CommandHelp> {
+    vec![
+        help::CommandHelp {
+            usage: "/diagnose TEXT",
+            what: "the matching troubleshooting entry, step by step",
+        },
+        help::CommandHelp {
+            usage: "/check NAME",
+            what: "checks a configured endpoint stage by stage",
+        },
+        help::CommandHelp {
+            usage: "/endpoints",
+            what: "configured endpoints and their last known status",
+        },
+        help::CommandHelp {
+            usage: "/help",
+            what: "this help",
+        },
+        help::CommandHelp {
+            usage: "/quit",
+            what: "leave (or Ctrl-D)",
+        },
+        help::CommandHelp {
+            usage: "TEXT",
+            what: "anything else is diagnosed as is",
+        },
+    ]
+}
+
+/// Reads commands from `input` until it ends (or `/quit`), writing answers to `output`.
+/// `prompt` is shown before each line (interactive use only).
+pub async fn run(
+    services: &Services,
+    mut input: impl BufRead,
+    mut output: impl Write,
+    prompt: bool,
+) -> Result<()> {
+    if prompt {
+        write(
+            &mut output,
+            "medic chat — paste an error, or /help. Ctrl-D to leave.\n",
+        )?;
+    }
+    let mut buf = Vec::new();
+    loop {
+        if prompt {
+            write(&mut output, "medic> ")?;
+        }
+        buf.clear();
+        let n = std::io::Read::take(&mut input, MAX_LINE_BYTES as u64)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::io("reading stdin", e))?;
+        if n == 0 {
+            return Ok(());
+        }
+        if buf.last() != Some(&b'\n') && n == MAX_LINE_BYTES {
+            // Skip the rest of an over-long line.
+            let mut rest = Vec::new();
+            let _ = input.read_until(b'\n', &mut rest);
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some(answer) = answer(services, line).await else {
+            return Ok(());
+        };
+        write(&mut output, &answer)?;
+        if !answer.ends_with('\n') {
+            write(&mut output, "\n")?;
+        }
+        if prompt {
+            write(&mut output, "\n")?;
+        }
+    }
+}
+
+/// The answer to one line; `None` means leave.
+pub async fn answer(services: &Services, line: &str) -> Option<String> {
+    let kb = services.matcher.knowledge();
+    let (command, rest) = match line.strip_prefix('/') {
+        Some(cmd) => {
+            let (c, r) = cmd.split_once(char::is_whitespace).unwrap_or((cmd, ""));
+            (Some(c.to_ascii_lowercase()), r.trim())
+        }
+        None => (None, line),
+    };
+    Some(match command.as_deref() {
+        None | Some("diagnose") => terminal::outcome(&diagnose::run(&services.matcher, rest), kb),
+        Some("help") => terminal::help(&help::run(kb.len(), help_entries())),
+        Some("check") if rest.is_empty() => {
+            "Usage: /check NAME (see /endpoints for the names).\n".to_string()
+        }
+        Some("check") => match check::run(services.checker(), &services.statuses, rest).await {
+            check::Outcome::NotConfigured => format!("{}\n", check::HOW_TO_CONFIGURE),
+            check::Outcome::Unknown { name, suggestions } => {
+                let mut s = format!("No endpoint named `{name}`.");
+                if !suggestions.is_empty() {
+                    s.push_str(&format!(" Did you mean {}?", suggestions.join(", ")));
+                }
+                s + " /endpoints lists them all.\n"
+            }
+            check::Outcome::Report(report) => crate::render::check::report(&report, kb),
+        },
+        Some("endpoints") => {
+            let lines = endpoints::run(services.checker(), &services.statuses);
+            if lines.is_empty() {
+                format!("{}\n", check::HOW_TO_CONFIGURE)
+            } else {
+                endpoint_lines(&lines)
+            }
+        }
+        Some("quit") | Some("exit") => return None,
+        Some(other) => format!(
+            "Unknown command /{}. Try /help.\n",
+            crate::commands::truncate_chars(&crate::commands::clean_input(other), 40)
+        ),
+    })
+}
+
+fn endpoint_lines(lines: &[endpoints::Line]) -> String {
+    use crate::render::check::{overall_label, overall_symbol};
+    let mut out = String::new();
+    for l in lines {
+        let last = match &l.last {
+            None => "not checked yet".to_string(),
+            Some(k) => {
+                let mut s = format!(
+                    "{} {} at {}",
+                    overall_symbol(k.status),
+                    overall_label(k.status),
+                    crate::checks::format_time(k.at)
+                );
+                if let Some(p) = &k.problem {
+                    s.push_str(&format!(" — {p}"));
+                }
+                s
+            }
+        };
+        out.push_str(&format!("{}  {}  {}\n", l.name, l.url, last));
+    }
+    out
+}
+
+fn write(out: &mut impl Write, text: &str) -> Result<()> {
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        // `medic chat | head`: a closed pipe is a normal end.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::io("writing stdout", e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::checks::Checker;
+    use crate::config::Config;
+    use crate::knowledge::Knowledge;
+    use crate::matcher::Matcher;
+
+    fn services(config: Option<&str>) -> Services {
+        let matcher = Arc::new(Matcher::new(Arc::new(Knowledge::builtin().unwrap())));
+        let checker = config.map(|text| {
+            let env = std::collections::HashMap::<String, String>::new();
+            let c = Config::parse("medic.toml", text, std::path::Path::new("."), &env).unwrap();
+            Arc::new(Checker::new(Arc::new(c)))
+        });
+        Services::new(matcher, checker)
+    }
+
+    async fn chat(services: &Services, input: &str) -> String {
+        let mut out = Vec::new();
+        run(services, input.as_bytes(), &mut out, false)
+            .await
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[tokio::test]
+    async fn commands_and_free_text() {
+        let s = services(None);
+        let out = chat(
+            &s,
+            "/diagnose 429\n/DIAGNOSE http-503\n/help\n/check x\n/check\n",
+        )
+        .await;
+        assert!(out.contains("429 · Too Many Requests"), "{out}");
+        assert!(
+            out.contains("[http-503]"),
+            "an entry id opens the entry: {out}"
+        );
+        assert!(out.contains("/endpoints"), "{out}");
+        assert!(out.contains("No endpoints are configured"), "{out}");
+        assert!(out.contains("Usage: /check NAME"), "{out}");
+    }
+
+    #[tokio::test]
+    async fn check_then_endpoints_shows_the_last_status() {
+        // A port nothing listens on: the TCP stage fails at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let s = services(Some(&format!(
+            "[[endpoints]]\nname = \"search\"\nurl = \"http://127.0.0.1:{port}/\"\ntimeout = \"2s\"\n"
+        )));
+        let before = chat(&s, "/endpoints\n").await;
+        assert!(
+            before.contains("search") && before.contains("not checked yet"),
+            "{before}"
+        );
+        let out = chat(&s, "/check search\n/check serch\n/endpoints\n").await;
+        assert!(out.contains("TCP"), "{out}");
+        assert!(out.contains("Did you mean search?"), "{out}");
+        assert!(out.contains("fail"), "{out}");
+        assert!(!out.contains("not checked yet"), "{out}");
+    }
+}

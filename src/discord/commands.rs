@@ -1,0 +1,169 @@
+//! The slash commands. Each parses its options, calls [`crate::commands`] and sends what
+//! [`crate::render::discord`] renders; a command's doc comment is its description in Discord.
+
+use poise::serenity_prelude as serenity;
+use serenity::{EditInteractionResponse, Permissions};
+
+use super::{send, Context, Data, Error};
+use crate::commands::{
+    check as check_cmd, diagnose as diagnose_cmd, endpoints as endpoints_cmd, help as help_cmd,
+};
+use crate::render::discord::{self as render, no_mentions, Reply};
+
+/// Every slash command medic registers, in the order `/help` lists them. Add new commands here
+/// (and to [`help_entries`]).
+pub fn commands() -> Vec<poise::Command<Data, Error>> {
+    vec![
+        diagnose(),
+        check(),
+        endpoints(),
+        crate::alerts::discord::silence(),
+        crate::alerts::discord::unsilence(),
+        help(),
+    ]
+}
+
+/// The commands as `/help` describes them.
+pub fn help_entries() -> Vec<help_cmd::CommandHelp> {
+    vec![
+        help_cmd::CommandHelp {
+            usage: "/diagnose query:<error or symptom>",
+            what: "the matching troubleshooting entry, step by step (suggestions appear as you type)",
+        },
+        help_cmd::CommandHelp {
+            usage: "/check endpoint:<name>",
+            what: "checks a configured endpoint stage by stage (DNS, TCP, TLS, HTTP, …) — check roles only",
+        },
+        help_cmd::CommandHelp {
+            usage: "/endpoints",
+            what: "configured endpoints and their last known status",
+        },
+        help_cmd::CommandHelp {
+            usage: "/silence endpoint:<name> for:<duration> reason:<text>",
+            what: "holds an endpoint's alerts for a while; it is still checked — check roles only",
+        },
+        help_cmd::CommandHelp {
+            usage: "/unsilence endpoint:<name>",
+            what: "lifts a silence: alerts resume — check roles only",
+        },
+        help_cmd::CommandHelp {
+            usage: "/help",
+            what: "this help",
+        },
+    ]
+}
+
+/// Diagnose an error message or symptom: the matching troubleshooting steps
+#[poise::command(slash_command)]
+pub async fn diagnose(
+    ctx: Context<'_>,
+    #[description = "The error message, HTTP status or symptom (or pick an entry)"]
+    #[autocomplete = "autocomplete_entries"]
+    #[max_length = 6000]
+    query: String,
+) -> Result<(), Error> {
+    let matcher = &ctx.data().services.matcher;
+    let outcome = diagnose_cmd::run(matcher, &query);
+    send(ctx, render::outcome(&outcome, matcher.knowledge())).await?;
+    Ok(())
+}
+
+async fn autocomplete_entries(
+    ctx: Context<'_>,
+    partial: &str,
+) -> serenity::CreateAutocompleteResponse {
+    let mut response = serenity::CreateAutocompleteResponse::new();
+    for s in diagnose_cmd::suggest(&ctx.data().services.matcher, partial) {
+        response = response.add_string_choice(s.label, s.id);
+    }
+    response
+}
+
+/// Check a configured endpoint stage by stage (DNS, TCP, TLS, HTTP, credentials, rate limit)
+#[poise::command(slash_command)]
+pub async fn check(
+    ctx: Context<'_>,
+    #[description = "A configured endpoint"]
+    #[autocomplete = "autocomplete_endpoints"]
+    #[max_length = 100]
+    endpoint: String,
+) -> Result<(), Error> {
+    let data = ctx.data();
+    let poise::Context::Application(app) = ctx else {
+        return Ok(());
+    };
+    if !may_run_checks(data, app.interaction.member.as_deref()) {
+        let text = "Only members with one of medic's check roles (or Manage Server) may run checks. Ask an admin, or use `/endpoints` for the last known status.";
+        send(ctx, Reply::text(text).ephemeral()).await?;
+        return Ok(());
+    }
+    let services = &data.services;
+    let kb = services.matcher.knowledge();
+    let known = services
+        .checker()
+        .is_some_and(|c| c.config().endpoint(endpoint.trim()).is_some());
+    if !known {
+        // Unknown name or no endpoints: answered at once, only to the asker.
+        let outcome = check_cmd::run(services.checker(), &services.statuses, &endpoint).await;
+        send(ctx, render::check(&outcome, kb)).await?;
+        return Ok(());
+    }
+    // A check can take longer than the 3 s Discord allows for the first response.
+    ctx.defer().await?;
+    let outcome = check_cmd::run(services.checker(), &services.statuses, &endpoint).await;
+    let reply = render::check(&outcome, kb);
+    let mut edit = EditInteractionResponse::new()
+        .embeds(reply.serenity_embeds())
+        .allowed_mentions(no_mentions());
+    if let Some(content) = reply.content {
+        edit = edit.content(content);
+    }
+    app.interaction.edit_response(ctx, edit).await?;
+    Ok(())
+}
+
+/// Whether a member may run `/check` (and other check-role commands): one of the check roles,
+/// or Manage Server / Administrator. With no check roles configured only managers may; outside a
+/// server (no member) nobody may.
+pub(crate) fn may_run_checks(data: &Data, member: Option<&serenity::Member>) -> bool {
+    let Some(member) = member else { return false };
+    let manager = member.permissions.is_some_and(|p| {
+        p.contains(Permissions::MANAGE_GUILD) || p.contains(Permissions::ADMINISTRATOR)
+    });
+    manager || member.roles.iter().any(|r| data.check_roles.contains(r))
+}
+
+async fn autocomplete_endpoints(
+    ctx: Context<'_>,
+    partial: &str,
+) -> serenity::CreateAutocompleteResponse {
+    let mut response = serenity::CreateAutocompleteResponse::new();
+    for name in check_cmd::suggest(ctx.data().services.checker(), partial) {
+        response = response.add_string_choice(name.clone(), name);
+    }
+    response
+}
+
+/// Configured endpoints and their last known status
+#[poise::command(slash_command)]
+pub async fn endpoints(ctx: Context<'_>) -> Result<(), Error> {
+    let services = &ctx.data().services;
+    if let Some(alerts) = &services.alerts {
+        // Scheduled checks running: state, uptime and latency from their history.
+        return crate::alerts::discord::endpoints(ctx, alerts).await;
+    }
+    let lines = endpoints_cmd::run(services.checker(), &services.statuses);
+    send(ctx, render::endpoints(&lines)).await?;
+    Ok(())
+}
+
+/// What medic does and how to ask it
+#[poise::command(slash_command)]
+pub async fn help(ctx: Context<'_>) -> Result<(), Error> {
+    let help = help_cmd::run(
+        ctx.data().services.matcher.knowledge().len(),
+        help_entries(),
+    );
+    send(ctx, render::help(&help)).await?;
+    Ok(())
+}

@@ -1,0 +1,462 @@
+//! The Discord bot: poise slash commands and a free-text listener on serenity's gateway.
+//!
+//! This module owns the Discord transport only: connecting ([`run`]), turning interactions and
+//! messages into calls of [`crate::commands`], and sending what [`crate::render::discord`]
+//! renders. [`run`] is handed its settings, HTTP client and shutdown signal, so tests start the
+//! real bot against a local fake Discord.
+//!
+//! - [`commands`](self::commands): the slash commands, listed once in [`commands()`].
+//! - `free_text`: answers to mentions, DMs and messages in listen channels.
+//! - `components`: button clicks, routed by custom id prefix.
+//! - [`cooldown`]: keeps busy channels from getting the same answer over and over.
+
+mod commands;
+mod components;
+pub mod cooldown;
+mod free_text;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use poise::serenity_prelude as serenity;
+use serenity::{ChannelId, ClientBuilder, GatewayIntents, GuildId, HttpBuilder, RoleId, UserId};
+
+use crate::commands::Services;
+use crate::render::discord::{no_mentions, Reply};
+use crate::{Error as MedicError, Result as MedicResult};
+
+pub use commands::commands;
+pub use cooldown::{Clock, Cooldown, ManualClock, SystemClock};
+
+/// Errors inside handlers; they are logged and answered with an apology, never fatal.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+pub type Context<'a> = poise::Context<'a, Data, Error>;
+
+/// How long the same entry stays unanswered in one channel after medic answered it.
+pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(10 * 60);
+
+/// The bot token. Its `Debug` and `Display` never show it.
+#[derive(Clone)]
+pub struct Token(String);
+
+impl Token {
+    /// Accepts `DISCORD_TOKEN` as the developer portal shows it, with or without `Bot `.
+    /// The error never repeats the value.
+    pub fn parse(raw: &str) -> MedicResult<Token> {
+        let t = raw.trim();
+        let t = t.strip_prefix("Bot ").unwrap_or(t).trim();
+        if t.is_empty() {
+            return Err(MedicError::Usage(
+                "DISCORD_TOKEN is empty: set it to the bot token from the Discord developer portal (Bot → Reset Token)".into(),
+            ));
+        }
+        let printable = t.chars().all(|c| c.is_ascii_graphic());
+        if !printable || serenity::validate_token(t).is_err() {
+            return Err(MedicError::Usage(format!(
+                "DISCORD_TOKEN is malformed ({} characters; a bot token has three dot-separated parts and no spaces). \
+                 Copy it again from the developer portal (Bot → Reset Token)",
+                t.chars().count()
+            )));
+        }
+        Ok(Token(t.to_string()))
+    }
+
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+/// Everything the bot needs from the environment and `medic.toml`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub token: Token,
+    /// Register commands in this guild (instant) instead of globally (can take an hour).
+    pub guild_id: Option<u64>,
+    /// Send REST calls to this HTTP API proxy (`http://host:port`) with serenity's rate limiter
+    /// off: the proxy limits. The gateway URL then comes from the proxy's `GET /api/v10/gateway`.
+    pub api_base: Option<String>,
+    /// Channels where medic answers confident matches without being mentioned.
+    pub listen_channels: Vec<u64>,
+    /// Roles whose members may run `/check` (Manage Server may always).
+    pub check_roles: Vec<u64>,
+}
+
+impl Settings {
+    /// Reads `DISCORD_TOKEN`, `DISCORD_GUILD_ID` and `DISCORD_API_BASE` through `var` (the process
+    /// environment in production, a map in tests); the `[discord]` lists start empty.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> MedicResult<Settings> {
+        let token = match var("DISCORD_TOKEN") {
+            Some(t) => Token::parse(&t)?,
+            None => {
+                return Err(MedicError::Usage(
+                    "DISCORD_TOKEN is not set: put the bot token in the environment or in .env (see .env.example). \
+                     `medic chat` works without one"
+                        .into(),
+                ))
+            }
+        };
+        let guild_id = match var("DISCORD_GUILD_ID").filter(|s| !s.trim().is_empty()) {
+            None => None,
+            Some(g) => Some(parse_id(&g).ok_or_else(|| {
+                MedicError::Usage(format!(
+                    "DISCORD_GUILD_ID must be a numeric server id, not {g:?}"
+                ))
+            })?),
+        };
+        let api_base = match var("DISCORD_API_BASE").filter(|s| !s.trim().is_empty()) {
+            None => None,
+            Some(b) => Some(parse_api_base(&b)?),
+        };
+        Ok(Settings {
+            token,
+            guild_id,
+            api_base,
+            listen_channels: Vec::new(),
+            check_roles: Vec::new(),
+        })
+    }
+}
+
+fn parse_id(s: &str) -> Option<u64> {
+    s.trim().parse::<u64>().ok().filter(|&n| n != 0)
+}
+
+/// `http(s)://host[:port]` with no path, as serenity's proxy setting expects.
+fn parse_api_base(raw: &str) -> MedicResult<String> {
+    let bad = || {
+        MedicError::Usage(format!(
+            "DISCORD_API_BASE must look like http://127.0.0.1:3000 (scheme, host and port, no path), not {raw:?}"
+        ))
+    };
+    let url = url::Url::parse(raw.trim()).map_err(|_| bad())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(bad());
+    }
+    if !(url.path() == "/" || url.path().is_empty())
+        || url.query().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(bad());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// Called with the event name and payload of every gateway event serenity could not parse.
+pub type UnknownEventHook = Arc<dyn Fn(&str, &serde_json::Value) + Send + Sync>;
+
+/// The bot before it connects: settings plus what tests inject.
+pub struct Bot {
+    settings: Settings,
+    services: Services,
+    http_client: Option<reqwest::Client>,
+    clock: Arc<dyn Clock>,
+    cooldown: Duration,
+    on_unknown_event: Option<UnknownEventHook>,
+    alert_http: Option<crate::alerts::discord::HttpSlot>,
+    commands: Vec<poise::Command<Data, Error>>,
+}
+
+impl Bot {
+    pub fn new(settings: Settings, services: Services) -> Bot {
+        Bot {
+            settings,
+            services,
+            http_client: None,
+            clock: Arc::new(SystemClock),
+            cooldown: DEFAULT_COOLDOWN,
+            on_unknown_event: None,
+            alert_http: None,
+            commands: commands(),
+        }
+    }
+
+    /// Replaces the slash commands (default: [`commands()`]); tests add failing ones.
+    pub fn commands(mut self, commands: Vec<poise::Command<Data, Error>>) -> Bot {
+        self.commands = commands;
+        self
+    }
+
+    /// The reqwest client for every REST call (serenity's own otherwise).
+    pub fn http_client(mut self, client: reqwest::Client) -> Bot {
+        self.http_client = Some(client);
+        self
+    }
+
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Bot {
+        self.clock = clock;
+        self
+    }
+
+    pub fn cooldown(mut self, window: Duration) -> Bot {
+        self.cooldown = window;
+        self
+    }
+
+    /// Receives the bot's HTTP client once built, for posting scheduled-check alerts.
+    pub fn alert_http(mut self, slot: crate::alerts::discord::HttpSlot) -> Bot {
+        self.alert_http = Some(slot);
+        self
+    }
+
+    /// Gateway events serenity drops as `Unknown` (a malformed or unexpected payload) are always
+    /// logged; this hook lets a test harness fail on them.
+    pub fn on_unknown_event(mut self, hook: UnknownEventHook) -> Bot {
+        self.on_unknown_event = Some(hook);
+        self
+    }
+}
+
+/// What every handler shares.
+pub struct Data {
+    pub services: Services,
+    pub bot_user: UserId,
+    pub listen_channels: HashSet<ChannelId>,
+    pub check_roles: HashSet<RoleId>,
+    pub cooldown: Cooldown,
+}
+
+/// Connects to the gateway (autosharded) and serves until `shutdown` resolves or every shard
+/// fails.
+pub async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send + 'static) -> MedicResult<()> {
+    let Bot {
+        settings,
+        services,
+        http_client,
+        clock,
+        cooldown,
+        on_unknown_event,
+        alert_http,
+        commands,
+    } = bot;
+    let mut http =
+        HttpBuilder::new(settings.token.expose()).default_allowed_mentions(no_mentions());
+    if let Some(base) = &settings.api_base {
+        http = http.proxy(base.clone()).ratelimiter_disabled(true);
+    }
+    if let Some(client) = http_client {
+        http = http.client(client);
+    }
+    let http = http.build();
+    // serenity falls back to the real gateway when this call fails; behind a proxy (or a fake)
+    // that would be the wrong Discord, so fail loudly instead.
+    if let Some(base) = &settings.api_base {
+        http.get_gateway().await.map_err(|e| {
+            MedicError::Discord(format!(
+                "DISCORD_API_BASE {base} did not answer GET /api/v10/gateway: {e}"
+            ))
+        })?;
+    }
+
+    let guild_id = settings.guild_id.map(GuildId::new);
+    let data_parts = (
+        services,
+        settings
+            .listen_channels
+            .iter()
+            .map(|&c| ChannelId::new(c))
+            .collect::<HashSet<_>>(),
+        settings
+            .check_roles
+            .iter()
+            .map(|&r| RoleId::new(r))
+            .collect::<HashSet<_>>(),
+        Cooldown::new(cooldown, clock),
+    );
+    let options = poise::FrameworkOptions {
+        commands,
+        on_error: |error| Box::pin(on_error(error)),
+        event_handler: |framework, event| Box::pin(dispatch_event(framework, event)),
+        allowed_mentions: Some(no_mentions()),
+        ..Default::default()
+    };
+    let framework = poise::Framework::builder()
+        .options(options)
+        .initialize_owners(false)
+        .setup(move |ctx, ready, framework| {
+            Box::pin(async move {
+                // Never fail here: poise would then wait for user data forever.
+                let registered = match guild_id {
+                    Some(g) => {
+                        poise::builtins::register_in_guild(ctx, &framework.options().commands, g)
+                            .await
+                    }
+                    None => {
+                        poise::builtins::register_globally(ctx, &framework.options().commands).await
+                    }
+                };
+                match registered {
+                    Ok(()) => tracing::info!(guild = ?guild_id, "slash commands registered"),
+                    Err(e) => tracing::error!("registering slash commands failed: {e}"),
+                }
+                tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected");
+                let (services, listen_channels, check_roles, cooldown) = data_parts;
+                Ok(Data {
+                    services,
+                    bot_user: ready.user.id,
+                    listen_channels,
+                    check_roles,
+                    cooldown,
+                })
+            })
+        })
+        .build();
+
+    let intents = GatewayIntents::GUILDS
+        | GatewayIntents::GUILD_MESSAGES
+        | GatewayIntents::DIRECT_MESSAGES
+        | GatewayIntents::MESSAGE_CONTENT;
+    let mut client = ClientBuilder::new_with_http(http, intents)
+        .framework(framework)
+        .raw_event_handler(UnknownEvents(on_unknown_event))
+        .await
+        .map_err(|e| MedicError::Discord(format!("cannot build the Discord client: {e}")))?;
+
+    if let Some(slot) = alert_http {
+        let _ = slot.set(client.http.clone());
+    }
+    let shards = client.shard_manager.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        shards.shutdown_all().await;
+    });
+    client
+        .start_autosharded()
+        .await
+        .map_err(|e| MedicError::Discord(format!("Discord connection failed: {e}")))
+}
+
+struct UnknownEvents(Option<UnknownEventHook>);
+
+#[serenity::async_trait]
+impl serenity::RawEventHandler for UnknownEvents {
+    async fn raw_event(&self, _ctx: serenity::Context, event: serenity::Event) {
+        if let serenity::Event::Unknown(unknown) = &event {
+            tracing::warn!(event = %unknown.kind, "ignored a gateway event serenity could not parse");
+            if let Some(hook) = &self.0 {
+                hook(&unknown.kind, &unknown.value);
+            }
+        }
+    }
+}
+
+async fn dispatch_event(
+    framework: poise::FrameworkContext<'_, Data, Error>,
+    event: &serenity::FullEvent,
+) -> Result<(), Error> {
+    let ctx = framework.serenity_context;
+    let data = framework.user_data;
+    match event {
+        serenity::FullEvent::Message { new_message } => {
+            free_text::handle(ctx, data, new_message).await
+        }
+        serenity::FullEvent::InteractionCreate {
+            interaction: serenity::Interaction::Component(click),
+        } => components::handle(ctx, data, click).await,
+        _ => Ok(()),
+    }
+}
+
+/// A failed command is logged and answered with a short apology; the bot keeps running.
+async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
+    match error {
+        poise::FrameworkError::Command { error, ctx, .. } => {
+            tracing::error!(command = %ctx.command().name, "command failed: {error}");
+            apologize(ctx).await;
+        }
+        poise::FrameworkError::CommandPanic { ctx, payload, .. } => {
+            tracing::error!(command = %ctx.command().name, "command panicked: {}", payload.unwrap_or_default());
+            apologize(ctx).await;
+        }
+        poise::FrameworkError::EventHandler { error, event, .. } => {
+            tracing::error!(
+                event = event.snake_case_name(),
+                "event handler failed: {error}"
+            );
+        }
+        other => {
+            if let Err(e) = poise::builtins::on_error(other).await {
+                tracing::error!("while handling an error: {e}");
+            }
+        }
+    }
+}
+
+const APOLOGY: &str =
+    "Sorry, something went wrong on my side while answering. Please try again in a moment.";
+
+async fn apologize(ctx: Context<'_>) {
+    if let Err(e) = send(ctx, Reply::text(APOLOGY).ephemeral()).await {
+        tracing::warn!("could not send the apology: {e}");
+    }
+}
+
+/// Sends a rendered reply as the interaction's response (or a follow-up once answered).
+pub(crate) async fn send(ctx: Context<'_>, reply: Reply) -> Result<(), serenity::Error> {
+    ctx.send(to_poise(reply)).await.map(|_| ())
+}
+
+fn to_poise(reply: Reply) -> poise::CreateReply {
+    let mut out = poise::CreateReply::default()
+        .ephemeral(reply.ephemeral)
+        .allowed_mentions(no_mentions());
+    for e in reply.serenity_embeds() {
+        out = out.embed(e);
+    }
+    let components = reply.serenity_components();
+    if !components.is_empty() {
+        out = out.components(components);
+    }
+    if let Some(c) = reply.content {
+        out = out.content(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_errors_never_echo_the_token() {
+        let secret = "abc def.ghi.jkl";
+        let err = Token::parse(secret).unwrap_err().to_string();
+        assert!(!err.contains("abc") && !err.contains("ghi"), "{err}");
+        assert!(Token::parse("").is_err());
+        let t = Token::parse("Bot MTIz.NDU2.Nzg5").unwrap();
+        assert_eq!(t.expose(), "MTIz.NDU2.Nzg5");
+        assert!(!format!("{t:?}").contains("MTIz"));
+    }
+
+    #[test]
+    fn settings_from_env() {
+        let env = |k: &str| match k {
+            "DISCORD_TOKEN" => Some("MTIz.NDU2.Nzg5".to_string()),
+            "DISCORD_GUILD_ID" => Some("42".to_string()),
+            "DISCORD_API_BASE" => Some("http://127.0.0.1:3000/".to_string()),
+            _ => None,
+        };
+        let s = Settings::from_env(env).unwrap();
+        assert_eq!(s.guild_id, Some(42));
+        assert_eq!(s.api_base.as_deref(), Some("http://127.0.0.1:3000"));
+        assert!(Settings::from_env(|_| None)
+            .unwrap_err()
+            .to_string()
+            .contains("DISCORD_TOKEN is not set"));
+        let bad_base = |k: &str| match k {
+            "DISCORD_TOKEN" => Some("MTIz.NDU2.Nzg5".to_string()),
+            "DISCORD_API_BASE" => Some("http://127.0.0.1:3000/api/v10".to_string()),
+            _ => None,
+        };
+        assert!(Settings::from_env(bad_base).is_err());
+    }
+}

@@ -1,0 +1,110 @@
+//! Check reports as terminal text: one line per stage with ✔/⚠/✖ and timing, then the steps
+//! of the knowledge entries that apply. The symbols and labels are reusable by other surfaces.
+
+use std::fmt::Write;
+
+use crate::checks::{CheckReport, Overall, StageResult, StageStatus};
+use crate::knowledge::Knowledge;
+
+pub fn stage_symbol(status: StageStatus) -> &'static str {
+    match status {
+        StageStatus::Ok => "✔",
+        StageStatus::Warn => "⚠",
+        StageStatus::Fail => "✖",
+        StageStatus::Skipped => "·",
+    }
+}
+
+pub fn overall_symbol(status: Overall) -> &'static str {
+    match status {
+        Overall::Ok => "✔",
+        Overall::Warn => "⚠",
+        Overall::Fail => "✖",
+    }
+}
+
+pub fn overall_label(status: Overall) -> &'static str {
+    match status {
+        Overall::Ok => "OK",
+        Overall::Warn => "WARN",
+        Overall::Fail => "FAIL",
+    }
+}
+
+/// "✖ TLS      12 ms  certificate for api.example.com expired on 2026-01-01T00:00:00Z".
+pub fn stage_line(s: &StageResult) -> String {
+    let ms = if s.status == StageStatus::Skipped {
+        "-".to_string()
+    } else {
+        format!("{} ms", s.ms)
+    };
+    format!(
+        "{} {:<11} {:>7}  {}",
+        stage_symbol(s.status),
+        s.stage.label(),
+        ms,
+        s.detail
+    )
+}
+
+/// A full report: header, stages, key facts, guidance.
+pub fn report(r: &CheckReport, kb: &Knowledge) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} {}  {}  {} in {} ms",
+        overall_symbol(r.status),
+        r.endpoint,
+        r.url,
+        overall_label(r.status),
+        r.total_ms
+    );
+    for s in &r.stages {
+        let _ = writeln!(out, "  {}", stage_line(s));
+    }
+    let guidance = r.guidance(kb);
+    for (stage, entry) in guidance {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{} {} — {}  [{}]",
+            stage_symbol(stage.status),
+            stage.stage.label(),
+            entry.title,
+            entry.id
+        );
+        for (i, step) in entry.steps.iter().enumerate() {
+            let _ = writeln!(out, "  {}. {}", i + 1, step);
+        }
+    }
+    // Entries named but missing from the catalogue are still worth a pointer.
+    for s in &r.stages {
+        if let Some(id) = &s.entry {
+            if kb.get(id).is_none() && matches!(s.status, StageStatus::Warn | StageStatus::Fail) {
+                let _ = writeln!(out, "\n(see knowledge entry `{id}`)");
+            }
+        }
+    }
+    out
+}
+
+/// The last lines of `check --all`: counts and the failing names.
+pub fn summary(reports: &[CheckReport]) -> String {
+    let count = |o: Overall| reports.iter().filter(|r| r.status == o).count();
+    let mut out = format!(
+        "\n{} endpoints: {} ok, {} warning, {} failing\n",
+        reports.len(),
+        count(Overall::Ok),
+        count(Overall::Warn),
+        count(Overall::Fail)
+    );
+    let failing: Vec<&str> = reports
+        .iter()
+        .filter(|r| r.status == Overall::Fail)
+        .map(|r| r.endpoint.as_str())
+        .collect();
+    if !failing.is_empty() {
+        let _ = writeln!(out, "failing: {}", failing.join(", "));
+    }
+    out
+}

@@ -1,0 +1,541 @@
+//! Discord rendering: every result becomes a [`Reply`] (content, embeds, buttons) that fits
+//! Discord's limits, so Discord never rejects an answer with a 400.
+//!
+//! Limits are enforced here, not by serenity (which checks none of the per-field ones): titles
+//! 256, descriptions 4096, fields 1024 (name 256, at most 25), footers 2048, everything in all
+//! embeds 6000, content 2000, button labels 80, custom ids 100, five buttons per row.
+//! Long guidance is cut at a line break with a pointer to the full entry.
+
+use serenity::all::{
+    ButtonStyle, CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed,
+    CreateEmbedFooter,
+};
+
+use crate::checks::{format_time, CheckReport, Overall, StageStatus};
+use crate::commands::check::{Outcome as CheckOutcome, HOW_TO_CONFIGURE};
+use crate::commands::diagnose::Outcome;
+use crate::commands::endpoints::Line;
+use crate::commands::help::Help;
+use crate::commands::truncate_chars;
+use crate::knowledge::{Entry, Knowledge};
+use crate::matcher::{Diagnosis, Match};
+use crate::render::terminal;
+
+pub const MAX_CONTENT: usize = 2000;
+pub const MAX_TITLE: usize = 256;
+pub const MAX_DESCRIPTION: usize = 4096;
+pub const MAX_FIELDS: usize = 25;
+pub const MAX_FIELD_NAME: usize = 256;
+pub const MAX_FIELD_VALUE: usize = 1024;
+pub const MAX_FOOTER: usize = 2048;
+pub const MAX_EMBEDS_TOTAL: usize = 6000;
+pub const MAX_BUTTON_LABEL: usize = 80;
+pub const MAX_CUSTOM_ID: usize = 100;
+const MAX_BUTTONS: usize = 5;
+
+/// Prefix of the custom id of every component medic sends; the bot routes component
+/// interactions by what follows it (`entry:<id>` opens an entry).
+pub const CUSTOM_ID_PREFIX: &str = "medic:";
+/// Custom id prefix of "open this entry" buttons.
+pub const OPEN_ENTRY: &str = "medic:entry:";
+
+const COLOR_ANSWER: u32 = 0x2b_8a_3e;
+const COLOR_UNSURE: u32 = 0xe6_77_00;
+const COLOR_INFO: u32 = 0x1c_7e_d6;
+const TRUNCATED: &str = "\n… (cut to fit Discord: run `medic diagnose` for the full entry)";
+
+/// One embed, already within Discord's limits.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Embed {
+    pub title: String,
+    pub description: String,
+    pub fields: Vec<(String, String)>,
+    pub footer: Option<String>,
+    pub color: u32,
+}
+
+/// A button that opens a knowledge entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Button {
+    pub custom_id: String,
+    pub label: String,
+}
+
+/// Everything one answer needs; the bot turns it into an interaction response or a message.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reply {
+    pub content: Option<String>,
+    pub embeds: Vec<Embed>,
+    pub buttons: Vec<Button>,
+    /// Only the asking user sees it (interactions only).
+    pub ephemeral: bool,
+}
+
+impl Reply {
+    pub fn text(content: impl AsRef<str>) -> Reply {
+        Reply {
+            content: Some(truncate_chars(content.as_ref(), MAX_CONTENT)),
+            ..Reply::default()
+        }
+    }
+
+    pub fn ephemeral(mut self) -> Reply {
+        self.ephemeral = true;
+        self
+    }
+
+    pub fn serenity_embeds(&self) -> Vec<CreateEmbed> {
+        self.embeds.iter().map(Embed::to_serenity).collect()
+    }
+
+    /// The buttons as action rows (empty when there are none).
+    pub fn serenity_components(&self) -> Vec<CreateActionRow> {
+        if self.buttons.is_empty() {
+            return Vec::new();
+        }
+        let buttons = self
+            .buttons
+            .iter()
+            .map(|b| {
+                CreateButton::new(b.custom_id.clone())
+                    .label(b.label.clone())
+                    .style(ButtonStyle::Secondary)
+            })
+            .collect();
+        vec![CreateActionRow::Buttons(buttons)]
+    }
+}
+
+/// No pings, ever: not `@everyone`, not roles, not users, not the author of a replied message.
+pub fn no_mentions() -> CreateAllowedMentions {
+    CreateAllowedMentions::new().replied_user(false)
+}
+
+impl Embed {
+    /// Total characters as Discord counts them against the 6000 limit.
+    pub fn len(&self) -> usize {
+        self.title.chars().count()
+            + self.description.chars().count()
+            + self.footer.as_deref().map_or(0, |f| f.chars().count())
+            + self
+                .fields
+                .iter()
+                .map(|(n, v)| n.chars().count() + v.chars().count())
+                .sum::<usize>()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Cuts every part to its limit, then the description until the whole fits in 6000.
+    fn fit(mut self) -> Embed {
+        self.title = truncate_chars(&self.title, MAX_TITLE);
+        self.description = cut_at_line(&self.description, MAX_DESCRIPTION);
+        self.fields.truncate(MAX_FIELDS);
+        for (name, value) in &mut self.fields {
+            *name = truncate_chars(name, MAX_FIELD_NAME);
+            *value = cut_at_line(value, MAX_FIELD_VALUE);
+        }
+        self.footer = self.footer.map(|f| truncate_chars(&f, MAX_FOOTER));
+        let over = self.len().saturating_sub(MAX_EMBEDS_TOTAL);
+        if over > 0 {
+            let keep = self.description.chars().count().saturating_sub(over);
+            self.description = cut_at_line(&self.description, keep);
+        }
+        // Still over (many long fields): drop fields from the end.
+        while self.len() > MAX_EMBEDS_TOTAL && !self.fields.is_empty() {
+            self.fields.pop();
+        }
+        self
+    }
+
+    pub fn to_serenity(&self) -> CreateEmbed {
+        let mut e = CreateEmbed::new().color(self.color);
+        if !self.title.is_empty() {
+            e = e.title(self.title.clone());
+        }
+        if !self.description.is_empty() {
+            e = e.description(self.description.clone());
+        }
+        for (name, value) in &self.fields {
+            e = e.field(name.clone(), value.clone(), false);
+        }
+        if let Some(footer) = &self.footer {
+            e = e.footer(CreateEmbedFooter::new(footer.clone()));
+        }
+        e
+    }
+}
+
+/// `text` in at most `max` characters; when cut, it ends at the last line break that keeps
+/// most of the text, followed by a note that it was cut.
+pub fn cut_at_line(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let note_len = TRUNCATED.chars().count();
+    if max <= note_len + 16 {
+        return truncate_chars(text, max);
+    }
+    let budget = max - note_len;
+    let head: String = text.chars().take(budget).collect();
+    let cut = match head.rfind('\n') {
+        Some(i) if i > head.len() / 2 => &head[..i],
+        _ => head.as_str(),
+    };
+    format!("{}{TRUNCATED}", cut.trim_end())
+}
+
+/// Hides Discord markdown and mention syntax in text medic did not write (entry titles from a
+/// user's knowledge directory, endpoint names), so it shows as typed.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '[' | ']' | '(' | ')' | '#' | '-'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+        if c == '@' {
+            // A zero-width space keeps `@everyone` from reading as a mention even in clients
+            // that ignore allowed_mentions when rendering.
+            out.push('\u{200b}');
+        }
+    }
+    out
+}
+
+/// A `/diagnose` (or free-text) outcome.
+pub fn outcome(outcome: &Outcome, kb: &Knowledge) -> Reply {
+    match outcome {
+        Outcome::Answer(d) => diagnosis(d, kb),
+        Outcome::Entry(e) => entry_reply(e, kb, "You picked this entry.".to_string(), &[]),
+        Outcome::NoMatch(d) => no_match(d),
+        Outcome::Empty => Reply::text(
+            "Tell me what is failing: paste the error line or the HTTP status, e.g. `/diagnose query: 429 Too Many Requests`.",
+        )
+        .ephemeral(),
+    }
+}
+
+/// The best match in full, why it matched, and the other candidates.
+pub fn diagnosis(d: &Diagnosis, kb: &Knowledge) -> Reply {
+    let Some(best) = d.best() else {
+        return no_match(d);
+    };
+    let why = format!(
+        "Matched {} · confidence {:.0}%",
+        terminal::reasons(&best.reasons),
+        best.score * 100.0
+    );
+    entry_reply(&best.entry, kb, why, &d.matches[1..])
+}
+
+/// An entry as an embed: title, summary, numbered steps, related entries (also as buttons).
+pub fn entry_reply(entry: &Entry, kb: &Knowledge, why: String, others: &[Match]) -> Reply {
+    let mut description = format!("{}\n\n**Steps**\n", entry.summary.trim());
+    for (i, step) in entry.steps.iter().enumerate() {
+        description.push_str(&format!("{}. {}\n", i + 1, step.trim()));
+    }
+    let mut fields = Vec::new();
+    let related: Vec<&Entry> = entry
+        .related
+        .iter()
+        .filter_map(|id| kb.get(id))
+        .map(|e| &**e)
+        .collect();
+    if !related.is_empty() {
+        let list: Vec<String> = related
+            .iter()
+            .map(|e| format!("{} (`{}`)", escape(&e.title), e.id))
+            .collect();
+        fields.push(("Related".to_string(), list.join("\n")));
+    }
+    if !others.is_empty() {
+        let list: Vec<String> = others
+            .iter()
+            .map(|m| format!("{} (`{}`, {:.0}%)", escape(&m.title), m.id, m.score * 100.0))
+            .collect();
+        fields.push(("Also possible".to_string(), list.join("\n")));
+    }
+    let embed = Embed {
+        title: entry.title.clone(),
+        description,
+        fields,
+        footer: Some(format!("{why} · entry {}", entry.id)),
+        color: COLOR_ANSWER,
+    }
+    .fit();
+    let buttons = related
+        .iter()
+        .copied()
+        .chain(others.iter().map(|m| &*m.entry))
+        .map(open_button)
+        .filter(|b| b.custom_id.chars().count() <= MAX_CUSTOM_ID)
+        .take(MAX_BUTTONS)
+        .collect();
+    Reply {
+        content: None,
+        embeds: vec![embed],
+        buttons,
+        ephemeral: false,
+    }
+}
+
+fn open_button(entry: &Entry) -> Button {
+    Button {
+        custom_id: format!("{OPEN_ENTRY}{}", entry.id),
+        label: truncate_chars(&entry.title, MAX_BUTTON_LABEL),
+    }
+}
+
+/// Nothing confident: the closest entries with a hint, shown only to the asker.
+pub fn no_match(d: &Diagnosis) -> Reply {
+    let mut description = String::from(
+        "I have no confident answer for that. Paste the exact error line or the HTTP status \
+         (e.g. `429`, `ECONNREFUSED`, `certificate has expired`), or pick an entry from the \
+         list `/diagnose` shows as you type.",
+    );
+    let near: Vec<&Match> = d.near_misses.iter().take(3).collect();
+    if !near.is_empty() {
+        description.push_str("\n\n**Closest entries**\n");
+        for m in &near {
+            description.push_str(&format!("• {} (`{}`)\n", escape(&m.title), m.id));
+        }
+    }
+    let embed = Embed {
+        title: "No confident match".to_string(),
+        description,
+        fields: Vec::new(),
+        footer: None,
+        color: COLOR_UNSURE,
+    }
+    .fit();
+    Reply {
+        content: None,
+        embeds: vec![embed],
+        buttons: near
+            .iter()
+            .map(|m| open_button(&m.entry))
+            .take(MAX_BUTTONS)
+            .collect(),
+        ephemeral: true,
+    }
+}
+
+/// `/help`.
+pub fn help(h: &Help) -> Reply {
+    let commands: Vec<String> = h
+        .commands
+        .iter()
+        .map(|c| format!("`{}` — {}", c.usage, c.what))
+        .collect();
+    let embed = Embed {
+        title: "medic".to_string(),
+        description: h.intro.to_string(),
+        fields: vec![
+            ("Commands".to_string(), commands.join("\n")),
+            (
+                "How to ask".to_string(),
+                h.how_to_ask
+                    .iter()
+                    .map(|l| format!("• {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+        ],
+        footer: Some(format!("{} knowledge entries loaded", h.entries)),
+        color: COLOR_INFO,
+    }
+    .fit();
+    Reply {
+        content: None,
+        embeds: vec![embed],
+        buttons: Vec::new(),
+        ephemeral: true,
+    }
+}
+
+// ---- /check and /endpoints ----
+
+const COLOR_FAIL: u32 = 0xc9_2a_2a;
+
+fn overall_icon(o: Overall) -> &'static str {
+    match o {
+        Overall::Ok => "✅",
+        Overall::Warn => "⚠️",
+        Overall::Fail => "❌",
+    }
+}
+
+fn stage_icon(s: StageStatus) -> &'static str {
+    match s {
+        StageStatus::Ok => "✅",
+        StageStatus::Warn => "⚠️",
+        StageStatus::Fail => "❌",
+        StageStatus::Skipped => "⏭️",
+    }
+}
+
+/// A `/check` result: the stages one per line, then the steps for the failing stage.
+pub fn check(outcome: &CheckOutcome, kb: &Knowledge) -> Reply {
+    match outcome {
+        CheckOutcome::NotConfigured => Reply::text(HOW_TO_CONFIGURE).ephemeral(),
+        CheckOutcome::Unknown { name, suggestions } => {
+            let mut text = format!("No endpoint named `{}`.", escape(name).replace('`', "'"));
+            if !suggestions.is_empty() {
+                let list: Vec<String> = suggestions.iter().map(|s| format!("`{s}`")).collect();
+                text.push_str(&format!(" Did you mean {}?", list.join(", ")));
+            }
+            text.push_str(" `/endpoints` lists them all.");
+            Reply::text(text).ephemeral()
+        }
+        CheckOutcome::Report(report) => check_report(report, kb),
+    }
+}
+
+pub fn check_report(report: &CheckReport, kb: &Knowledge) -> Reply {
+    let mut description = String::new();
+    for s in &report.stages {
+        let timing = if s.status == StageStatus::Skipped {
+            String::new()
+        } else {
+            format!(" {} ms", s.ms)
+        };
+        description.push_str(&format!(
+            "{} **{}**{timing} — {}\n",
+            stage_icon(s.status),
+            s.stage.label(),
+            escape(&truncate_chars(&s.detail, 300))
+        ));
+    }
+    let mut fields = Vec::new();
+    for (stage, entry) in report.guidance(kb).iter().take(3) {
+        let mut steps = String::new();
+        for (i, step) in entry.steps.iter().enumerate() {
+            steps.push_str(&format!("{}. {}\n", i + 1, step.trim()));
+        }
+        fields.push((
+            format!("{} failed/warned → {}", stage.stage.label(), entry.title),
+            steps,
+        ));
+    }
+    let status = match report.status {
+        Overall::Ok => "ok",
+        Overall::Warn => "warning",
+        Overall::Fail => "failing",
+    };
+    let embed = Embed {
+        title: format!(
+            "{} {} — {status}",
+            overall_icon(report.status),
+            report.endpoint
+        ),
+        description,
+        fields,
+        footer: Some(format!(
+            "{} · {} ms · checked {}",
+            report.url,
+            report.total_ms,
+            format_time(report.started_at)
+        )),
+        color: match report.status {
+            Overall::Ok => COLOR_ANSWER,
+            Overall::Warn => COLOR_UNSURE,
+            Overall::Fail => COLOR_FAIL,
+        },
+    }
+    .fit();
+    Reply {
+        content: None,
+        embeds: vec![embed],
+        buttons: Vec::new(),
+        ephemeral: false,
+    }
+}
+
+/// `/endpoints`: one line per configured endpoint with its last known status.
+pub fn endpoints(lines: &[Line]) -> Reply {
+    if lines.is_empty() {
+        return Reply::text(HOW_TO_CONFIGURE).ephemeral();
+    }
+    let mut description = String::new();
+    for l in lines {
+        let last = match &l.last {
+            None => "❔ not checked yet".to_string(),
+            Some(k) => {
+                let mut s = format!("{} {}", overall_icon(k.status), format_time(k.at));
+                if let Some(p) = &k.problem {
+                    s.push_str(&format!(" — {}", escape(&truncate_chars(p, 200))));
+                }
+                s
+            }
+        };
+        description.push_str(&format!(
+            "**{}** · {}\n{last}\n",
+            escape(&l.name),
+            escape(&l.url)
+        ));
+    }
+    let embed = Embed {
+        title: format!("Endpoints ({})", lines.len()),
+        description,
+        fields: Vec::new(),
+        footer: Some("`/check endpoint:<name>` runs a check now".to_string()),
+        color: COLOR_INFO,
+    }
+    .fit();
+    Reply {
+        content: None,
+        embeds: vec![embed],
+        buttons: Vec::new(),
+        ephemeral: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_entries_are_cut_to_every_limit() {
+        let kb = Knowledge::builtin().unwrap();
+        let mut entry = (**kb.get("http-429").unwrap()).clone();
+        entry.title = "T".repeat(400);
+        entry.summary = "s".repeat(3000);
+        entry.steps = (0..200)
+            .map(|i| format!("step {i} {}", "x".repeat(80)))
+            .collect();
+        let reply = entry_reply(&entry, &kb, "w".repeat(5000), &[]);
+        let e = &reply.embeds[0];
+        assert!(e.title.chars().count() <= MAX_TITLE);
+        assert!(e.description.chars().count() <= MAX_DESCRIPTION);
+        assert!(e.footer.as_ref().unwrap().chars().count() <= MAX_FOOTER);
+        assert!(e
+            .fields
+            .iter()
+            .all(|(n, v)| n.chars().count() <= MAX_FIELD_NAME
+                && v.chars().count() <= MAX_FIELD_VALUE));
+        assert!(e.len() <= MAX_EMBEDS_TOTAL, "{}", e.len());
+        assert!(e.description.ends_with("full entry)"));
+        assert!(reply
+            .buttons
+            .iter()
+            .all(|b| b.label.chars().count() <= MAX_BUTTON_LABEL));
+    }
+
+    #[test]
+    fn escape_hides_markdown_and_mentions() {
+        assert_eq!(escape("*a* @everyone"), "\\*a\\* @\u{200b}everyone");
+    }
+
+    #[test]
+    fn no_mentions_parses_nothing() {
+        let v = serde_json::to_value(no_mentions()).unwrap();
+        assert_eq!(v["parse"], serde_json::json!([]));
+        assert_eq!(v["replied_user"], serde_json::json!(false));
+    }
+}

@@ -1,0 +1,235 @@
+//! Helpers for the alert tests: a local HTTP endpoint that the test switches up and down, and a
+//! `medic watch` child process with its own config and database.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+/// An HTTP server on 127.0.0.1 answering 200 while up and 503 while down.
+pub struct SwitchServer {
+    pub addr: SocketAddr,
+    down: Arc<AtomicBool>,
+    pub hits: Arc<AtomicU64>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl SwitchServer {
+    pub fn start() -> SwitchServer {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let down = Arc::new(AtomicBool::new(false));
+        let hits = Arc::new(AtomicU64::new(0));
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (d, h) = (down.clone(), hits.clone());
+        runtime.spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (d, h) = (d.clone(), h.clone());
+                tokio::spawn(async move {
+                    let service =
+                        hyper::service::service_fn(move |_req: Request<hyper::body::Incoming>| {
+                            h.fetch_add(1, Ordering::SeqCst);
+                            let down = d.load(Ordering::SeqCst);
+                            async move {
+                                let (status, body) = if down {
+                                    (503, "unavailable")
+                                } else {
+                                    (200, "{\"ok\":true}")
+                                };
+                                Ok::<_, std::convert::Infallible>(
+                                    Response::builder()
+                                        .status(status)
+                                        .header("content-type", "application/json")
+                                        .body(Full::new(Bytes::from(body)))
+                                        .unwrap(),
+                                )
+                            }
+                        });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        SwitchServer {
+            addr,
+            down,
+            hits,
+            _runtime: runtime,
+        }
+    }
+
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/health", self.addr)
+    }
+}
+
+/// A `medic watch` child with stdout lines collected on a channel and stderr in a file.
+pub struct Watch {
+    pub child: Child,
+    pub lines: mpsc::Receiver<String>,
+    pub stdout: Vec<String>,
+    pub stderr_path: PathBuf,
+}
+
+impl Watch {
+    pub fn start(dir: &Path, config: &Path, db: &Path) -> Watch {
+        let stderr_path = dir.join(format!(
+            "stderr-{}.log",
+            std::process::id() as u64 + rand_suffix()
+        ));
+        let stderr = std::fs::File::create(&stderr_path).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_medic"))
+            .arg("watch")
+            .arg("--config")
+            .arg(config)
+            .current_dir(dir)
+            .env("MEDIC_DB", db)
+            .env("RUST_LOG", "medic=debug")
+            .env_remove("MEDIC_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Watch {
+            child,
+            lines,
+            stdout: Vec::new(),
+            stderr_path,
+        }
+    }
+
+    /// Waits for a stdout line starting an alert of `kind` (e.g. "DOWN"), keeping every line.
+    pub fn wait_for(&mut self, kind: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.stdout.push(line.clone());
+                    if alert_kind(&line) == Some(kind) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no {kind} alert within {timeout:?}; stdout so far:\n{}\nstderr:\n{}",
+                    self.stdout.join("\n"),
+                    self.stderr()
+                ),
+            }
+        }
+    }
+
+    /// Collects stdout lines for `period`.
+    pub fn drain_for(&mut self, period: Duration) {
+        let deadline = Instant::now() + period;
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.stdout.push(line);
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        let mut s = String::new();
+        let _ = std::fs::File::open(&self.stderr_path).and_then(|mut f| f.read_to_string(&mut s));
+        s
+    }
+
+    /// The alert kinds seen on stdout so far, in order.
+    pub fn kinds(&self) -> Vec<String> {
+        self.stdout
+            .iter()
+            .filter_map(|l| alert_kind(l))
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub fn sigkill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                self.drain_for(Duration::from_millis(100));
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "medic watch did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rand_suffix() -> u64 {
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}
+
+/// The kind of an alert line: the first all-capitals word among the first three.
+pub fn alert_kind(line: &str) -> Option<&str> {
+    line.split_whitespace()
+        .take(3)
+        .find(|w| matches!(*w, "DOWN" | "RECOVERED" | "REMINDER" | "WARNING"))
+}
+
+/// Writes a medic.toml with the given endpoints `(name, url)` on a short interval.
+pub fn write_config(dir: &Path, interval: &str, endpoints: &[(String, String)]) -> PathBuf {
+    let mut toml = String::from("[alerts]\nfailure_threshold = 2\nsuccess_threshold = 1\nremind_every = \"0\"\n\n[checks]\nconcurrency = 64\n\n");
+    for (name, url) in endpoints {
+        toml.push_str(&format!(
+            "[[endpoints]]\nname = \"{name}\"\nurl = \"{url}\"\ninterval = \"{interval}\"\ntimeout = \"2s\"\n\n"
+        ));
+    }
+    let path = dir.join("medic.toml");
+    std::fs::write(&path, toml).unwrap();
+    path
+}

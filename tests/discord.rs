@@ -1,0 +1,1118 @@
+//! The real bot (serenity + poise, started with `medic::discord::run`) against the fake Discord
+//! in `tests/fake_discord`: only 127.0.0.1 is ever contacted.
+
+mod fake_discord;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper::Method;
+use serde_json::{json, Value};
+
+use fake_discord::payloads::{self, Invoker, MessageCreate};
+use fake_discord::{Failure, FakeDiscord, BOT_TOKEN};
+use medic::checks::Checker;
+use medic::commands::Services;
+use medic::config::Config;
+use medic::discord::{Bot, ManualClock, Settings, Token};
+use medic::knowledge::Knowledge;
+use medic::matcher::Matcher;
+
+const GUILD: u64 = 10;
+const LISTEN: u64 = 20;
+const OTHER_CHANNEL: u64 = 21;
+const CHECK_ROLE: u64 = 50;
+const WAIT: Duration = Duration::from_secs(10);
+/// How long to wait before concluding the bot sent nothing.
+const QUIET: Duration = Duration::from_millis(400);
+
+fn matcher() -> Arc<Matcher> {
+    Arc::new(Matcher::new(Arc::new(Knowledge::builtin().unwrap())))
+}
+
+/// Services without endpoints (no medic.toml).
+fn services() -> Services {
+    Services::new(matcher(), None)
+}
+
+/// Services whose configuration has `toml` (endpoints on 127.0.0.1 only).
+fn services_with(toml: &str) -> Services {
+    let env = std::collections::HashMap::<String, String>::new();
+    let config = Config::parse("medic.toml", toml, std::path::Path::new("."), &env).unwrap();
+    Services::new(matcher(), Some(Arc::new(Checker::new(Arc::new(config)))))
+}
+
+/// A running bot and its fake Discord; dropping it stops the bot.
+struct Harness {
+    fake: FakeDiscord,
+    clock: Arc<ManualClock>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    bot: Option<tokio::task::JoinHandle<medic::Result<()>>>,
+    /// Where the commands were registered (PUT …/commands).
+    registered: fake_discord::Recorded,
+}
+
+impl Harness {
+    /// Proxy mode: REST over plain HTTP, serenity's rate limiter off.
+    async fn start() -> Harness {
+        Self::start_with(services()).await
+    }
+
+    async fn start_with(services: Services) -> Harness {
+        Self::start_with_commands(services, medic::discord::commands()).await
+    }
+
+    async fn start_with_commands(
+        services: Services,
+        commands: Vec<poise::Command<medic::discord::Data, medic::discord::Error>>,
+    ) -> Harness {
+        let fake = FakeDiscord::start().await;
+        let mut settings = settings();
+        settings.api_base = Some(fake.api_base());
+        Self::with(fake, settings, None, services, commands).await
+    }
+
+    /// TLS mode: serenity's real rate limiter, discord.com resolved to the fake.
+    async fn start_tls() -> Harness {
+        let fake = FakeDiscord::start_tls().await;
+        let client = fake.tls_client();
+        Self::with(
+            fake,
+            settings(),
+            Some(client),
+            services(),
+            medic::discord::commands(),
+        )
+        .await
+    }
+
+    async fn with(
+        fake: FakeDiscord,
+        settings: Settings,
+        client: Option<reqwest::Client>,
+        services: Services,
+        commands: Vec<poise::Command<medic::discord::Data, medic::discord::Error>>,
+    ) -> Harness {
+        let clock = Arc::new(ManualClock::default());
+        let mut bot = Bot::new(settings, services)
+            .commands(commands)
+            .clock(clock.clone())
+            .on_unknown_event(fake.unknown_event_hook());
+        if let Some(c) = client {
+            bot = bot.http_client(c);
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(medic::discord::run(bot, async move {
+            let _ = rx.await;
+        }));
+        let registered = fake
+            .wait_for(0, WAIT, |r| {
+                r.method == Method::PUT && r.path.contains("/commands")
+            })
+            .await;
+        Harness {
+            fake,
+            clock,
+            shutdown: Some(tx),
+            bot: Some(task),
+            registered,
+        }
+    }
+
+    fn member(&self, roles: &[u64], permissions: u64) -> Invoker {
+        Invoker::guild_member(
+            GUILD,
+            LISTEN,
+            payloads::member(30, "alice", roles, permissions),
+        )
+    }
+
+    /// Sends a slash command and returns its callback request.
+    async fn command(
+        &self,
+        name: &str,
+        options: &[(&str, &str)],
+        who: &Invoker,
+    ) -> fake_discord::Recorded {
+        let id = self.fake.next_id();
+        let from = self.fake.request_count();
+        self.fake.dispatch(
+            "INTERACTION_CREATE",
+            payloads::command(id, name, options, who),
+        );
+        let path = format!("/interactions/{id}/");
+        self.fake
+            .wait_for(from, WAIT, |r| r.path.contains(&path))
+            .await
+    }
+
+    /// Sends MESSAGE_CREATE and returns everything the bot sent within [`QUIET`] after it
+    /// (for messages that should get no answer).
+    async fn message(&self, msg: MessageCreate) -> Vec<fake_discord::Recorded> {
+        let from = self.fake.request_count();
+        self.fake.dispatch("MESSAGE_CREATE", msg.build());
+        self.fake.requests_after(from, QUIET).await
+    }
+
+    /// Sends MESSAGE_CREATE, waits (up to [`WAIT`]) for a posted message, then [`QUIET`] more;
+    /// returns every request since, so duplicates show.
+    async fn reply(&self, msg: MessageCreate) -> Vec<fake_discord::Recorded> {
+        let from = self.fake.request_count();
+        self.fake.dispatch("MESSAGE_CREATE", msg.build());
+        self.fake
+            .wait_for(from, WAIT, |r| r.path.ends_with("/messages"))
+            .await;
+        self.fake.requests_after(from, QUIET).await
+    }
+
+    fn user_message(&self, channel: u64, content: &str) -> MessageCreate {
+        MessageCreate::new(
+            self.fake.next_id(),
+            channel,
+            Some(GUILD),
+            payloads::user(30, "alice", false),
+            content,
+        )
+    }
+
+    /// Stops the bot and checks it ended cleanly with every event understood.
+    async fn stop(mut self) {
+        let _ = self.shutdown.take().unwrap().send(());
+        let result = tokio::time::timeout(WAIT, self.bot.take().unwrap())
+            .await
+            .expect("bot stops on shutdown")
+            .expect("bot task did not panic");
+        assert!(result.is_ok(), "{result:?}");
+        self.fake.assert_no_unknown_events();
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(task) = &self.bot {
+            task.abort();
+        }
+    }
+}
+
+fn settings() -> Settings {
+    Settings {
+        token: Token::parse(BOT_TOKEN).unwrap(),
+        guild_id: Some(GUILD),
+        api_base: None,
+        listen_channels: vec![LISTEN],
+        check_roles: vec![CHECK_ROLE],
+    }
+}
+
+fn no_pings(body: &Value) {
+    let am = &body["allowed_mentions"];
+    assert_eq!(
+        am["parse"],
+        json!([]),
+        "allowed_mentions must parse nothing: {body}"
+    );
+    assert!(
+        am["users"].as_array().is_none_or(|a| a.is_empty()),
+        "{body}"
+    );
+    assert!(
+        am["roles"].as_array().is_none_or(|a| a.is_empty()),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_registers_the_commands_in_the_guild() {
+    let h = Harness::start().await;
+    assert!(h.registered.path.ends_with(&format!(
+        "/applications/{}/guilds/{GUILD}/commands",
+        fake_discord::APP_ID
+    )));
+    let identify = h.fake.wait_identified(WAIT).await;
+    assert_eq!(identify["d"]["token"], json!(format!("Bot {BOT_TOKEN}")));
+    let intents = identify["d"]["intents"].as_u64().unwrap();
+    // GUILDS | GUILD_MESSAGES | DIRECT_MESSAGES | MESSAGE_CONTENT
+    assert_eq!(intents, 1 | (1 << 9) | (1 << 12) | (1 << 15));
+    let cmds = h.registered.body.as_array().unwrap();
+    let names: Vec<&str> = cmds.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert!(
+        names.contains(&"diagnose") && names.contains(&"help"),
+        "{names:?}"
+    );
+    let diagnose = cmds.iter().find(|c| c["name"] == "diagnose").unwrap();
+    let query = &diagnose["options"][0];
+    assert_eq!(query["name"], "query");
+    assert_eq!(query["type"], 3);
+    assert_eq!(query["required"], true);
+    assert_eq!(query["autocomplete"], true);
+    assert!(!diagnose["description"].as_str().unwrap().is_empty());
+    for name in ["check", "endpoints"] {
+        assert!(names.contains(&name), "{names:?}");
+    }
+    let check = cmds.iter().find(|c| c["name"] == "check").unwrap();
+    assert_eq!(check["options"][0]["name"], "endpoint");
+    assert_eq!(check["options"][0]["autocomplete"], true);
+    assert_eq!(check["options"][0]["required"], true);
+    let help = cmds.iter().find(|c| c["name"] == "help").unwrap();
+    assert!(help["options"].as_array().is_none_or(|o| o.is_empty()));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnose_429_answers_with_the_entry_and_no_pings() {
+    let h = Harness::start().await;
+    let cb = h
+        .command(
+            "diagnose",
+            &[("query", "our sync gets 429 Too Many Requests")],
+            &h.member(&[], 0),
+        )
+        .await;
+    assert_eq!(cb.method, Method::POST);
+    assert!(cb.path.ends_with("/callback"));
+    assert_eq!(cb.body["type"], 4, "a message response: {}", cb.body);
+    let data = &cb.body["data"];
+    no_pings(data);
+    let embed = &data["embeds"][0];
+    assert_eq!(embed["title"], "429 · Too Many Requests");
+    let description = embed["description"].as_str().unwrap();
+    assert!(description.contains("**Steps**\n1. "), "{description}");
+    assert!(description.contains("\n2. "));
+    assert!(
+        embed["footer"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("code \"429\""),
+        "{embed}"
+    );
+    assert!(embed["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["name"] == "Related"));
+    let flags = data["flags"].as_u64().unwrap_or(0);
+    assert_eq!(flags & 64, 0, "a confident answer is public");
+    let buttons = &data["components"][0]["components"];
+    assert!(buttons[0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("medic:entry:"));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnose_without_a_confident_match_is_an_ephemeral_hint() {
+    let h = Harness::start().await;
+    let cb = h
+        .command(
+            "diagnose",
+            &[("query", "what is for lunch?")],
+            &h.member(&[], 0),
+        )
+        .await;
+    let data = &cb.body["data"];
+    assert_eq!(
+        data["flags"].as_u64().unwrap() & 64,
+        64,
+        "ephemeral: {}",
+        cb.body
+    );
+    assert_eq!(data["embeds"][0]["title"], "No confident match");
+    no_pings(data);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autocomplete_offers_at_most_25_relevant_choices() {
+    let h = Harness::start().await;
+    for (typed, first) in [
+        ("429", Some("http-429")),
+        ("", None),
+        ("e", None),
+        ("tls", None),
+    ] {
+        let id = h.fake.next_id();
+        let from = h.fake.request_count();
+        h.fake.dispatch(
+            "INTERACTION_CREATE",
+            payloads::autocomplete(id, "diagnose", "query", typed, &h.member(&[], 0)),
+        );
+        let cb = h
+            .fake
+            .wait_for(from, WAIT, |r| {
+                r.path.contains(&format!("/interactions/{id}/"))
+            })
+            .await;
+        assert_eq!(cb.body["type"], 8, "{}", cb.body);
+        let choices = cb.body["data"]["choices"].as_array().unwrap();
+        assert!(
+            !choices.is_empty() && choices.len() <= 25,
+            "{typed:?}: {}",
+            choices.len()
+        );
+        for c in choices {
+            assert!(c["name"].as_str().unwrap().chars().count() <= 100);
+        }
+        if let Some(first) = first {
+            assert_eq!(choices[0]["value"], first);
+        }
+        if typed == "tls" {
+            assert!(
+                choices
+                    .iter()
+                    .all(|c| c["value"].as_str().unwrap().starts_with("tls-")
+                        || c["name"].as_str().unwrap().to_lowercase().contains("tls")),
+                "{choices:?}"
+            );
+        }
+    }
+    // Submitting a chosen id opens that entry.
+    let cb = h
+        .command("diagnose", &[("query", "http-503")], &h.member(&[], 0))
+        .await;
+    assert!(cb.body["data"]["embeds"][0]["title"]
+        .as_str()
+        .unwrap()
+        .starts_with("503"));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn related_entry_button_opens_the_entry() {
+    let h = Harness::start().await;
+    let id = h.fake.next_id();
+    let from = h.fake.request_count();
+    h.fake.dispatch(
+        "INTERACTION_CREATE",
+        payloads::button(id, "medic:entry:http-503", 77, &h.member(&[], 0)),
+    );
+    let cb = h
+        .fake
+        .wait_for(from, WAIT, |r| {
+            r.path.contains(&format!("/interactions/{id}/"))
+        })
+        .await;
+    assert_eq!(cb.body["type"], 4);
+    assert!(cb.body["data"]["embeds"][0]["title"]
+        .as_str()
+        .unwrap()
+        .starts_with("503"));
+    no_pings(&cb.body["data"]);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_is_ephemeral() {
+    let h = Harness::start().await;
+    let cb = h.command("help", &[], &h.member(&[], 0)).await;
+    let data = &cb.body["data"];
+    assert_eq!(data["flags"].as_u64().unwrap() & 64, 64);
+    assert!(data["embeds"][0]["fields"][0]["value"]
+        .as_str()
+        .unwrap()
+        .contains("/diagnose"));
+    no_pings(data);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_channel_answers_problems_once_and_ignores_chit_chat() {
+    let h = Harness::start().await;
+    let msg = h.user_message(
+        LISTEN,
+        "deploy failed: upstream answered 503 Service Unavailable",
+    );
+    let msg_id = msg.id;
+    let sent = h.reply(msg).await;
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    let reply = &sent[0];
+    assert!(reply.is(&Method::POST, &format!("/channels/{LISTEN}/messages")));
+    assert_eq!(
+        reply.body["message_reference"]["message_id"],
+        json!(msg_id.to_string())
+    );
+    assert!(reply.body["embeds"][0]["title"]
+        .as_str()
+        .unwrap()
+        .starts_with("503"));
+    no_pings(&reply.body);
+    assert_eq!(reply.body["allowed_mentions"]["replied_user"], false);
+    assert_eq!(reply.body["enforce_nonce"], true);
+
+    // Chit-chat: no request at all.
+    assert!(h
+        .message(h.user_message(LISTEN, "good morning, lunch at noon?"))
+        .await
+        .is_empty());
+    // Not a listen channel and not mentioned: silent.
+    assert!(h
+        .message(h.user_message(OTHER_CHANNEL, "we get 503 again"))
+        .await
+        .is_empty());
+
+    // The same entry again within the cooldown: silent; after it: answered.
+    assert!(h
+        .message(h.user_message(LISTEN, "503 again from the upstream"))
+        .await
+        .is_empty());
+    h.clock.advance(medic::discord::DEFAULT_COOLDOWN);
+    assert_eq!(
+        h.reply(h.user_message(LISTEN, "503 again from the upstream"))
+            .await
+            .len(),
+        1
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everyone_in_the_message_is_never_pinged_and_bots_are_ignored() {
+    let h = Harness::start().await;
+    let mut msg = h.user_message(
+        LISTEN,
+        "@everyone <@&55> the API returns 401 Unauthorized, invalid api key",
+    );
+    msg.mention_everyone = true;
+    let sent = h.reply(msg).await;
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    no_pings(&sent[0].body);
+    assert!(
+        !sent[0].body.to_string().contains("@everyone"),
+        "the reply does not echo @everyone"
+    );
+
+    let bot = MessageCreate::new(
+        h.fake.next_id(),
+        LISTEN,
+        Some(GUILD),
+        payloads::user(31, "otherbot", true),
+        "HTTP 500 Internal Server Error",
+    );
+    assert!(
+        h.message(bot).await.is_empty(),
+        "messages from bots are ignored"
+    );
+    let own = MessageCreate::new(
+        h.fake.next_id(),
+        LISTEN,
+        Some(GUILD),
+        payloads::user(fake_discord::APP_ID, "medic", true),
+        "HTTP 500",
+    );
+    assert!(
+        h.message(own).await.is_empty(),
+        "its own messages are ignored"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mentions_and_dms_always_get_an_answer() {
+    let h = Harness::start().await;
+    let mut msg = h.user_message(
+        OTHER_CHANNEL,
+        &format!("<@{}> hello there", fake_discord::APP_ID),
+    );
+    msg.mentions = vec![payloads::user(fake_discord::APP_ID, "medic", true)];
+    let sent = h.reply(msg).await;
+    assert_eq!(
+        sent.len(),
+        1,
+        "a mention without a known problem still gets a hint"
+    );
+    assert_eq!(sent[0].body["embeds"][0]["title"], "No confident match");
+
+    let dm = MessageCreate::new(
+        h.fake.next_id(),
+        99,
+        None,
+        payloads::user(30, "alice", false),
+        "ECONNREFUSED when calling the billing API",
+    );
+    let sent = h.reply(dm).await;
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].path.contains("/channels/99/messages"));
+    no_pings(&sent[0].body);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_binary_unicode_and_markdown_input_gets_a_clear_answer() {
+    let h = Harness::start().await;
+    let huge = format!(
+        "{} 429 {}",
+        "é🙂*_`~".repeat(3000),
+        "\u{0}\u{7}".repeat(100)
+    );
+    let cb = h
+        .command("diagnose", &[("query", &huge)], &h.member(&[], 0))
+        .await;
+    assert_eq!(cb.body["type"], 4);
+    let empty = h
+        .command("diagnose", &[("query", "\u{0}\u{1}  ")], &h.member(&[], 0))
+        .await;
+    assert!(empty.body["data"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("paste the error"));
+    let sent = h
+        .reply(h.user_message(
+            LISTEN,
+            &format!("**bold** ```{}``` ETIMEDOUT", "x".repeat(3900)),
+        ))
+        .await;
+    assert_eq!(sent.len(), 1);
+    for r in [&cb.body["data"], &sent[0].body] {
+        for e in r["embeds"].as_array().unwrap() {
+            assert!(e["description"].as_str().unwrap().chars().count() <= 4096);
+        }
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_send_is_logged_and_the_bot_keeps_answering() {
+    let h = Harness::start().await;
+    for failure in [Failure::Status(500), Failure::Drop] {
+        // The answer fails, then so does the apology that follows it.
+        h.fake
+            .fail_next(Method::POST, "/callback", failure.clone(), 2);
+        let id = h.fake.next_id();
+        let from = h.fake.request_count();
+        h.fake.dispatch(
+            "INTERACTION_CREATE",
+            payloads::command(id, "diagnose", &[("query", "429")], &h.member(&[], 0)),
+        );
+        let path = format!("/interactions/{id}/");
+        let apology = h
+            .fake
+            .wait_for(from, WAIT, |r| {
+                r.path.contains(&path) && r.body.to_string().contains("Sorry")
+            })
+            .await;
+        assert_eq!(
+            apology.body["data"]["flags"].as_u64().unwrap() & 64,
+            64,
+            "{failure:?}"
+        );
+        no_pings(&apology.body["data"]);
+    }
+    let cb = h
+        .command("diagnose", &[("query", "429")], &h.member(&[], 0))
+        .await;
+    assert_eq!(cb.status, 204, "still answering");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_reply_is_delivered_exactly_once() {
+    // serenity's real rate limiter, over TLS to a "discord.com" that is the fake.
+    let h = Harness::start_tls().await;
+    h.fake.fail_next(
+        Method::POST,
+        &format!("/channels/{LISTEN}/messages"),
+        Failure::RateLimited { retry_after: 0.3 },
+        1,
+    );
+    let from = h.fake.request_count();
+    let start = Instant::now();
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        h.user_message(LISTEN, "HTTP 502 Bad Gateway from the proxy")
+            .build(),
+    );
+    let ok = h
+        .fake
+        .wait_for(from, WAIT, |r| {
+            r.path.contains("/messages") && r.status == 200
+        })
+        .await;
+    assert!(
+        ok.at.duration_since(start) >= Duration::from_millis(300),
+        "waited for retry-after"
+    );
+    let posts = h.fake.requests_after(from, QUIET).await;
+    let posts: Vec<_> = posts
+        .iter()
+        .filter(|r| r.path.contains("/messages"))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        posts,
+        vec![429, 200],
+        "one rate-limited attempt, then exactly one delivery"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_events_are_noticed_by_the_harness() {
+    let h = Harness::start().await;
+    // MESSAGE_CREATE without `author`, `timestamp` and friends: serenity drops it as Unknown.
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        json!({"id": "5", "channel_id": "20", "content": "429"}),
+    );
+    let deadline = Instant::now() + WAIT;
+    while h.fake.unknown_events().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let unknown = h.fake.unknown_events();
+    assert_eq!(unknown.len(), 1, "{unknown:?}");
+    assert_eq!(unknown[0].0, "MESSAGE_CREATE");
+    // And the bot is still alive.
+    let cb = h.command("help", &[], &h.member(&[], 0)).await;
+    assert_eq!(cb.status, 204);
+}
+
+/// A local HTTP endpoint answering 200 with JSON, for `/check`.
+async fn healthy_endpoint() -> std::net::SocketAddr {
+    use http_body_util::Full;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(
+                        hyper::Response::builder()
+                            .header("content-type", "application/json")
+                            .body(Full::new(bytes::Bytes::from_static(b"{\"ok\":true}")))
+                            .unwrap(),
+                    )
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// A port on 127.0.0.1 where nothing listens.
+async fn closed_port() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
+async fn check_harness() -> Harness {
+    let ok = healthy_endpoint().await;
+    let down = closed_port().await;
+    Harness::start_with(services_with(&format!(
+        "[[endpoints]]\nname = \"billing\"\nurl = \"http://{ok}/health\"\ntimeout = \"3s\"\n\n\
+         [[endpoints]]\nname = \"search\"\nurl = \"http://{down}/\"\ntimeout = \"3s\"\n"
+    )))
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_by_an_allowed_member_is_deferred_then_edited() {
+    let h = check_harness().await;
+    for (who, name, passing) in [
+        (h.member(&[CHECK_ROLE], 0), "billing", true),
+        // Manage Server (0x20) without the role is allowed too.
+        (h.member(&[], 0x20), "search", false),
+    ] {
+        let id = h.fake.next_id();
+        let from = h.fake.request_count();
+        h.fake.dispatch(
+            "INTERACTION_CREATE",
+            payloads::command(id, "check", &[("endpoint", name)], &who),
+        );
+        let defer = h
+            .fake
+            .wait_for(from, WAIT, |r| {
+                r.path.contains(&format!("/interactions/{id}/"))
+            })
+            .await;
+        assert_eq!(defer.body["type"], 5, "deferred first: {}", defer.body);
+        let edit = h
+            .fake
+            .wait_for(from, WAIT, |r| {
+                r.method == Method::PATCH
+                    && r.path.contains(&format!("itoken-{id}/messages/@original"))
+            })
+            .await;
+        no_pings(&edit.body);
+        let embed = &edit.body["embeds"][0];
+        let title = embed["title"].as_str().unwrap();
+        assert!(title.contains(name), "{title}");
+        let description = embed["description"].as_str().unwrap();
+        assert!(
+            description.contains("**DNS**") && description.contains("**HTTP**"),
+            "{description}"
+        );
+        if passing {
+            assert!(title.starts_with("✅"), "{embed}");
+        } else {
+            assert!(title.starts_with("❌"), "{embed}");
+            assert!(description.contains("❌ **TCP**"), "{description}");
+            let guidance = embed["fields"].as_array().unwrap();
+            assert!(
+                guidance[0]["name"].as_str().unwrap().starts_with("TCP"),
+                "{guidance:?}"
+            );
+            assert!(guidance[0]["value"].as_str().unwrap().starts_with("1. "));
+        }
+    }
+    // /endpoints now shows the last known status of both.
+    let cb = h.command("endpoints", &[], &h.member(&[], 0)).await;
+    let description = cb.body["data"]["embeds"][0]["description"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        description.contains("**billing**") && description.contains("✅"),
+        "{description}"
+    );
+    assert!(
+        description.contains("**search**") && description.contains("❌"),
+        "{description}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_by_a_member_without_a_check_role_is_refused_privately() {
+    let h = check_harness().await;
+    let cb = h
+        .command("check", &[("endpoint", "billing")], &h.member(&[77], 0x400))
+        .await;
+    assert_eq!(cb.body["type"], 4, "answered at once, not deferred");
+    assert_eq!(cb.body["data"]["flags"].as_u64().unwrap() & 64, 64);
+    assert!(cb.body["data"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("check roles"));
+    let later = h.fake.requests_after(h.fake.request_count(), QUIET).await;
+    assert!(later.is_empty(), "no edit follows a refusal");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_autocomplete_and_unknown_names() {
+    let h = check_harness().await;
+    let id = h.fake.next_id();
+    let from = h.fake.request_count();
+    h.fake.dispatch(
+        "INTERACTION_CREATE",
+        payloads::autocomplete(id, "check", "endpoint", "bil", &h.member(&[], 0)),
+    );
+    let cb = h
+        .fake
+        .wait_for(from, WAIT, |r| {
+            r.path.contains(&format!("/interactions/{id}/"))
+        })
+        .await;
+    assert_eq!(
+        cb.body["data"]["choices"],
+        json!([{"name": "billing", "value": "billing"}])
+    );
+    let cb = h
+        .command(
+            "check",
+            &[("endpoint", "biling")],
+            &h.member(&[CHECK_ROLE], 0),
+        )
+        .await;
+    let content = cb.body["data"]["content"].as_str().unwrap();
+    assert!(
+        content.contains("No endpoint named") && content.contains("`billing`"),
+        "{content}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_without_endpoints_says_how_to_add_one() {
+    let h = Harness::start().await;
+    let cb = h
+        .command(
+            "check",
+            &[("endpoint", "billing")],
+            &h.member(&[CHECK_ROLE], 0),
+        )
+        .await;
+    assert!(
+        cb.body["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("[[endpoint"),
+        "{}",
+        cb.body
+    );
+    let cb = h.command("endpoints", &[], &h.member(&[], 0)).await;
+    assert!(cb.body["data"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("No endpoints are configured"));
+    h.stop().await;
+}
+
+// ---- the real binary ----
+
+fn medic_bin() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_medic"));
+    // An empty directory: no medic.toml or .env of the developer's is picked up.
+    let dir = std::env::temp_dir();
+    cmd.current_dir(dir)
+        .env_remove("DISCORD_TOKEN")
+        .env_remove("DISCORD_API_BASE")
+        .env_remove("DISCORD_GUILD_ID")
+        .env_remove("MEDIC_CONFIG")
+        .env_remove("MEDIC_KNOWLEDGE_DIR");
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn medic_serve_binary_runs_against_discord_api_base_and_stops_on_sigterm() {
+    let fake = FakeDiscord::start().await;
+    let child = tokio::process::Command::from(medic_bin())
+        .arg("serve")
+        .env("DISCORD_TOKEN", BOT_TOKEN)
+        .env("DISCORD_API_BASE", fake.api_base())
+        .env("DISCORD_GUILD_ID", GUILD.to_string())
+        .env("RUST_LOG", "debug")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    fake.wait_for(0, WAIT, |r| {
+        r.method == Method::PUT && r.path.contains(&format!("/guilds/{GUILD}/commands"))
+    })
+    .await;
+    let id = fake.next_id();
+    let who = Invoker::guild_member(GUILD, LISTEN, payloads::member(30, "alice", &[], 0));
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        payloads::command(id, "diagnose", &[("query", "429")], &who),
+    );
+    let cb = fake
+        .wait_for(0, WAIT, |r| {
+            r.path.contains(&format!("/interactions/{id}/"))
+        })
+        .await;
+    assert_eq!(
+        cb.body["data"]["embeds"][0]["title"],
+        "429 · Too Many Requests"
+    );
+
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .expect("exits on SIGTERM")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}\n{stderr}", out.status);
+    let secret = BOT_TOKEN.rsplit('.').next().unwrap();
+    assert!(!stderr.contains(secret), "the token appears in the logs");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(secret));
+    fake.assert_no_unknown_events();
+}
+
+#[test]
+fn medic_serve_explains_a_missing_or_malformed_token_without_echoing_it() {
+    let out = medic_bin().arg("serve").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DISCORD_TOKEN is not set"));
+    let out = medic_bin()
+        .arg("serve")
+        .env("DISCORD_TOKEN", "not a token sekrit")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("DISCORD_TOKEN is malformed") && !stderr.contains("sekrit"),
+        "{stderr}"
+    );
+}
+
+// ---- the console mode runs the same commands ----
+
+fn chat(input: &str) -> String {
+    use std::io::Write;
+    let mut child = medic_bin()
+        .arg("chat")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn medic_chat_answers_piped_commands_without_a_token_or_config() {
+    let out = chat(
+        "/diagnose 429\n/help\n/check billing\n/endpoints\nour API says ECONNREFUSED\n/bogus\n\n",
+    );
+    assert!(out.contains("429 · Too Many Requests"), "{out}");
+    assert!(out.contains("/diagnose TEXT"), "{out}");
+    assert_eq!(
+        out.matches("No endpoints are configured").count(),
+        2,
+        "{out}"
+    );
+    assert!(out.contains("[connection-refused]"), "{out}");
+    assert!(out.contains("Unknown command /bogus"), "{out}");
+    assert!(!out.contains("medic> "), "no prompt when piped");
+}
+
+#[test]
+fn medic_chat_survives_binary_and_huge_input_and_stops_at_quit() {
+    let mut input = String::from("\u{0}\u{1b}[2J\u{7f}\n");
+    input.push_str(&"é🙂".repeat(50_000));
+    input.push_str(" 503\n/quit\n/diagnose 429\n");
+    let out = chat(&input);
+    assert!(
+        out.contains("Tell me what is failing") || out.contains("No confident answer"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("429 · Too Many Requests"),
+        "nothing after /quit"
+    );
+}
+
+// ---- speed (measured, not asserted): `benches/discord.sh` ----
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Gateway INTERACTION_CREATE sent → callback received by the fake REST API, 1,000 times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: run benches/discord.sh"]
+async fn measure_interaction_latency() {
+    let h = Harness::start().await;
+    let who = h.member(&[], 0);
+    let mut samples = Vec::with_capacity(1000);
+    for i in 0..1100 {
+        let id = h.fake.next_id();
+        let from = h.fake.request_count();
+        let sent = h
+            .fake
+            .dispatch_timed(
+                "INTERACTION_CREATE",
+                payloads::command(id, "diagnose", &[("query", "429 Too Many Requests")], &who),
+            )
+            .await;
+        let path = format!("/interactions/{id}/");
+        let cb = h
+            .fake
+            .wait_for(from, WAIT, |r| r.path.contains(&path))
+            .await;
+        if i >= 100 {
+            samples.push(cb.at.duration_since(sent)); // the first 100 warm up
+        }
+    }
+    samples.sort();
+    println!(
+        "interaction → callback over {} runs: median {:?}, p99 {:?}, max {:?}",
+        samples.len(),
+        percentile(&samples, 0.5),
+        percentile(&samples, 0.99),
+        samples.last().unwrap()
+    );
+    h.stop().await;
+}
+
+/// Resident memory of `medic serve` connected and idle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: run benches/discord.sh"]
+async fn measure_idle_rss_of_medic_serve() {
+    let fake = FakeDiscord::start().await;
+    let child = tokio::process::Command::from(medic_bin())
+        .arg("serve")
+        .env("DISCORD_TOKEN", BOT_TOKEN)
+        .env("DISCORD_API_BASE", fake.api_base())
+        .env("DISCORD_GUILD_ID", GUILD.to_string())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    fake.wait_for(0, WAIT, |r| {
+        r.method == Method::PUT && r.path.contains("/commands")
+    })
+    .await;
+    // A few answers, then idle.
+    let who = Invoker::guild_member(GUILD, LISTEN, payloads::member(30, "alice", &[], 0));
+    for _ in 0..20 {
+        let id = fake.next_id();
+        fake.dispatch(
+            "INTERACTION_CREATE",
+            payloads::command(id, "diagnose", &[("query", "429")], &who),
+        );
+        fake.wait_for(0, WAIT, |r| {
+            r.path.contains(&format!("/interactions/{id}/"))
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id().unwrap())).unwrap();
+    let rss = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS"))
+        .unwrap()
+        .to_string();
+    let hwm = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .unwrap()
+        .to_string();
+    println!("idle medic serve: {rss}; peak {hwm}");
+}
+
+/// A command that panics, to show one failing handler does not take the bot down.
+#[poise::command(slash_command)]
+async fn explode(_ctx: medic::discord::Context<'_>) -> Result<(), medic::discord::Error> {
+    panic!("boom");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_is_answered_with_an_apology_and_the_bot_keeps_running() {
+    let mut commands = medic::discord::commands();
+    commands.push(explode());
+    let h = Harness::start_with_commands(services(), commands).await;
+    let cb = h.command("explode", &[], &h.member(&[], 0)).await;
+    assert!(
+        cb.body["data"]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Sorry"),
+        "{}",
+        cb.body
+    );
+    assert_eq!(cb.body["data"]["flags"].as_u64().unwrap() & 64, 64);
+    let cb = h
+        .command("diagnose", &[("query", "429")], &h.member(&[], 0))
+        .await;
+    assert_eq!(
+        cb.body["data"]["embeds"][0]["title"],
+        "429 · Too Many Requests"
+    );
+    h.stop().await;
+}

@@ -1,0 +1,591 @@
+//! A fake Discord on 127.0.0.1 for driving the real serenity/poise client: the REST API
+//! (plain HTTP for proxy mode, or HTTPS with a `discord.com` certificate for tests that keep
+//! serenity's rate limiter) and the gateway websocket.
+//!
+//! Every REST request is recorded ([`FakeDiscord::requests`], [`FakeDiscord::wait_for`]);
+//! failures are scripted per route ([`FakeDiscord::fail_next`]: a status, a 429 with
+//! `retry-after`, or a dropped connection); gateway events are sent with [`FakeDiscord::dispatch`]
+//! using the builders in [`payloads`]. Events the client could not parse are collected through
+//! [`FakeDiscord::unknown_event_hook`] and fail the test in [`FakeDiscord::assert_no_unknown_events`].
+#![allow(dead_code)]
+
+pub mod payloads;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, Notify};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+/// The bot's user id and application id in the fake.
+pub const APP_ID: u64 = 1000;
+pub const BOT_TOKEN: &str = "MTAwMA.fake.bot-token-for-tests";
+
+/// One REST request as the fake received it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: Method,
+    /// Path with query, e.g. `/api/v10/channels/20/messages`.
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    /// The JSON body (`Null` when empty or not JSON).
+    pub body: Value,
+    /// The status the fake answered with (0 for a dropped connection).
+    pub status: u16,
+    pub at: Instant,
+}
+
+impl Recorded {
+    pub fn is(&self, method: &Method, path_suffix_or_part: &str) -> bool {
+        self.method == *method && self.path.contains(path_suffix_or_part)
+    }
+}
+
+/// A scripted answer to the next matching request.
+#[derive(Debug, Clone)]
+pub enum Failure {
+    /// Answer with this status and a Discord-style JSON error.
+    Status(u16),
+    /// 429 with `retry-after` (seconds) and Discord's rate-limit headers.
+    RateLimited { retry_after: f64 },
+    /// Close the connection without answering.
+    Drop,
+}
+
+struct Rule {
+    method: Method,
+    path_part: String,
+    failure: Failure,
+}
+
+#[derive(Default)]
+struct State {
+    requests: Mutex<Vec<Recorded>>,
+    changed: Notify,
+    rules: Mutex<VecDeque<Rule>>,
+    gateway_received: Mutex<Vec<Value>>,
+    unknown_events: Mutex<Vec<(String, Value)>>,
+    identified: Mutex<Option<Value>>,
+    seq: AtomicU64,
+    ids: AtomicU64,
+    ws_url: Mutex<String>,
+}
+
+/// A gateway frame to send, and where to report when it was sent.
+type Outgoing = (String, Option<tokio::sync::oneshot::Sender<Instant>>);
+
+pub struct FakeDiscord {
+    state: Arc<State>,
+    rest_addr: SocketAddr,
+    gateway_tx: mpsc::UnboundedSender<Outgoing>,
+    tls: Option<TlsMaterial>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+struct TlsMaterial {
+    ca_pem: String,
+}
+
+impl FakeDiscord {
+    /// REST over plain HTTP: point the bot at [`Self::api_base`] (proxy mode).
+    pub async fn start() -> FakeDiscord {
+        Self::start_inner(false).await
+    }
+
+    /// REST over HTTPS with a certificate for `discord.com` signed by a test CA: give the bot
+    /// [`Self::tls_client`], which trusts only that CA and resolves discord.com to the fake.
+    pub async fn start_tls() -> FakeDiscord {
+        Self::start_inner(true).await
+    }
+
+    async fn start_inner(tls: bool) -> FakeDiscord {
+        let state = Arc::new(State::default());
+        state.ids.store(1_000_000, Ordering::SeqCst);
+        let gw_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gw_addr = gw_listener.local_addr().unwrap();
+        *state.ws_url.lock().unwrap() = format!("ws://{gw_addr}");
+        let (gateway_tx, gateway_rx) = mpsc::unbounded_channel();
+        let mut tasks = vec![tokio::spawn(gateway(
+            gw_listener,
+            state.clone(),
+            gateway_rx,
+        ))];
+
+        let rest_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let rest_addr = rest_listener.local_addr().unwrap();
+        let (acceptor, material) = if tls {
+            let (acceptor, ca_pem) = tls_acceptor();
+            (Some(acceptor), Some(TlsMaterial { ca_pem }))
+        } else {
+            (None, None)
+        };
+        tasks.push(tokio::spawn(rest(rest_listener, state.clone(), acceptor)));
+        FakeDiscord {
+            state,
+            rest_addr,
+            gateway_tx,
+            tls: material,
+            tasks,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, for `DISCORD_API_BASE` / serenity's proxy setting.
+    pub fn api_base(&self) -> String {
+        assert!(
+            self.tls.is_none(),
+            "a TLS fake is reached through tls_client()"
+        );
+        format!("http://{}", self.rest_addr)
+    }
+
+    /// A reqwest client that reaches this fake as `https://discord.com` and trusts nothing else.
+    pub fn tls_client(&self) -> reqwest::Client {
+        let tls = self.tls.as_ref().expect("start_tls() fake");
+        reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(tls.ca_pem.as_bytes()).unwrap())
+            .resolve("discord.com", self.rest_addr)
+            .no_proxy()
+            .build()
+            .unwrap()
+    }
+
+    /// The hook to give the bot: every event serenity parsed as `Unknown` is kept here.
+    pub fn unknown_event_hook(&self) -> medic::discord::UnknownEventHook {
+        let state = self.state.clone();
+        Arc::new(move |kind: &str, value: &Value| {
+            state
+                .unknown_events
+                .lock()
+                .unwrap()
+                .push((kind.to_string(), value.clone()));
+            state.changed.notify_waiters();
+        })
+    }
+
+    pub fn unknown_events(&self) -> Vec<(String, Value)> {
+        self.state.unknown_events.lock().unwrap().clone()
+    }
+
+    /// Fails the test if the client dropped any event as unparseable.
+    pub fn assert_no_unknown_events(&self) {
+        let unknown = self.unknown_events();
+        assert!(
+            unknown.is_empty(),
+            "the client could not parse these events: {unknown:#?}"
+        );
+    }
+
+    /// A fresh snowflake-like id.
+    pub fn next_id(&self) -> u64 {
+        self.state.ids.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// Sends a dispatch event (op 0) with the next sequence number; returns that number.
+    pub fn dispatch(&self, event: &str, d: Value) -> u64 {
+        let s = self.state.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        let frame = json!({"op": 0, "s": s, "t": event, "d": d}).to_string();
+        self.gateway_tx
+            .send((frame, None))
+            .expect("gateway task alive");
+        s
+    }
+
+    /// Like [`Self::dispatch`], returning the instant the gateway task started writing the frame.
+    pub async fn dispatch_timed(&self, event: &str, d: Value) -> Instant {
+        let s = self.state.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        let frame = json!({"op": 0, "s": s, "t": event, "d": d}).to_string();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.gateway_tx
+            .send((frame, Some(tx)))
+            .expect("gateway task alive");
+        rx.await.expect("frame sent")
+    }
+
+    /// Sends a raw text frame, for malformed-payload tests.
+    pub fn send_raw(&self, frame: String) {
+        self.gateway_tx
+            .send((frame, None))
+            .expect("gateway task alive");
+    }
+
+    /// The IDENTIFY payload once the client has sent it.
+    pub async fn wait_identified(&self, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let changed = self.state.changed.notified();
+            if let Some(v) = self.state.identified.lock().unwrap().clone() {
+                return v;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "the client never sent IDENTIFY");
+            let _ = tokio::time::timeout(left.min(Duration::from_millis(50)), changed).await;
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.requests.lock().unwrap().clone()
+    }
+
+    pub fn requests_matching(&self, method: Method, path_part: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.is(&method, path_part))
+            .collect()
+    }
+
+    /// How many requests have been recorded so far (to look only at later ones).
+    pub fn request_count(&self) -> usize {
+        self.state.requests.lock().unwrap().len()
+    }
+
+    /// The first request at index `from` or later that satisfies `pred`, waiting up to `timeout`.
+    pub async fn wait_for(
+        &self,
+        from: usize,
+        timeout: Duration,
+        pred: impl Fn(&Recorded) -> bool,
+    ) -> Recorded {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let changed = self.state.changed.notified();
+            if let Some(r) = self.state.requests.lock().unwrap()[from..]
+                .iter()
+                .find(|r| pred(r))
+                .cloned()
+            {
+                return r;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                panic!(
+                    "no matching request within {timeout:?}; got: {:#?}",
+                    self.requests()[from..]
+                        .iter()
+                        .map(|r| format!("{} {} -> {}", r.method, r.path, r.status))
+                        .collect::<Vec<_>>()
+                );
+            }
+            let _ = tokio::time::timeout(left.min(Duration::from_millis(50)), changed).await;
+        }
+    }
+
+    /// Waits `quiet` and returns every request recorded from index `from` on.
+    pub async fn requests_after(&self, from: usize, quiet: Duration) -> Vec<Recorded> {
+        tokio::time::sleep(quiet).await;
+        self.requests()[from..].to_vec()
+    }
+
+    /// The next `times` requests whose method matches and whose path contains `path_part` get
+    /// `failure` instead of the normal answer.
+    pub fn fail_next(&self, method: Method, path_part: &str, failure: Failure, times: usize) {
+        let mut rules = self.state.rules.lock().unwrap();
+        for _ in 0..times {
+            rules.push_back(Rule {
+                method: method.clone(),
+                path_part: path_part.to_string(),
+                failure: failure.clone(),
+            });
+        }
+    }
+
+    /// Gateway frames the client sent (IDENTIFY, heartbeats, …).
+    pub fn gateway_received(&self) -> Vec<Value> {
+        self.state.gateway_received.lock().unwrap().clone()
+    }
+}
+
+impl Drop for FakeDiscord {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+// ---- gateway ----
+
+async fn gateway(listener: TcpListener, state: Arc<State>, rx: mpsc::UnboundedReceiver<Outgoing>) {
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        let state = state.clone();
+        let rx = rx.clone();
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+                return;
+            };
+            // One live connection owns the outgoing queue.
+            let mut rx = rx.lock().await;
+            let (mut sink, mut stream) = ws.split();
+            let hello = json!({"op": 10, "d": {"heartbeat_interval": 45000}}).to_string();
+            if sink.send(WsMessage::Text(hello)).await.is_err() {
+                return;
+            }
+            loop {
+                tokio::select! {
+                    incoming = stream.next() => {
+                        let Some(Ok(msg)) = incoming else { return };
+                        let text = match msg {
+                            WsMessage::Text(t) => t,
+                            WsMessage::Close(_) => return,
+                            _ => continue,
+                        };
+                        let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
+                        state.gateway_received.lock().unwrap().push(v.clone());
+                        match v["op"].as_u64() {
+                            Some(1) => {
+                                let ack = json!({"op": 11}).to_string();
+                                if sink.send(WsMessage::Text(ack)).await.is_err() { return }
+                            }
+                            Some(2) => {
+                                let s = state.seq.fetch_add(1, Ordering::SeqCst) + 1;
+                                let ws_url = state.ws_url.lock().unwrap().clone();
+                                let ready = json!({"op": 0, "s": s, "t": "READY", "d": payloads::ready(&ws_url)});
+                                if sink.send(WsMessage::Text(ready.to_string())).await.is_err() { return }
+                                *state.identified.lock().unwrap() = Some(v);
+                                state.changed.notify_waiters();
+                            }
+                            _ => {}
+                        }
+                    }
+                    outgoing = rx.recv() => {
+                        let Some((frame, sent)) = outgoing else { return };
+                        let at = Instant::now();
+                        if sink.send(WsMessage::Text(frame)).await.is_err() { return }
+                        if let Some(sent) = sent { let _ = sent.send(at); }
+                    }
+                }
+            }
+        });
+    }
+}
+
+// ---- REST ----
+
+type Body = Full<Bytes>;
+
+async fn rest(listener: TcpListener, state: Arc<State>, tls: Option<tokio_rustls::TlsAcceptor>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| handle(state.clone(), req));
+            let builder = hyper::server::conn::http1::Builder::new();
+            match tls {
+                None => {
+                    let _ = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                }
+                Some(acceptor) => {
+                    let Ok(stream) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let _ = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                }
+            }
+        });
+    }
+}
+
+#[derive(Debug)]
+struct Dropped;
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by the fake")
+    }
+}
+impl std::error::Error for Dropped {}
+
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Dropped> {
+    let method = req.method().clone();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("<binary>").to_string()))
+        .collect();
+    let bytes = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let failure = {
+        let mut rules = state.rules.lock().unwrap();
+        let pos = rules
+            .iter()
+            .position(|r| r.method == method && path.contains(&r.path_part));
+        pos.and_then(|p| rules.remove(p)).map(|r| r.failure)
+    };
+    let (status, response) = match failure {
+        Some(Failure::Drop) => (0, None),
+        Some(Failure::Status(code)) => (code, Some(error_response(code, None))),
+        Some(Failure::RateLimited { retry_after }) => {
+            (429, Some(error_response(429, Some(retry_after))))
+        }
+        None => {
+            let (code, value) = route(&state, &method, &path, &body);
+            let resp = if code == 204 {
+                Response::builder()
+                    .status(204)
+                    .body(Full::new(Bytes::new()))
+                    .unwrap()
+            } else {
+                json_response(code, &value)
+            };
+            (code, Some(resp))
+        }
+    };
+    state.requests.lock().unwrap().push(Recorded {
+        method,
+        path,
+        headers,
+        body,
+        status,
+        at: Instant::now(),
+    });
+    state.changed.notify_waiters();
+    response.ok_or(Dropped)
+}
+
+fn json_response(code: u16, value: &Value) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(value.to_string())))
+        .unwrap()
+}
+
+fn error_response(code: u16, retry_after: Option<f64>) -> Response<Body> {
+    let mut b = Response::builder()
+        .status(StatusCode::from_u16(code).unwrap())
+        .header("content-type", "application/json");
+    let body = match retry_after {
+        Some(secs) => {
+            b = b
+                .header("retry-after", secs.to_string())
+                .header("x-ratelimit-limit", "5")
+                .header("x-ratelimit-remaining", "0")
+                .header("x-ratelimit-reset-after", secs.to_string())
+                .header("x-ratelimit-scope", "user");
+            json!({"message": "You are being rate limited.", "retry_after": secs, "global": false})
+        }
+        None => json!({"message": format!("{code}: fake failure"), "code": 0}),
+    };
+    b.body(Full::new(Bytes::from(body.to_string()))).unwrap()
+}
+
+fn route(state: &State, method: &Method, path: &str, body: &Value) -> (u16, Value) {
+    let path = path.split('?').next().unwrap_or_default();
+    let Some(rest) = path.strip_prefix("/api/v10") else {
+        return (404, json!({"message": "404: Not Found", "code": 0}));
+    };
+    let parts: Vec<&str> = rest.trim_matches('/').split('/').collect();
+    let ws_url = state.ws_url.lock().unwrap().clone();
+    let new_id = || state.ids.fetch_add(1, Ordering::SeqCst);
+    match (method.as_str(), parts.as_slice()) {
+        ("GET", ["gateway"]) => (200, json!({"url": ws_url})),
+        ("GET", ["gateway", "bot"]) => (
+            200,
+            json!({
+                "url": ws_url, "shards": 1,
+                "session_start_limit": {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
+            }),
+        ),
+        ("GET", ["oauth2", "applications", "@me"]) => (
+            200,
+            json!({
+                "id": APP_ID.to_string(), "name": "medic", "description": "", "bot_public": true,
+                "bot_require_code_grant": false, "verify_key": "00"
+            }),
+        ),
+        ("PUT", ["applications", _, "commands"])
+        | ("PUT", ["applications", _, "guilds", _, "commands"]) => {
+            let cmds: Vec<Value> = body
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|mut c| {
+                    c["id"] = json!(new_id().to_string());
+                    c["application_id"] = json!(APP_ID.to_string());
+                    c["version"] = json!("1");
+                    if c.get("type").is_none() {
+                        c["type"] = json!(1);
+                    }
+                    if c.get("description").is_none() {
+                        c["description"] = json!("");
+                    }
+                    c
+                })
+                .collect();
+            (200, Value::Array(cmds))
+        }
+        ("POST", ["interactions", _, _, "callback"]) => (204, Value::Null),
+        ("POST", ["webhooks", _, _]) | ("PATCH", ["webhooks", _, _, "messages", _]) => {
+            (200, payloads::bot_message(new_id(), 1, body))
+        }
+        ("POST", ["channels", channel, "messages"]) => {
+            let channel = channel.parse().unwrap_or(1);
+            (200, payloads::bot_message(new_id(), channel, body))
+        }
+        _ => (404, json!({"message": "404: Not Found", "code": 0})),
+    }
+}
+
+// ---- TLS ----
+
+fn tls_acceptor() -> (tokio_rustls::TlsAcceptor, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "medic fake discord CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["discord.com".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .unwrap();
+    (tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca.pem())
+}
