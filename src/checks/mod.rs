@@ -330,8 +330,8 @@ impl Checker {
         }
     }
 
-    /// One pass over the stages for `url`; returns a redirect target to follow, if any (only
-    /// when `may_follow`; otherwise the redirect is reported).
+    /// One pass over the stages for `hop`; returns a redirect target to follow and the
+    /// redirect's status, if any (only when `may_follow`; otherwise the redirect is reported).
     async fn run_once(
         &self,
         ep: &Endpoint,

@@ -10,5 +10,6 @@ pub fn line<T: Serialize>(value: &T) -> String {
 
 /// Indented JSON for humans reading a file.
 pub fn pretty<T: Serialize>(value: &T) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\":{:?}}}", e.to_string()))
+    serde_json::to_string_pretty(value)
+        .unwrap_or_else(|e| format!("{{\"error\":{:?}}}", e.to_string()))
 }

@@ -57,7 +57,9 @@ fn short(m: &Match) -> String {
 pub fn diagnosis(d: &Diagnosis, kb: &Knowledge) -> String {
     let mut out = String::new();
     let Some(best) = d.best() else {
-        out.push_str("No confident answer: this does not look like an integration problem I know.\n");
+        out.push_str(
+            "No confident answer: this does not look like an integration problem I know.\n",
+        );
         if !d.near_misses.is_empty() {
             let near: Vec<String> = d.near_misses.iter().take(3).map(short).collect();
             let _ = writeln!(out, "Closest entries: {}", near.join(", "));
@@ -67,7 +69,12 @@ pub fn diagnosis(d: &Diagnosis, kb: &Knowledge) -> String {
     };
     entry(&mut out, &best.entry, kb);
     let _ = writeln!(out);
-    let _ = writeln!(out, "Why: {} (confidence {:.2})", reasons(&best.reasons), best.score);
+    let _ = writeln!(
+        out,
+        "Why: {} (confidence {:.2})",
+        reasons(&best.reasons),
+        best.score
+    );
     if d.matches.len() > 1 {
         let others: Vec<String> = d.matches[1..].iter().map(short).collect();
         let _ = writeln!(out, "Also possible: {}", others.join(", "));
