@@ -23,8 +23,10 @@ const LISTEN: u64 = 20;
 const OTHER_CHANNEL: u64 = 21;
 const CHECK_ROLE: u64 = 50;
 const WAIT: Duration = Duration::from_secs(10);
-/// How long to wait before concluding the bot sent nothing.
+/// How long to wait for duplicates after an expected answer.
 const QUIET: Duration = Duration::from_millis(400);
+/// The DM channel of the sentinel message that proves earlier events were handled.
+const SENTINEL_DM: u64 = 98;
 
 fn matcher() -> Arc<Matcher> {
     Arc::new(Matcher::new(Arc::new(Knowledge::builtin().unwrap())))
@@ -50,6 +52,8 @@ struct Harness {
     bot: Option<tokio::task::JoinHandle<medic::Result<()>>>,
     /// Where the commands were registered (PUT …/commands).
     registered: fake_discord::Recorded,
+    /// A bound port nothing listens on, held for the test's lifetime (see [`closed_port`]).
+    _closed_port: Option<tokio::net::TcpSocket>,
 }
 
 impl Harness {
@@ -116,6 +120,7 @@ impl Harness {
             shutdown: Some(tx),
             bot: Some(task),
             registered,
+            _closed_port: None,
         }
     }
 
@@ -146,12 +151,51 @@ impl Harness {
             .await
     }
 
-    /// Sends MESSAGE_CREATE and returns everything the bot sent within [`QUIET`] after it
-    /// (for messages that should get no answer).
+    /// Sends MESSAGE_CREATE for a message that should get no answer and returns what the bot
+    /// sent after it. Silence is proved, not timed: a DM (always answered) follows, and once its
+    /// answer arrived the silent message was handled too. Fails if anything replies to it.
     async fn message(&self, msg: MessageCreate) -> Vec<fake_discord::Recorded> {
+        let id = msg.id;
+        self.silent(msg.build(), id).await
+    }
+
+    /// [`Self::message`] for a raw MESSAGE_CREATE payload with message id `id`.
+    async fn silent(&self, d: Value, id: u64) -> Vec<fake_discord::Recorded> {
         let from = self.fake.request_count();
-        self.fake.dispatch("MESSAGE_CREATE", msg.build());
-        self.fake.requests_after(from, QUIET).await
+        self.fake.dispatch("MESSAGE_CREATE", d);
+        let sent = self.settle(from).await;
+        assert!(
+            !sent
+                .iter()
+                .any(|r| r.body["message_reference"]["message_id"] == json!(id.to_string())),
+            "the bot answered message {id}: {sent:#?}"
+        );
+        sent
+    }
+
+    /// Sends a DM the bot always answers and waits for that answer; returns every request
+    /// since `from` except it. Events before the DM have been handled by then.
+    async fn settle(&self, from: usize) -> Vec<fake_discord::Recorded> {
+        let id = self.fake.next_id();
+        let dm = MessageCreate::new(
+            id,
+            SENTINEL_DM,
+            None,
+            payloads::user(30, "alice", false),
+            "ECONNREFUSED when calling the API",
+        );
+        self.fake.dispatch("MESSAGE_CREATE", dm.build());
+        let is_sentinel = |r: &fake_discord::Recorded| {
+            r.path
+                .contains(&format!("/channels/{SENTINEL_DM}/messages"))
+                && r.body["message_reference"]["message_id"] == json!(id.to_string())
+        };
+        self.fake.wait_for(from, WAIT, is_sentinel).await;
+        self.fake.requests()[from..]
+            .iter()
+            .filter(|r| !is_sentinel(r))
+            .cloned()
+            .collect()
     }
 
     /// Sends MESSAGE_CREATE, waits (up to [`WAIT`]) for a posted message, then [`QUIET`] more;
@@ -184,6 +228,7 @@ impl Harness {
             .expect("bot task did not panic");
         assert!(result.is_ok(), "{result:?}");
         self.fake.assert_no_unknown_events();
+        self.fake.assert_valid_bodies();
     }
 }
 
@@ -202,6 +247,7 @@ fn settings() -> Settings {
         api_base: None,
         listen_channels: vec![LISTEN],
         check_roles: vec![CHECK_ROLE],
+        message_content: true,
     }
 }
 
@@ -538,6 +584,91 @@ async fn mentions_and_dms_always_get_an_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_to_medic_without_a_mention_is_not_a_question() {
+    let h = Harness::start().await;
+    let answer_id = h.fake.next_id();
+    let mut msg = h.user_message(OTHER_CHANNEL, "thanks!");
+    // Discord lists the replied-to author in `mentions`; the text names nobody.
+    msg.mentions = vec![payloads::user(fake_discord::APP_ID, "medic", true)];
+    let id = msg.id;
+    let mut d = msg.build();
+    d["type"] = json!(19);
+    d["message_reference"] = json!({"message_id": answer_id.to_string(),
+                                    "channel_id": OTHER_CHANNEL.to_string()});
+    d["referenced_message"] =
+        payloads::bot_message(answer_id, OTHER_CHANNEL, &json!({"content": ""}));
+    let sent = h.silent(d, id).await;
+    assert!(sent.is_empty(), "{sent:#?}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_both_related_and_also_possible_gets_one_button() {
+    let h = Harness::start().await;
+    let cb = h
+        .command(
+            "diagnose",
+            &[("query", "we hit 429 rate limit, api quota exceeded")],
+            &h.member(&[], 0),
+        )
+        .await;
+    assert_eq!(
+        cb.status,
+        204,
+        "Discord would refuse it: {:?}",
+        h.fake.violations()
+    );
+    let buttons = cb.body["data"]["components"][0]["components"]
+        .as_array()
+        .unwrap();
+    let ids: std::collections::HashSet<&str> = buttons
+        .iter()
+        .map(|b| b["custom_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), buttons.len(), "{buttons:?}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fake_refuses_what_discord_refuses() {
+    let fake = FakeDiscord::start().await;
+    let client = reqwest::Client::new();
+    let post = |body: Value| {
+        let client = client.clone();
+        let url = format!("{}/api/v10/channels/{LISTEN}/messages", fake.api_base());
+        async move {
+            client
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let none = json!({"parse": []});
+    assert_eq!(
+        post(json!({"content": "ok", "allowed_mentions": none})).await,
+        200
+    );
+    for bad in [
+        json!({"content": "no allowed_mentions"}),
+        json!({"content": "x".repeat(2001), "allowed_mentions": none}),
+        json!({"embeds": [{"description": "x".repeat(4097)}], "allowed_mentions": none}),
+        json!({"embeds": [{"fields": [{"name": "a", "value": ""}]}], "allowed_mentions": none}),
+        json!({"embeds": [{"description": "x".repeat(4000), "fields": [{"name": "a", "value": "y".repeat(1000)}, {"name": "b", "value": "y".repeat(1000)}]}], "allowed_mentions": none}),
+        json!({"components": [{"type": 1, "components": [
+            {"type": 2, "style": 2, "label": "a", "custom_id": "medic:entry:x"},
+            {"type": 2, "style": 2, "label": "b", "custom_id": "medic:entry:x"}]}],
+            "content": "dup", "allowed_mentions": none}),
+    ] {
+        assert_eq!(post(bad.clone()).await, 400, "{bad}");
+    }
+    assert_eq!(fake.violations().len(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_binary_unicode_and_markdown_input_gets_a_clear_answer() {
     let h = Harness::start().await;
     let huge = format!(
@@ -694,20 +825,25 @@ async fn healthy_endpoint() -> std::net::SocketAddr {
     addr
 }
 
-/// A port on 127.0.0.1 where nothing listens.
-async fn closed_port() -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap()
+/// A port on 127.0.0.1 where nothing listens: bound but never listening, so connections are
+/// refused, and held by the caller so no other test can take the port meanwhile.
+fn closed_port() -> (tokio::net::TcpSocket, std::net::SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    (socket, addr)
 }
 
 async fn check_harness() -> Harness {
     let ok = healthy_endpoint().await;
-    let down = closed_port().await;
-    Harness::start_with(services_with(&format!(
+    let (held, down) = closed_port();
+    let mut h = Harness::start_with(services_with(&format!(
         "[[endpoints]]\nname = \"billing\"\nurl = \"http://{ok}/health\"\ntimeout = \"3s\"\n\n\
          [[endpoints]]\nname = \"search\"\nurl = \"http://{down}/\"\ntimeout = \"3s\"\n"
     )))
-    .await
+    .await;
+    h._closed_port = Some(held);
+    h
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -789,8 +925,8 @@ async fn check_by_a_member_without_a_check_role_is_refused_privately() {
         .as_str()
         .unwrap()
         .contains("check roles"));
-    let later = h.fake.requests_after(h.fake.request_count(), QUIET).await;
-    assert!(later.is_empty(), "no edit follows a refusal");
+    let later = h.settle(h.fake.request_count()).await;
+    assert!(later.is_empty(), "no edit follows a refusal: {later:#?}");
     h.stop().await;
 }
 
@@ -856,23 +992,26 @@ async fn check_without_endpoints_says_how_to_add_one() {
 
 // ---- the real binary ----
 
-fn medic_bin() -> std::process::Command {
+/// The binary, run in a fresh empty directory (returned: keep it alive while the command
+/// runs) so no medic.toml or .env — the developer's, or another test's in /tmp — is picked up.
+fn medic_bin() -> (std::process::Command, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_medic"));
-    // An empty directory: no medic.toml or .env of the developer's is picked up.
-    let dir = std::env::temp_dir();
-    cmd.current_dir(dir)
+    cmd.current_dir(dir.path())
         .env_remove("DISCORD_TOKEN")
         .env_remove("DISCORD_API_BASE")
         .env_remove("DISCORD_GUILD_ID")
         .env_remove("MEDIC_CONFIG")
-        .env_remove("MEDIC_KNOWLEDGE_DIR");
-    cmd
+        .env_remove("MEDIC_KNOWLEDGE_DIR")
+        .env_remove("RUST_LOG");
+    (cmd, dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn medic_serve_binary_runs_against_discord_api_base_and_stops_on_sigterm() {
     let fake = FakeDiscord::start().await;
-    let child = tokio::process::Command::from(medic_bin())
+    let (cmd, _dir) = medic_bin();
+    let child = tokio::process::Command::from(cmd)
         .arg("serve")
         .env("DISCORD_TOKEN", BOT_TOKEN)
         .env("DISCORD_API_BASE", fake.api_base())
@@ -918,15 +1057,99 @@ async fn medic_serve_binary_runs_against_discord_api_base_and_stops_on_sigterm()
     let secret = BOT_TOKEN.rsplit('.').next().unwrap();
     assert!(!stderr.contains(secret), "the token appears in the logs");
     assert!(!String::from_utf8_lossy(&out.stdout).contains(secret));
-    fake.assert_no_unknown_events();
+    // Interaction tokens (the fake's start with `itoken-`) sit in callback URLs and in
+    // serenity's HTTP spans; debug logging must not show them.
+    assert!(
+        !stderr.contains("itoken-"),
+        "an interaction token appears in the logs"
+    );
+    // The hook-based check cannot see into another process; the binary logs what it dropped.
+    assert!(
+        stderr.contains("DEBUG"),
+        "RUST_LOG=debug reached the binary: {stderr}"
+    );
+    assert!(
+        !stderr.contains("ignored a gateway event serenity could not parse"),
+        "{stderr}"
+    );
+    fake.assert_valid_bodies();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn medic_serve_explains_close_code_4014() {
+    let fake = FakeDiscord::start().await;
+    fake.close_on_identify(4014);
+    let (cmd, _dir) = medic_bin();
+    let child = tokio::process::Command::from(cmd)
+        .arg("serve")
+        .env("DISCORD_TOKEN", BOT_TOKEN)
+        .env("DISCORD_API_BASE", fake.api_base())
+        .env("DISCORD_GUILD_ID", GUILD.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let out = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .expect("exits when Discord refuses the intents")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("4014")
+            && stderr.contains("Message Content Intent")
+            && stderr.contains("message_content = false"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_message_content_the_intent_is_not_requested_and_mentions_work() {
+    let fake = FakeDiscord::start().await;
+    let mut settings = settings();
+    settings.api_base = Some(fake.api_base());
+    settings.message_content = false;
+    let h = Harness::with(fake, settings, None, services(), medic::discord::commands()).await;
+    let identify = h.fake.wait_identified(WAIT).await;
+    let intents = identify["d"]["intents"].as_u64().unwrap();
+    assert_eq!(intents, 1 | (1 << 9) | (1 << 12), "no MESSAGE_CONTENT");
+    let mut msg = h.user_message(
+        OTHER_CHANNEL,
+        &format!("<@{}> we get 429 Too Many Requests", fake_discord::APP_ID),
+    );
+    msg.mentions = vec![payloads::user(fake_discord::APP_ID, "medic", true)];
+    let sent = h.reply(msg).await;
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(
+        sent[0].body["embeds"][0]["title"],
+        "429 · Too Many Requests"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_refusing_the_intents_stops_with_the_way_out() {
+    let fake = FakeDiscord::start().await;
+    fake.close_on_identify(4014);
+    let mut settings = settings();
+    settings.api_base = Some(fake.api_base());
+    let bot = Bot::new(settings, services());
+    let result = tokio::time::timeout(WAIT, medic::discord::run(bot, std::future::pending()))
+        .await
+        .expect("run returns when Discord refuses the intents");
+    let err = result.unwrap_err().to_string();
+    assert!(err.contains("message_content = false"), "{err}");
 }
 
 #[test]
 fn medic_serve_explains_a_missing_or_malformed_token_without_echoing_it() {
-    let out = medic_bin().arg("serve").output().unwrap();
+    let (mut cmd, _dir) = medic_bin();
+    let out = cmd.arg("serve").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("DISCORD_TOKEN is not set"));
-    let out = medic_bin()
+    let (mut cmd, _dir) = medic_bin();
+    let out = cmd
         .arg("serve")
         .env("DISCORD_TOKEN", "not a token sekrit")
         .output()
@@ -943,7 +1166,8 @@ fn medic_serve_explains_a_missing_or_malformed_token_without_echoing_it() {
 
 fn chat(input: &str) -> String {
     use std::io::Write;
-    let mut child = medic_bin()
+    let (mut cmd, _dir) = medic_bin();
+    let mut child = cmd
         .arg("chat")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -1046,7 +1270,8 @@ async fn measure_interaction_latency() {
 #[ignore = "measurement: run benches/discord.sh"]
 async fn measure_idle_rss_of_medic_serve() {
     let fake = FakeDiscord::start().await;
-    let child = tokio::process::Command::from(medic_bin())
+    let (cmd, _dir) = medic_bin();
+    let child = tokio::process::Command::from(cmd)
         .arg("serve")
         .env("DISCORD_TOKEN", BOT_TOKEN)
         .env("DISCORD_API_BASE", fake.api_base())

@@ -1,6 +1,8 @@
 //! Drains the alert outbox into a [`Sink`], oldest first, marking each alert delivered only after
 //! the sink accepted it. Failed sends are retried with exponential backoff; the alerts behind a
-//! failing one wait, so people never see a RECOVERED before its DOWN.
+//! failing one wait, so people never see a RECOVERED before its DOWN. What a failure means is the
+//! sink's call ([`SendError`]); how long to wait, when a send has hung and when an alert is too
+//! old to hold the queue for are this loop's ([`Options`]). Database errors never end the loop.
 
 use std::future::Future;
 use std::io::Write;
@@ -12,15 +14,20 @@ use tokio::sync::Notify;
 use super::monitor::lock;
 use super::{Alert, Clock, Millis};
 use crate::store::Store;
-use crate::Result;
 
 /// Why a send failed, and whether trying again can help.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendError {
-    /// 5xx, 429, network: try again later.
+    /// 5xx, 429, network, no answer: try again later (until the alert is too old).
     Retry(String),
-    /// The alert itself was refused (4xx other than 429): give up on it.
+    /// The alert itself was refused (a message-level 4xx, an unusable request): give up on it.
     Reject(String),
+    /// The sink cannot post anything (bad token, missing channel or permission): keep every
+    /// alert queued and try again now and then, loudly, until someone fixes it.
+    Broken(String),
+    /// The sink is gone for good (stdout closed by `medic watch | head`): stop delivering and
+    /// let the service stop; the alerts stay queued for the next run.
+    Closed,
 }
 
 /// Where alerts go: the console or a Discord channel.
@@ -60,22 +67,118 @@ impl Backoff {
     }
 }
 
-/// Delivers queued alerts until `shutdown` resolves. Returns early only if the store fails.
+/// How the delivery loop treats failures.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub backoff: Backoff,
+    /// A send without an answer after this long counts as failed and is retried: one hung
+    /// request must not hold back every later alert.
+    pub send_timeout: Duration,
+    /// An alert still failing this long after it was raised is given up (logged as an error):
+    /// news a day old is no longer worth holding the queue for.
+    pub give_up_after: Duration,
+    /// Where the loop reports that the sink is broken, for `medic status` and `/endpoints`.
+    pub health: Arc<SinkHealth>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            backoff: Backoff::default(),
+            send_timeout: Duration::from_secs(30),
+            give_up_after: Duration::from_secs(24 * 3600),
+            health: Arc::default(),
+        }
+    }
+}
+
+impl From<Backoff> for Options {
+    fn from(backoff: Backoff) -> Options {
+        Options {
+            backoff,
+            ..Options::default()
+        }
+    }
+}
+
+/// Whether the sink currently refuses everything, and why; shared with the status surfaces.
+#[derive(Debug, Default)]
+pub struct SinkHealth(Mutex<Option<(Millis, String)>>);
+
+impl SinkHealth {
+    /// Since when and why no alert can be posted, if that is the case.
+    pub fn problem(&self) -> Option<(Millis, String)> {
+        self.0.lock().ok().and_then(|p| p.clone())
+    }
+
+    fn set(&self, at: Millis, why: &str) {
+        if let Ok(mut p) = self.0.lock() {
+            let since = p.as_ref().map_or(at, |(since, _)| *since);
+            *p = Some((since, why.to_string()));
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut p) = self.0.lock() {
+            *p = None;
+        }
+    }
+}
+
+/// Why [`run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// `shutdown` resolved.
+    Shutdown,
+    /// The sink reported [`SendError::Closed`].
+    SinkClosed,
+}
+
+/// Delivers queued alerts until `shutdown` resolves or the sink is closed. Errors of the store
+/// are logged and retried with backoff: the loop keeps going as long as the checks do.
 pub async fn run<S: Sink>(
     store: Arc<Mutex<Store>>,
     sink: S,
     clock: Arc<dyn Clock>,
     notify: Arc<Notify>,
-    backoff: Backoff,
+    options: impl Into<Options>,
     shutdown: impl Future<Output = ()>,
-) -> Result<()> {
+) -> Stopped {
+    let options = options.into();
+    let backoff = options.backoff;
     tokio::pin!(shutdown);
+    // Consecutive store errors, for their backoff.
+    let mut store_errors = 0u32;
+    // Sent but not yet marked (the store failed right after): marked before anything else, so
+    // it is not sent twice.
+    let mut unmarked: Option<(i64, Millis, Option<String>)> = None;
     loop {
-        let pending = lock(&store)?.next_pending()?;
+        if let Some((seq, at, message_id)) = &unmarked {
+            match lock(&store).and_then(|mut s| s.mark_delivered(*seq, *at, message_id.as_deref()))
+            {
+                Ok(()) => unmarked = None,
+                Err(e) => {
+                    if store_pause(&mut store_errors, &e, &mut shutdown).await {
+                        return Stopped::Shutdown;
+                    }
+                    continue;
+                }
+            }
+        }
+        let pending = match lock(&store).and_then(|s| s.next_pending()) {
+            Ok(p) => p,
+            Err(e) => {
+                if store_pause(&mut store_errors, &e, &mut shutdown).await {
+                    return Stopped::Shutdown;
+                }
+                continue;
+            }
+        };
+        store_errors = 0;
         let Some(item) = pending else {
             tokio::select! {
                 _ = notify.notified() => continue,
-                _ = &mut shutdown => return Ok(()),
+                _ = &mut shutdown => return Stopped::Shutdown,
             }
         };
         let now = clock.now();
@@ -83,31 +186,92 @@ pub async fn run<S: Sink>(
             let wait = Duration::from_millis((item.next_attempt_at - now) as u64);
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = &mut shutdown => return Ok(()),
+                _ = &mut shutdown => return Stopped::Shutdown,
             }
             continue;
         }
         let sent = tokio::select! {
-            sent = sink.send(&item.alert) => sent,
-            _ = &mut shutdown => return Ok(()),
+            sent = tokio::time::timeout(options.send_timeout, sink.send(&item.alert)) => {
+                sent.unwrap_or_else(|_| Err(SendError::Retry(format!(
+                    "no answer within {}s", options.send_timeout.as_secs_f64()
+                ))))
+            }
+            _ = &mut shutdown => return Stopped::Shutdown,
         };
         let a = &item.alert;
-        match sent {
+        let now = clock.now();
+        let attempt = item.attempts + 1;
+        let retry_at = now + backoff.delay(attempt).as_millis() as Millis;
+        let marked = match sent {
             Ok(message_id) => {
-                lock(&store)?.mark_delivered(item.seq, clock.now(), message_id.as_deref())?;
+                options.health.clear();
                 tracing::debug!(kind = a.kind.word(), endpoint = %a.endpoint, id = %a.id, "alert delivered");
+                let marked = lock(&store)
+                    .and_then(|mut s| s.mark_delivered(item.seq, now, message_id.as_deref()));
+                if marked.is_err() {
+                    unmarked = Some((item.seq, now, message_id));
+                }
+                marked
+            }
+            Err(SendError::Retry(e))
+                if now - a.at >= options.give_up_after.as_millis() as Millis =>
+            {
+                tracing::error!(kind = a.kind.word(), endpoint = %a.endpoint, id = %a.id, attempt,
+                    "alert still not delivered after {}, giving up on it: {e}",
+                    humantime::format_duration(options.give_up_after));
+                lock(&store).and_then(|mut s| s.mark_failed(item.seq, &e, None))
             }
             Err(SendError::Retry(e)) => {
-                let attempt = item.attempts + 1;
-                let retry_at = clock.now() + backoff.delay(attempt).as_millis() as Millis;
                 tracing::warn!(kind = a.kind.word(), endpoint = %a.endpoint, attempt, "alert not delivered, will retry: {e}");
-                lock(&store)?.mark_failed(item.seq, &e, Some(retry_at))?;
+                lock(&store).and_then(|mut s| s.mark_failed(item.seq, &e, Some(retry_at)))
             }
             Err(SendError::Reject(e)) => {
-                tracing::error!(kind = a.kind.word(), endpoint = %a.endpoint, "alert refused, giving up on it: {e}");
-                lock(&store)?.mark_failed(item.seq, &e, None)?;
+                tracing::error!(kind = a.kind.word(), endpoint = %a.endpoint, id = %a.id, "alert refused, giving up on it: {e}");
+                lock(&store).and_then(|mut s| s.mark_failed(item.seq, &e, None))
+            }
+            Err(SendError::Broken(e)) => {
+                options.health.set(now, &e);
+                tracing::error!(
+                    pending_from = %a.id,
+                    retry_in_s = backoff.delay(attempt).as_secs(),
+                    "no alert can be posted: {e}; alerts stay queued and go out once this is fixed"
+                );
+                lock(&store).and_then(|mut s| s.mark_failed(item.seq, &e, Some(retry_at)))
+            }
+            Err(SendError::Closed) => {
+                tracing::info!(
+                    "the alert output is closed; stopping (undelivered alerts stay queued)"
+                );
+                return Stopped::SinkClosed;
+            }
+        };
+        if let Err(e) = marked {
+            if store_pause(&mut store_errors, &e, &mut shutdown).await {
+                return Stopped::Shutdown;
             }
         }
+    }
+}
+
+/// Logs a store error and waits (1 s, 2 s … at most a minute); `true` if `shutdown` came first.
+async fn store_pause(
+    errors: &mut u32,
+    e: &crate::Error,
+    shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> bool {
+    *errors += 1;
+    let wait = Backoff {
+        first: Duration::from_secs(1),
+        max: Duration::from_secs(60),
+    }
+    .delay(*errors);
+    tracing::error!(
+        retry_in_s = wait.as_secs(),
+        "alert delivery cannot use the state database: {e}"
+    );
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => false,
+        _ = shutdown.as_mut() => true,
     }
 }
 
@@ -121,9 +285,8 @@ impl Sink for ConsoleSink {
         let mut out = std::io::stdout().lock();
         match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
             Ok(()) => Ok(None),
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                Err(SendError::Reject("stdout is closed".into()))
-            }
+            // `medic watch | head -1`: the reader is gone, like `print` treats it a normal end.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(SendError::Closed),
             Err(e) => Err(SendError::Retry(e.to_string())),
         }
     }

@@ -2,7 +2,8 @@
 //! custom ids of the DOWN alert's buttons.
 //!
 //! Every post carries the alert id as `nonce` with `enforce_nonce`, so when a response is lost and
-//! the outbox sends again, Discord returns the first message instead of posting a second one.
+//! the outbox sends again within a few minutes, Discord returns the first message instead of
+//! posting a second one (Discord forgets nonces after that: a much later retry may duplicate).
 //! Only a DOWN alert may ping, and only the configured `mention_role`.
 //!
 //! The bot side lives here too, plugged into [`crate::discord`] by small hooks: `/silence` and
@@ -141,18 +142,30 @@ impl Sink for DiscordSink {
     }
 }
 
-/// 429, 5xx and network errors are worth retrying; other 4xx mean the message itself is wrong.
+/// What a failed post means for the outbox: 429, 5xx and network errors are retried; 401, 403
+/// and 404 mean the token, channel or permission is wrong, so no alert can go out until someone
+/// fixes it ([`SendError::Broken`]: keep them queued); other 4xx refuse this message only; an
+/// answer or request serenity cannot handle will not get better by sending it again.
 fn classify(e: serenity::Error) -> SendError {
     match &e {
         serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)) => {
             let code = r.status_code.as_u16();
             let text = format!("Discord answered {code}: {}", r.error.message);
-            if code == 429 || code >= 500 {
-                SendError::Retry(text)
-            } else {
-                SendError::Reject(text)
+            match code {
+                429 | 500.. => SendError::Retry(text),
+                401 => SendError::Broken(format!("{text} (is DISCORD_TOKEN valid?)")),
+                403 => SendError::Broken(format!(
+                    "{text} (may the bot view and send messages in alert_channel?)"
+                )),
+                404 => SendError::Broken(format!("{text} (does alert_channel exist?)")),
+                _ => SendError::Reject(text),
             }
         }
+        serenity::Error::Http(serenity::HttpError::Request(_))
+        | serenity::Error::Io(_)
+        | serenity::Error::Gateway(_) => SendError::Retry(e.to_string()),
+        serenity::Error::Model(_) | serenity::Error::Json(_) => SendError::Reject(e.to_string()),
+        serenity::Error::Http(_) => SendError::Reject(e.to_string()),
         _ => SendError::Retry(e.to_string()),
     }
 }
@@ -181,14 +194,16 @@ pub fn start(
     let db = std::env::var_os("MEDIC_DB")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(store::DEFAULT_PATH));
-    let store = Arc::new(Mutex::new(Store::open(&db)?));
+    let store = Store::open(&db)?;
+    store.check_integrity()?;
+    let store = Arc::new(Mutex::new(store));
     let mut sink = DiscordSink::deferred(slot, channel, config.discord.mention_role);
     for ep in &config.endpoints {
         if let Some(role) = ep.alerts.mention_role {
             sink = sink.mention_for(&ep.name, role);
         }
     }
-    let (handle, _task) = service::spawn(
+    let (handle, task) = service::spawn(
         setup,
         checker,
         sink,
@@ -197,6 +212,18 @@ pub fn start(
         Some(knowledge),
         shutdown,
     )?;
+    // The bot keeps answering commands, but nobody may silently stop getting alerts.
+    tokio::spawn(async move {
+        let failed = match task.await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(e) = failed {
+            tracing::error!("scheduled checks and alerts stopped: {e}; exiting");
+            std::process::exit(1);
+        }
+    });
     Ok(Some(handle))
 }
 
@@ -308,8 +335,14 @@ pub async fn silence(
 /// `/endpoints` while scheduled checks run: per endpoint its state, since, uptime over 24 h and
 /// 7 d, p50/p95 latency, open incident and silence, as the aligned `medic status` table.
 pub async fn endpoints(ctx: Context<'_>, alerts: &Handle) -> Result<(), Error> {
-    let statuses = alerts.status()?;
-    let table = render::status_table(&statuses, SystemClock.now());
+    let statuses = alerts.status().await?;
+    let mut table = render::status_table(&statuses, SystemClock.now());
+    if let Some((since, why)) = alerts.delivery_problem() {
+        table = format!(
+            "ALERTS CANNOT BE POSTED since {}: {why}\n\n{table}",
+            render::timestamp(since)
+        );
+    }
     let embed = CreateEmbed::new()
         .title("Endpoints")
         .description(format!("```\n{}\n```", render::cut(&table, 4000)))
@@ -397,7 +430,8 @@ pub async fn handle_click(
         .map(|m| m.user.name.clone())
         .unwrap_or_else(|| click.user.name.clone());
     if ack {
-        return match alerts.acknowledge(&alert.endpoint, &who).await? {
+        let incident = alert.since.unwrap_or(alert.at);
+        return match alerts.acknowledge(&alert.endpoint, incident, &who).await? {
             Ok(a) => {
                 let mut embed = embed(&alert);
                 embed = embed.field(
@@ -429,6 +463,17 @@ pub async fn handle_click(
                     click,
                     &format!(
                         "**{}** has no open incident any more: nothing to acknowledge.",
+                        alert.endpoint
+                    ),
+                )
+                .await
+            }
+            Err(AckError::DifferentIncident) => {
+                ephemeral(
+                    ctx,
+                    click,
+                    &format!(
+                        "This alert's incident is over; **{}** has a newer one. Acknowledge its latest alert instead.",
                         alert.endpoint
                     ),
                 )

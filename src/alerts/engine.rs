@@ -84,6 +84,18 @@ impl EndpointState {
 pub enum AckError {
     NoIncident,
     AlreadyAcknowledged(Ack),
+    /// The alert belongs to an incident that is over; a newer one is open.
+    DifferentIncident,
+}
+
+impl std::fmt::Display for AckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AckError::NoIncident => f.write_str("no open incident"),
+            AckError::AlreadyAcknowledged(a) => write!(f, "already acknowledged by {}", a.by),
+            AckError::DifferentIncident => f.write_str("this alert's incident is over"),
+        }
+    }
 }
 
 /// Incident state for every endpoint, plus the active silences.
@@ -97,6 +109,9 @@ pub struct Engine {
     dirty: BTreeSet<String>,
     /// Silences that ended (expired or lifted) since the last [`Engine::take_ended_silences`].
     ended: Vec<(Silence, Millis)>,
+    /// Ticks leave alone endpoints not checked since this time: after a restart, their stored
+    /// state is stale, and their first check decides (no reminder or silence summary before it).
+    fresh_from: Millis,
 }
 
 impl Engine {
@@ -120,6 +135,40 @@ impl Engine {
             .map(|s| (s.endpoint.clone(), s))
             .collect();
         engine
+    }
+
+    /// Makes [`Engine::tick`] skip endpoints whose last check is older than `at` (the start of
+    /// this process), until they are checked again.
+    pub fn wait_for_checks_since(&mut self, at: Millis) {
+        self.fresh_from = at;
+    }
+
+    /// Whether the stored state of `endpoint` is recent enough for a tick to act on.
+    fn fresh(&self, endpoint: &str) -> bool {
+        match self.states.get(endpoint) {
+            Some(st) => st.last_check.is_some_and(|at| at >= self.fresh_from),
+            // Nothing stored: nothing stale to announce.
+            None => true,
+        }
+    }
+
+    /// Puts back a state saved before a change that could not be stored.
+    pub fn put_state(&mut self, endpoint: &str, state: Option<EndpointState>) {
+        match state {
+            Some(state) => self.states.insert(endpoint.to_string(), state),
+            None => self.states.remove(endpoint),
+        };
+    }
+
+    /// Marks endpoints whose state must still be saved (after a failed save).
+    pub fn mark_dirty(&mut self, endpoints: impl IntoIterator<Item = String>) {
+        self.dirty.extend(endpoints);
+    }
+
+    /// Silences whose end must still be saved (after a failed save).
+    pub fn keep_ended_silences(&mut self, ended: Vec<(Silence, Millis)>) {
+        let later = std::mem::replace(&mut self.ended, ended);
+        self.ended.extend(later);
     }
 
     pub fn set_policy(&mut self, endpoint: &str, policy: Policy) {
@@ -167,10 +216,14 @@ impl Engine {
     pub fn observe(&mut self, endpoint: &str, obs: &Observation) -> Vec<Alert> {
         let policy = self.policy(endpoint);
         let now = obs.at;
-        // A silence that expired since the last tick ends first, so its summary comes first.
-        let mut alerts = match self.silences.get(endpoint) {
-            Some(s) if now >= s.until => self.end_silence(endpoint, now),
-            _ => Vec::new(),
+        // A silence that expired since the last tick ends here. Before a failure, so its summary
+        // comes first; after a good check, so that a recovery is not preceded by a stale
+        // "silence ended" DOWN.
+        let expired = self.silences.get(endpoint).is_some_and(|s| now >= s.until);
+        let mut alerts = if expired && !obs.health.is_up() {
+            self.end_silence(endpoint, now)
+        } else {
+            Vec::new()
         };
         let silenced = self.silenced(endpoint, now);
         self.dirty.insert(endpoint.to_string());
@@ -265,7 +318,8 @@ impl Engine {
 
         // Warnings: once per incident (until a good check clears them), never while silenced.
         for (key, detail, entry) in warnings_of(obs, &policy) {
-            if st.warned.insert(key.clone()) && !silenced {
+            // Not recorded while silenced, so that it is raised once the silence ends.
+            if !silenced && st.warned.insert(key.clone()) {
                 let mut a = Alert::new(AlertKind::Warning, endpoint, now);
                 a.stage = Some(key);
                 a.detail = Some(detail);
@@ -276,6 +330,9 @@ impl Engine {
             }
         }
 
+        if expired && obs.health.is_up() {
+            alerts.extend(self.end_silence(endpoint, now));
+        }
         alerts.extend(self.due(endpoint, now));
         alerts
     }
@@ -286,7 +343,7 @@ impl Engine {
         let expired: Vec<String> = self
             .silences
             .values()
-            .filter(|s| now >= s.until)
+            .filter(|s| now >= s.until && self.fresh(&s.endpoint))
             .map(|s| s.endpoint.clone())
             .collect();
         for endpoint in expired {
@@ -295,7 +352,7 @@ impl Engine {
         let mut names: Vec<String> = self
             .states
             .iter()
-            .filter(|(_, s)| s.incident.is_some())
+            .filter(|(n, s)| s.incident.is_some() && self.fresh(n))
             .map(|(n, _)| n.clone())
             .collect();
         names.sort();
@@ -333,21 +390,34 @@ impl Engine {
         vec![a]
     }
 
-    /// Stops reminders for the open incident of `endpoint`.
-    pub fn acknowledge(&mut self, endpoint: &str, by: &str, now: Millis) -> Result<Ack, AckError> {
-        let incident = self
+    /// Stops reminders for the open incident of `endpoint`, if it is the one that started at
+    /// `incident` (the `since` of the alert being acknowledged): an old alert's button must not
+    /// acknowledge a newer incident.
+    pub fn acknowledge(
+        &mut self,
+        endpoint: &str,
+        incident: Millis,
+        by: &str,
+        now: Millis,
+    ) -> Result<Ack, AckError> {
+        let Some(open) = self
             .states
             .get_mut(endpoint)
             .and_then(|s| s.incident.as_mut())
-            .ok_or(AckError::NoIncident)?;
-        if let Some(ack) = &incident.ack {
+        else {
+            return Err(AckError::NoIncident);
+        };
+        if open.started_at != incident {
+            return Err(AckError::DifferentIncident);
+        }
+        if let Some(ack) = &open.ack {
             return Err(AckError::AlreadyAcknowledged(ack.clone()));
         }
         let ack = Ack {
             by: by.to_string(),
             at: now,
         };
-        incident.ack = Some(ack.clone());
+        open.ack = Some(ack.clone());
         self.dirty.insert(endpoint.to_string());
         Ok(ack)
     }

@@ -27,6 +27,9 @@ const BATCH_WINDOW: Duration = Duration::from_millis(100);
 const MAX_BATCH: usize = 500;
 /// How often old check results are pruned.
 const PRUNE_EVERY: Millis = 3600 * 1000;
+/// Check results kept in memory while the database refuses writes; older ones are dropped
+/// (their alerts and state are kept: only history rows are lost).
+const MAX_UNSAVED_CHECKS: usize = 50_000;
 
 /// Something for the monitor to do.
 #[derive(Debug)]
@@ -37,6 +40,8 @@ pub enum Event {
     },
     Acknowledge {
         endpoint: String,
+        /// Start of the incident the acknowledged alert is about.
+        incident: Millis,
         by: String,
         reply: oneshot::Sender<Result<Result<Ack, AckError>>>,
     },
@@ -67,7 +72,8 @@ pub struct EndpointStatus {
     pub silence: Option<Silence>,
 }
 
-/// The status of `names` (in that order) from what the store holds.
+/// The status of `names` (in that order) from what the store holds. Reads history per
+/// endpoint: give it its own (read-only) connection, off the async workers.
 pub fn status(store: &Store, names: &[String], now: Millis) -> Result<Vec<EndpointStatus>> {
     let states: std::collections::HashMap<String, EndpointState> =
         store.load_states()?.into_iter().collect();
@@ -101,6 +107,12 @@ pub struct Monitor {
     retention: Duration,
     last_prune: Millis,
     endpoints: HashSet<String>,
+    /// Checks and alerts the engine has taken into account but the store has not yet accepted
+    /// (a failed commit): written with the next commit, so no alert is ever lost.
+    unsaved_checks: Vec<(String, Observation)>,
+    unsaved_alerts: Vec<Alert>,
+    /// Another process holds the scheduler lease now: this monitor must stop writing.
+    lease_lost: bool,
 }
 
 impl Monitor {
@@ -114,7 +126,9 @@ impl Monitor {
     ) -> Result<Monitor> {
         let names: HashSet<String> = endpoints.iter().map(|(n, _)| n.clone()).collect();
         let (states, silences) = {
-            let s = lock(&store)?;
+            let mut s = lock(&store)?;
+            // One engine per database: a second `watch`/`serve` would double every alert.
+            s.take_scheduler_lease(clock.now())?;
             (s.load_states()?, s.open_silences()?)
         };
         // Endpoints removed from the config keep their history but raise nothing.
@@ -124,6 +138,9 @@ impl Monitor {
         for (name, policy) in endpoints {
             engine.set_policy(name, *policy);
         }
+        // Stored state is from before this start: reminders and silence summaries wait for
+        // each endpoint's first check.
+        engine.wait_for_checks_since(clock.now());
         Ok(Monitor {
             engine,
             store,
@@ -133,6 +150,9 @@ impl Monitor {
             retention,
             last_prune: 0,
             endpoints: names,
+            unsaved_checks: Vec::new(),
+            unsaved_alerts: Vec::new(),
+            lease_lost: false,
         })
     }
 
@@ -145,29 +165,40 @@ impl Monitor {
         &self.engine
     }
 
-    /// Records a check and queues the alerts it raised.
+    /// Records a check and queues the alerts it raised. On an error the check and its alerts
+    /// stay in memory and are written by the next successful commit.
     pub fn observe(&mut self, endpoint: &str, obs: &Observation) -> Result<Vec<Alert>> {
         let alerts = self.engine.observe(endpoint, obs);
-        self.commit(vec![(endpoint, obs)], alerts)
+        self.commit(vec![(endpoint.to_string(), obs.clone())], alerts)
     }
 
     /// Records several checks in one transaction (far less WAL traffic than one per check).
-    pub fn observe_many(&mut self, batch: &[(String, Observation)]) -> Result<Vec<Alert>> {
+    pub fn observe_many(&mut self, batch: Vec<(String, Observation)>) -> Result<Vec<Alert>> {
         let mut alerts = Vec::new();
-        for (endpoint, obs) in batch {
+        for (endpoint, obs) in &batch {
             alerts.extend(self.engine.observe(endpoint, obs));
         }
-        self.commit(batch.iter().map(|(e, o)| (e.as_str(), o)).collect(), alerts)
+        self.commit(batch, alerts)
     }
 
-    /// Reminders and silence ends that are due; prunes old history once an hour.
+    /// Reminders and silence ends that are due (and anything a failed commit left unsaved);
+    /// keeps the scheduler lease alive; prunes old history once an hour.
     pub fn tick(&mut self) -> Result<Vec<Alert>> {
         let now = self.clock.now();
         let alerts = self.engine.tick(now);
         let alerts = self.commit(Vec::new(), alerts)?;
+        if !lock(&self.store)?.heartbeat(now)? {
+            self.lease_lost = true;
+            return Err(Error::Store {
+                path: lock(&self.store)?.path().to_string(),
+                message: "another medic watch/serve took over this database while this one was \
+                          stalled; stopping"
+                    .into(),
+            });
+        }
         if now - self.last_prune >= PRUNE_EVERY {
             self.last_prune = now;
-            let removed = lock(&self.store)?.prune(now, self.retention)?;
+            let removed = lock(&self.store)?.prune(now, self.retention, &self.endpoints)?;
             if removed > 0 {
                 tracing::info!(
                     removed,
@@ -178,14 +209,25 @@ impl Monitor {
         Ok(alerts)
     }
 
-    pub fn acknowledge(&mut self, endpoint: &str, by: &str) -> Result<Result<Ack, AckError>> {
+    /// Acknowledges the incident of `endpoint` that started at `incident`. If it cannot be
+    /// stored, the acknowledgement is undone, so the person sees an error and may try again.
+    pub fn acknowledge(
+        &mut self,
+        endpoint: &str,
+        incident: Millis,
+        by: &str,
+    ) -> Result<Result<Ack, AckError>> {
         let now = self.clock.now();
-        let ack = match self.engine.acknowledge(endpoint, by, now) {
+        let before = self.engine.state(endpoint).cloned();
+        let ack = match self.engine.acknowledge(endpoint, incident, by, now) {
             Ok(ack) => ack,
             Err(e) => return Ok(Err(e)),
         };
         // The state write also records the acknowledgement (same transaction).
-        self.commit(Vec::new(), Vec::new())?;
+        if let Err(e) = self.commit(Vec::new(), Vec::new()) {
+            self.engine.put_state(endpoint, before);
+            return Err(e);
+        }
         Ok(Ok(ack))
     }
 
@@ -234,33 +276,76 @@ impl Monitor {
         status(&*lock(&self.store)?, &names, self.clock.now())
     }
 
+    /// Alerts raised but not yet stored (the database refused the last commit).
+    pub fn unsaved_alerts(&self) -> &[Alert] {
+        &self.unsaved_alerts
+    }
+
+    /// Writes the new checks, every changed state and the new alerts in one transaction,
+    /// together with whatever an earlier failed commit left unsaved. Returns the new alerts.
+    /// On failure nothing is forgotten: the engine has already moved on (its alerts must not
+    /// be raised a second time), so its changes are kept and retried with the next commit.
     fn commit(
         &mut self,
-        checks: Vec<(&str, &Observation)>,
+        checks: Vec<(String, Observation)>,
         mut alerts: Vec<Alert>,
     ) -> Result<Vec<Alert>> {
         for a in &mut alerts {
             self.add_steps(a);
         }
+        let new_alerts = alerts.len();
+        self.unsaved_checks.extend(checks);
+        self.unsaved_alerts.extend(alerts);
         let dirty = self.engine.take_dirty();
         let ended = self.engine.take_ended_silences();
-        let states: Vec<(&str, &EndpointState)> = dirty
-            .iter()
-            .filter_map(|n| self.engine.state(n).map(|s| (n.as_str(), s)))
-            .collect();
-        lock(&self.store)?.commit(&Commit {
-            checks,
-            states,
-            alerts: &alerts,
-            ended_silences: &ended,
-        })?;
-        if !alerts.is_empty() {
+        let result = {
+            let states: Vec<(&str, &EndpointState)> = dirty
+                .iter()
+                .filter_map(|n| self.engine.state(n).map(|s| (n.as_str(), s)))
+                .collect();
+            let checks = self
+                .unsaved_checks
+                .iter()
+                .map(|(e, o)| (e.as_str(), o))
+                .collect();
+            lock(&self.store).and_then(|mut store| {
+                store.commit(&Commit {
+                    checks,
+                    states,
+                    alerts: &self.unsaved_alerts,
+                    ended_silences: &ended,
+                })
+            })
+        };
+        if let Err(e) = result {
+            self.engine.mark_dirty(dirty);
+            self.engine.keep_ended_silences(ended);
+            if self.unsaved_checks.len() > MAX_UNSAVED_CHECKS {
+                let excess = self.unsaved_checks.len() - MAX_UNSAVED_CHECKS;
+                self.unsaved_checks.drain(..excess);
+            }
+            tracing::error!(
+                unsaved_alerts = self.unsaved_alerts.len(),
+                unsaved_checks = self.unsaved_checks.len(),
+                "could not write to the state database, will retry with the next commit: {e}"
+            );
+            return Err(e);
+        }
+        self.unsaved_checks.clear();
+        let written = std::mem::take(&mut self.unsaved_alerts);
+        if !written.is_empty() {
             self.outbox.notify_one();
         }
-        for a in &alerts {
+        for a in &written {
             tracing::info!(kind = a.kind.word(), endpoint = %a.endpoint, id = %a.id, "alert queued");
         }
-        Ok(alerts)
+        let earlier = written.len() - new_alerts;
+        Ok(written.into_iter().skip(earlier).collect())
+    }
+
+    /// Gives up the scheduler lease (clean shutdown).
+    pub fn release(&self) -> Result<()> {
+        lock(&self.store)?.release_scheduler_lease()
     }
 
     fn add_steps(&self, a: &mut Alert) {
@@ -273,7 +358,20 @@ impl Monitor {
     }
 
     /// Handles events until every sender is gone, ticking every [`TICK`].
-    pub async fn run(mut self, mut events: mpsc::Receiver<Event>) {
+    pub async fn run(self, events: mpsc::Receiver<Event>) -> Result<()> {
+        self.run_until(events, std::future::pending()).await
+    }
+
+    /// Handles events until every sender is gone or `stop` resolves; then handles the events
+    /// already queued (the scheduler's last results), writes anything unsaved and gives up the
+    /// scheduler lease. An error if another process took the lease over: then it stops at once,
+    /// and the checks stop with it (their results have nowhere to go).
+    pub async fn run_until(
+        mut self,
+        mut events: mpsc::Receiver<Event>,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<()> {
+        tokio::pin!(stop);
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -299,35 +397,51 @@ impl Monitor {
                             Err(_) => break,
                         }
                     }
-                    if let Err(e) = self.observe_many(&batch) {
-                        tracing::error!(checks = batch.len(), "could not record the checks: {e}");
-                    }
+                    // A failure is logged by commit, and retried with the next one.
+                    let _ = self.observe_many(batch);
                     if let Some(event) = next {
                         self.handle(event);
                     }
                 }
                 _ = tick.tick() => {
-                    if let Err(e) = self.tick() {
-                        tracing::error!("{e}");
+                    match self.tick() {
+                        Err(e) if self.lease_lost => return Err(e),
+                        Err(e) => tracing::error!("{e}"),
+                        Ok(_) => {}
                     }
                 }
+                _ = &mut stop => break,
             }
         }
+        let mut last = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            match event {
+                Event::Observed { endpoint, obs } => last.push((endpoint, obs)),
+                other => self.handle(other),
+            }
+        }
+        if !last.is_empty() || !self.unsaved_alerts.is_empty() || !self.unsaved_checks.is_empty() {
+            let _ = self.observe_many(last);
+        }
+        if let Err(e) = self.release() {
+            tracing::warn!("{e}");
+        }
+        Ok(())
     }
 
     fn handle(&mut self, event: Event) {
         match event {
             Event::Observed { endpoint, obs } => {
-                if let Err(e) = self.observe(&endpoint, &obs) {
-                    tracing::error!(endpoint = %endpoint, "could not record the check: {e}");
-                }
+                // A failure is logged by commit, and retried with the next one.
+                let _ = self.observe(&endpoint, &obs);
             }
             Event::Acknowledge {
                 endpoint,
+                incident,
                 by,
                 reply,
             } => {
-                let _ = reply.send(self.acknowledge(&endpoint, &by));
+                let _ = reply.send(self.acknowledge(&endpoint, incident, &by));
             }
             Event::Silence {
                 endpoint,

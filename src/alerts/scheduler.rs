@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -92,13 +92,39 @@ pub async fn run<P: Probe>(
     stats: Arc<Stats>,
     shutdown: impl Future<Output = ()>,
 ) {
+    let rng = rand::rngs::StdRng::from_entropy();
+    run_with_rng(
+        targets,
+        probe,
+        clock,
+        events,
+        max_concurrency,
+        stats,
+        shutdown,
+        rng,
+    )
+    .await
+}
+
+/// [`run`] with the random phases drawn from `rng` (a seeded one makes tests repeatable).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_with_rng<P: Probe>(
+    targets: Vec<Target>,
+    probe: Arc<P>,
+    clock: Arc<dyn Clock>,
+    events: mpsc::Sender<Event>,
+    max_concurrency: usize,
+    stats: Arc<Stats>,
+    shutdown: impl Future<Output = ()>,
+    mut rng: impl Rng,
+) {
     let permits = Arc::new(Semaphore::new(max_concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for target in targets {
         if target.interval.is_zero() {
             continue;
         }
-        let phase = target.interval.mul_f64(rand::thread_rng().gen::<f64>());
+        let phase = target.interval.mul_f64(rng.gen::<f64>());
         tasks.spawn(check_loop(
             target,
             phase,

@@ -9,12 +9,12 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
-use super::delivery::{self, Backoff, Sink};
+use super::delivery::{self, Sink, SinkHealth, Stopped};
 use super::engine::AckError;
 use super::monitor::{lock, EndpointStatus, Event, Monitor};
 use super::probe::Setup;
 use super::scheduler::{self, Probe, Stats};
-use super::{Ack, Clock, Silence};
+use super::{Ack, Clock, Millis, Silence};
 use crate::knowledge::Knowledge;
 use crate::store::Store;
 use crate::{Error, Result};
@@ -29,6 +29,7 @@ pub struct Handle {
     store: Arc<Mutex<Store>>,
     clock: Arc<dyn Clock>,
     names: Arc<Vec<String>>,
+    health: Arc<SinkHealth>,
 }
 
 impl std::fmt::Debug for Handle {
@@ -44,15 +45,18 @@ fn stopped() -> Error {
 }
 
 impl Handle {
-    /// Acknowledges the open incident of `endpoint` on behalf of `by`.
+    /// Acknowledges the open incident of `endpoint` on behalf of `by`, if it is the incident
+    /// that started at `incident` (the `since` of the alert whose button was clicked).
     pub async fn acknowledge(
         &self,
         endpoint: &str,
+        incident: Millis,
         by: &str,
     ) -> Result<std::result::Result<Ack, AckError>> {
         let (reply, answer) = oneshot::channel();
         let event = Event::Acknowledge {
             endpoint: endpoint.into(),
+            incident,
             by: by.into(),
             reply,
         };
@@ -108,9 +112,26 @@ impl Handle {
         lock(&self.store)?.alert(id)
     }
 
-    /// Every watched endpoint's state and history, read from the store.
-    pub fn status(&self) -> Result<Vec<EndpointStatus>> {
-        super::monitor::status(&*lock(&self.store)?, &self.names, self.clock.now())
+    /// Every watched endpoint's state and history, read from the store through a read-only
+    /// connection of its own on a blocking thread: the history queries must hold up neither
+    /// the monitor's writes nor the async workers.
+    pub async fn status(&self) -> Result<Vec<EndpointStatus>> {
+        let (store, names, now) = (self.store.clone(), self.names.clone(), self.clock.now());
+        tokio::task::spawn_blocking(move || {
+            let path = lock(&store)?.path().to_string();
+            if path == ":memory:" {
+                return super::monitor::status(&*lock(&store)?, &names, now);
+            }
+            let reader = Store::open_read_only(std::path::Path::new(&path))?;
+            super::monitor::status(&reader, &names, now)
+        })
+        .await
+        .map_err(|e| Error::Other(format!("reading the status failed: {e}")))?
+    }
+
+    /// Since when and why no alert can be posted (bad token, channel or permission), if so.
+    pub fn delivery_problem(&self) -> Option<(Millis, String)> {
+        self.health.problem()
     }
 
     pub fn store(&self) -> &Arc<Mutex<Store>> {
@@ -118,9 +139,11 @@ impl Handle {
     }
 }
 
-/// Starts the pipeline on the current tokio runtime. It runs until `shutdown` resolves; the
-/// returned task then finishes delivering nothing new, lets the monitor drain, and checkpoints
-/// the database.
+/// Starts the pipeline on the current tokio runtime. It runs until `shutdown` resolves, or
+/// until the delivery loop ends (the sink closed, or the loop failed). The returned task then
+/// stops the scheduler, lets the monitor record the last results, gives up the database's
+/// scheduler lease and checkpoints it; it returns an error if delivery failed, so that the
+/// process exits non-zero instead of checking on without anyone hearing of it.
 pub fn spawn<P: Probe, S: Sink>(
     setup: Setup,
     probe: Arc<P>,
@@ -129,7 +152,7 @@ pub fn spawn<P: Probe, S: Sink>(
     clock: Arc<dyn Clock>,
     knowledge: Option<Arc<Knowledge>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(Handle, JoinHandle<()>)> {
+) -> Result<(Handle, JoinHandle<Result<()>>)> {
     let monitor = Monitor::open(
         store.clone(),
         clock.clone(),
@@ -146,11 +169,13 @@ pub fn spawn<P: Probe, S: Sink>(
             .map(|t| t.name.clone())
             .collect::<Vec<_>>(),
     );
+    let options = delivery::Options::default();
     let handle = Handle {
         events: events.clone(),
         store: store.clone(),
         clock: clock.clone(),
         names,
+        health: options.health.clone(),
     };
     let (stop_tx, stop_rx) = watch::channel(false);
     let until_stopped = move || {
@@ -160,13 +185,15 @@ pub fn spawn<P: Probe, S: Sink>(
         }
     };
     let task = tokio::spawn(async move {
-        let monitor = tokio::spawn(monitor.run(rx));
-        let sender = tokio::spawn(delivery::run(
+        // The monitor ends when told to, not when every sender is gone: chat surfaces keep
+        // handles (and so senders) for as long as they like.
+        let monitor = tokio::spawn(monitor.run_until(rx, until_stopped()));
+        let mut sender = tokio::spawn(delivery::run(
             store.clone(),
             sink,
             clock.clone(),
             notify,
-            Backoff::default(),
+            options,
             until_stopped(),
         ));
         let stats = Arc::new(Stats::default());
@@ -177,33 +204,68 @@ pub fn spawn<P: Probe, S: Sink>(
             concurrency = setup.concurrency,
             "scheduled checks started"
         );
-        scheduler::run(
+        let (abort, aborted) = oneshot::channel::<()>();
+        let mut scheduler = tokio::spawn(scheduler::run(
             setup.targets,
             probe,
             clock,
             events,
             setup.concurrency,
             stats,
-            shutdown,
-        )
-        .await;
-        let _ = stop_tx.send(true);
-        match sender.await {
-            Ok(Err(e)) => tracing::error!("alert delivery stopped: {e}"),
-            Err(e) => tracing::error!("alert delivery failed: {e}"),
-            Ok(Ok(())) => {}
-        }
+            async move {
+                tokio::select! {
+                    _ = shutdown => {}
+                    _ = aborted => {}
+                }
+            },
+        ));
+        // Whichever ends first: the scheduler (shutdown) or the delivery loop (sink closed or
+        // failed), which then stops the scheduler.
+        let outcome = tokio::select! {
+            _ = &mut scheduler => {
+                let _ = stop_tx.send(true);
+                delivery_outcome(&sender.await)
+            }
+            ended = &mut sender => {
+                let _ = abort.send(());
+                let _ = scheduler.await;
+                let _ = stop_tx.send(true);
+                delivery_outcome(&ended)
+            }
+        };
         let _ = reporter.await;
-        // The monitor ends once every handle (and the scheduler's sender) is gone; do not wait
-        // for handles kept by chat surfaces.
-        monitor.abort();
+        let outcome = match monitor.await {
+            Ok(Ok(())) => outcome,
+            Ok(Err(e)) => {
+                tracing::error!("{e}");
+                Err(e)
+            }
+            Err(e) => {
+                tracing::error!("the alert monitor failed: {e}");
+                Err(Error::Other(format!("the alert monitor failed: {e}")))
+            }
+        };
         if let Ok(store) = store.lock() {
             if let Err(e) = store.checkpoint() {
                 tracing::warn!("{e}");
             }
         }
+        outcome
     });
     Ok((handle, task))
+}
+
+/// Whether the end of the delivery loop means the process should fail.
+fn delivery_outcome(ended: &std::result::Result<Stopped, tokio::task::JoinError>) -> Result<()> {
+    match ended {
+        Ok(Stopped::Shutdown) => Ok(()),
+        // A closed stdout is a normal end for a command-line tool (`medic watch | head -1`).
+        Ok(Stopped::SinkClosed) => Ok(()),
+        Err(e) => {
+            tracing::error!("alert delivery failed, stopping: {e}");
+            Err(Error::Other(format!("alert delivery failed: {e}")))
+        }
+    }
 }
 
 async fn report_stats(stats: Arc<Stats>, stop: impl Future<Output = ()>) {

@@ -5,6 +5,7 @@ mod check;
 mod config;
 mod diagnose;
 mod kb;
+mod runtime;
 mod serve;
 mod status;
 mod watch;

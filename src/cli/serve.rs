@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use super::runtime::{init_logging, shutdown_signal};
 use crate::commands::Services;
 use crate::discord::{self, Bot, Settings};
 use crate::{Error, Result};
@@ -19,6 +20,7 @@ pub fn run(_args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> 
     let mut settings = Settings::from_env(|k| std::env::var(k).ok())?;
     settings.listen_channels = config.discord.listen_channels.clone();
     settings.check_roles = config.discord.check_roles.clone();
+    settings.message_content = config.discord.message_content;
     let matcher = Arc::new(super::load_matcher(knowledge_dir)?);
     let checker = Arc::new(crate::checks::Checker::new(Arc::new(config)));
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -43,36 +45,4 @@ pub fn run(_args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> 
         )
         .await
     })
-}
-
-/// Logs to stderr, filtered by `RUST_LOG` (default: medic at info, libraries at warn).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,medic=info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
 }

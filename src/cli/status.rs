@@ -21,14 +21,22 @@ pub struct Args {
 pub fn run(args: Args, config_path: Option<&Path>) -> Result<()> {
     let config = super::config::load(config_path)?;
     let names: Vec<String> = config.endpoints.iter().map(|e| e.name.clone()).collect();
-    // Do not create a database just to say that nothing is known yet.
-    let store = if args.db.exists() {
-        Store::open(&args.db)?
-    } else {
-        Store::open_in_memory()?
+    // Only reads: no database is created, migrated or checked just to say what is known.
+    let store = match args.db.exists() {
+        true => Some(Store::open_read_only(&args.db)?),
+        false => None,
+    };
+    let store = match store {
+        Some(s) if !s.is_empty_schema()? => s,
+        _ => Store::open_in_memory()?,
     };
     let now = SystemClock.now();
     let statuses = monitor::status(&store, &names, now)?;
+    let backlog = store.backlog()?;
+    if backlog.pending > 0 {
+        // On stderr, so that `--json` stays one document.
+        eprintln!("{}", alert::backlog_line(&backlog, now));
+    }
     if args.json {
         super::print(&(json::pretty(&statuses) + "\n"))
     } else {

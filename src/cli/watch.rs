@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use super::runtime::{init_logging, shutdown_signal};
 use crate::alerts::delivery::ConsoleSink;
 use crate::alerts::probe::Setup;
 use crate::alerts::{service, SystemClock};
@@ -30,8 +31,11 @@ pub fn run(args: Args, config_path: Option<&Path>, knowledge_dir: Option<&Path>)
         ));
     }
     let kb = Arc::new(Knowledge::load(knowledge_dir)?);
-    // Opened before anything runs, so a corrupted or unwritable file stops medic at once.
-    let store = Arc::new(Mutex::new(Store::open(&args.db)?));
+    // Opened and checked before anything runs, so a corrupted or unwritable file stops medic at
+    // once (the scheduler lease is taken by service::spawn).
+    let store = Store::open(&args.db)?;
+    store.check_integrity()?;
+    let store = Arc::new(Mutex::new(store));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -42,36 +46,6 @@ pub fn run(args: Args, config_path: Option<&Path>, knowledge_dir: Option<&Path>)
         let (_handle, task) =
             service::spawn(setup, checker, ConsoleSink, store, Arc::new(SystemClock), Some(kb), shutdown_signal())?;
         tracing::info!(endpoints = count, db = %args.db.display(), "watching; alerts on stdout, Ctrl-C to stop");
-        task.await.map_err(|e| Error::Other(format!("the scheduler stopped unexpectedly: {e}")))
+        task.await.map_err(|e| Error::Other(format!("the scheduler stopped unexpectedly: {e}")))?
     })
-}
-
-/// Logs to stderr, filtered by `RUST_LOG` (default: medic at info, libraries at warn).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,medic=info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
 }

@@ -56,9 +56,12 @@ pub fn suggest(checker: Option<&Checker>, partial: &str) -> Vec<String> {
         })
         .collect();
     names.sort();
+    // A cut name would match no endpoint when submitted; the configuration refuses longer
+    // names, so this only guards against a configuration built another way.
     names
         .into_iter()
-        .map(|(_, n)| super::truncate_chars(n, 100))
+        .filter(|(_, n)| n.chars().count() <= super::diagnose::MAX_CHOICE_CHARS)
+        .map(|(_, n)| n.to_string())
         .take(super::diagnose::MAX_SUGGESTIONS)
         .collect()
 }

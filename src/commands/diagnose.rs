@@ -11,7 +11,7 @@ pub const TOP: usize = 3;
 /// Discord shows at most 25 autocomplete choices.
 pub const MAX_SUGGESTIONS: usize = 25;
 /// Discord's limit for an autocomplete choice's name and value.
-const MAX_CHOICE_CHARS: usize = 100;
+pub const MAX_CHOICE_CHARS: usize = 100;
 
 /// What `/diagnose` found.
 #[derive(Debug, Clone)]
@@ -89,25 +89,27 @@ pub fn suggest(matcher: &Matcher, partial: &str) -> Vec<Suggestion> {
         }
     }
     ranked.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.title.cmp(&b.1.title)));
-    let mut out: Vec<Suggestion> = ranked.iter().map(|(_, e)| suggestion(e)).collect();
+    let mut out: Vec<Suggestion> = ranked.iter().filter_map(|(_, e)| suggestion(e)).collect();
     if out.is_empty() && !typed.is_empty() {
         let d = matcher.diagnose(&typed, MAX_SUGGESTIONS);
         out = d
             .matches
             .iter()
             .chain(&d.near_misses)
-            .map(|m| suggestion(&m.entry))
+            .filter_map(|m| suggestion(&m.entry))
             .collect();
     }
     out.truncate(MAX_SUGGESTIONS);
     out
 }
 
-fn suggestion(entry: &Entry) -> Suggestion {
-    Suggestion {
+/// The choice for an entry; `None` when its id is too long to submit whole (a cut id opens
+/// nothing). The label may be cut: it is only shown.
+fn suggestion(entry: &Entry) -> Option<Suggestion> {
+    (entry.id.chars().count() <= MAX_CHOICE_CHARS).then(|| Suggestion {
         label: super::truncate_chars(&entry.title, MAX_CHOICE_CHARS),
-        id: super::truncate_chars(&entry.id, MAX_CHOICE_CHARS),
-    }
+        id: entry.id.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -126,6 +128,16 @@ mod tests {
         assert_eq!(s[0].id, "http-429");
         assert!(suggest(&m, "").len() <= MAX_SUGGESTIONS);
         assert!(suggest(&m, "e").len() <= MAX_SUGGESTIONS);
+    }
+
+    #[test]
+    fn an_id_too_long_for_a_choice_is_never_offered_cut() {
+        let kb = Knowledge::builtin().unwrap();
+        let mut entry = (**kb.get("http-429").unwrap()).clone();
+        entry.title = "T".repeat(150);
+        assert_eq!(suggestion(&entry).unwrap().label.chars().count(), 100);
+        entry.id = "x".repeat(101);
+        assert_eq!(suggestion(&entry), None);
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub struct Config {
 }
 
 /// `[discord]`: where the bot listens and who may run checks.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiscordSettings {
     /// Channels whose messages the bot diagnoses unprompted; empty means none (mentions only).
     pub listen_channels: Vec<u64>,
@@ -50,6 +50,21 @@ pub struct DiscordSettings {
     pub alert_channel: Option<u64>,
     /// Role mentioned when an alert opens.
     pub mention_role: Option<u64>,
+    /// Ask Discord for the privileged MESSAGE_CONTENT intent (default true). Off: slash
+    /// commands, mentions and DMs still work; listen channels see empty messages.
+    pub message_content: bool,
+}
+
+impl Default for DiscordSettings {
+    fn default() -> Self {
+        DiscordSettings {
+            listen_channels: Vec::new(),
+            check_roles: Vec::new(),
+            alert_channel: None,
+            mention_role: None,
+            message_content: true,
+        }
+    }
 }
 
 /// `[alerts]`: when a run of failures becomes an alert and how it is repeated and kept.

@@ -31,7 +31,7 @@ struct RawConfig {
     checks: RawChecks,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDiscord {
     #[serde(default, deserialize_with = "ids")]
@@ -42,6 +42,24 @@ struct RawDiscord {
     alert_channel: Option<u64>,
     #[serde(default, deserialize_with = "opt_id")]
     mention_role: Option<u64>,
+    #[serde(default = "yes")]
+    message_content: bool,
+}
+
+impl Default for RawDiscord {
+    fn default() -> Self {
+        RawDiscord {
+            listen_channels: Vec::new(),
+            check_roles: Vec::new(),
+            alert_channel: None,
+            mention_role: None,
+            message_content: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Deserialize, Default)]
@@ -326,6 +344,9 @@ impl Ctx<'_> {
     }
 }
 
+/// Longest endpoint name: what a Discord autocomplete choice can carry.
+pub const MAX_ENDPOINT_NAME: usize = 100;
+
 pub(super) fn parse(
     file: &str,
     text: &str,
@@ -375,6 +396,12 @@ pub(super) fn parse(
             .duration("retention", &raw.alerts.retention)
             .unwrap_or(defaults.retention),
     };
+    // Zero would delete every check, incident and alert at the next hourly prune.
+    if let Some(v) = &raw.alerts.retention {
+        if parse_duration(v.get_ref()).is_ok_and(|d| d.is_zero()) {
+            ctx.error(&v.span(), "retention must be longer than zero");
+        }
+    }
     for (key, v) in [
         ("failure_threshold", &raw.alerts.failure_threshold),
         ("success_threshold", &raw.alerts.success_threshold),
@@ -405,6 +432,16 @@ pub(super) fn parse(
         let name = raw_ep.name.get_ref().trim().to_string();
         if name.is_empty() {
             ctx.error(&raw_ep.name.span(), "name is empty");
+        } else if name.chars().count() > MAX_ENDPOINT_NAME {
+            // Discord autocomplete values are at most 100 characters: a longer name could be
+            // offered only cut short, and a cut name matches no endpoint.
+            ctx.error(
+                &raw_ep.name.span(),
+                format!(
+                    "name is {} characters long; at most {MAX_ENDPOINT_NAME} are allowed",
+                    name.chars().count()
+                ),
+            );
         } else if let Some(first) = seen.get(&name) {
             ctx.error(
                 &raw_ep.name.span(),
@@ -423,6 +460,7 @@ pub(super) fn parse(
         check_roles: raw.discord.check_roles,
         alert_channel: raw.discord.alert_channel,
         mention_role: raw.discord.mention_role,
+        message_content: raw.discord.message_content,
     };
 
     if ctx.errors.is_empty() {
@@ -779,6 +817,35 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         parse("medic.toml", text, Path::new("."), &env)
+    }
+
+    #[test]
+    fn discord_message_content_defaults_to_true() {
+        assert!(load("", &[]).unwrap().discord.message_content);
+        let c = load("[discord]\nmessage_content = false\n", &[]).unwrap();
+        assert!(!c.discord.message_content);
+        let err = load("[discord]\nmessage_content = \"no\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("medic.toml:2"), "{err}");
+    }
+
+    #[test]
+    fn endpoint_names_fit_an_autocomplete_value() {
+        let ok = format!(
+            "[[endpoints]]\nname = \"{}\"\nurl = \"http://127.0.0.1/\"\n",
+            "a".repeat(MAX_ENDPOINT_NAME)
+        );
+        assert!(load(&ok, &[]).is_ok());
+        let long = format!(
+            "\n[[endpoints]]\nname = \"{}\"\nurl = \"http://127.0.0.1/\"\n",
+            "é".repeat(MAX_ENDPOINT_NAME + 1)
+        );
+        let err = load(&long, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("medic.toml:3") && err.contains("at most 100"),
+            "{err}"
+        );
     }
 
     #[test]

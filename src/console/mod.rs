@@ -72,9 +72,7 @@ pub async fn run(
             return Ok(());
         }
         if buf.last() != Some(&b'\n') && n == MAX_LINE_BYTES {
-            // Skip the rest of an over-long line.
-            let mut rest = Vec::new();
-            let _ = input.read_until(b'\n', &mut rest);
+            skip_line(&mut input).map_err(|e| Error::io("reading stdin", e))?;
         }
         let line = String::from_utf8_lossy(&buf);
         let line = line.trim();
@@ -90,6 +88,31 @@ pub async fn run(
         }
         if prompt {
             write(&mut output, "\n")?;
+        }
+    }
+}
+
+/// Discards input up to and including the next newline, one buffer at a time, so the rest of
+/// an over-long line (a multi-gigabyte paste) is never held in memory.
+fn skip_line(input: &mut impl BufRead) -> std::io::Result<()> {
+    loop {
+        let (found, used) = {
+            let chunk = match input.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => (true, i + 1),
+                None => (false, chunk.len()),
+            }
+        };
+        input.consume(used);
+        if found {
+            return Ok(());
         }
     }
 }
@@ -214,6 +237,58 @@ mod tests {
         assert!(out.contains("/endpoints"), "{out}");
         assert!(out.contains("No endpoints are configured"), "{out}");
         assert!(out.contains("Usage: /check NAME"), "{out}");
+    }
+
+    /// A 1 GiB line of spaces followed by `tail`, served from one static chunk: reading the
+    /// line into memory would need 1 GiB, skipping it needs none. (Spaces: the first 64 KiB are
+    /// then an empty line, which keeps the matcher out of the test's time.)
+    struct HugeLine {
+        left: u64,
+        tail: &'static [u8],
+    }
+
+    static CHUNK: [u8; 64 * 1024] = [b' '; 64 * 1024];
+
+    impl std::io::Read for HugeLine {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let chunk = self.fill_buf()?;
+            let n = chunk.len().min(out.len());
+            out[..n].copy_from_slice(&chunk[..n]);
+            self.consume(n);
+            Ok(n)
+        }
+    }
+
+    impl BufRead for HugeLine {
+        fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+            if self.left > 0 {
+                let n = CHUNK
+                    .len()
+                    .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+                return Ok(&CHUNK[..n]);
+            }
+            Ok(self.tail)
+        }
+
+        fn consume(&mut self, amt: usize) {
+            if self.left > 0 {
+                self.left -= amt as u64;
+            } else {
+                self.tail = &self.tail[amt..];
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn an_over_long_line_is_skipped_without_being_read_into_memory() {
+        let input = HugeLine {
+            left: 1 << 30,
+            tail: b"\n/diagnose 429\n",
+        };
+        let mut out = Vec::new();
+        run(&services(None), input, &mut out, false).await.unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("429 · Too Many Requests"), "{out}");
     }
 
     #[tokio::test]

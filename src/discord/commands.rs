@@ -99,18 +99,20 @@ pub async fn check(
     }
     let services = &data.services;
     let kb = services.matcher.knowledge();
+    // Cleaned once, so deciding whether to defer and running the check see the same name.
+    let name = crate::commands::clean_input(&endpoint);
     let known = services
         .checker()
-        .is_some_and(|c| c.config().endpoint(endpoint.trim()).is_some());
+        .is_some_and(|c| c.config().endpoint(&name).is_some());
     if !known {
         // Unknown name or no endpoints: answered at once, only to the asker.
-        let outcome = check_cmd::run(services.checker(), &services.statuses, &endpoint).await;
+        let outcome = check_cmd::run(services.checker(), &services.statuses, &name).await;
         send(ctx, render::check(&outcome, kb)).await?;
         return Ok(());
     }
     // A check can take longer than the 3 s Discord allows for the first response.
     ctx.defer().await?;
-    let outcome = check_cmd::run(services.checker(), &services.statuses, &endpoint).await;
+    let outcome = check_cmd::run(services.checker(), &services.statuses, &name).await;
     let reply = render::check(&outcome, kb);
     let mut edit = EditInteractionResponse::new()
         .embeds(reply.serenity_embeds())

@@ -22,9 +22,7 @@ pub async fn handle(ctx: &serenity::Context, data: &Data, msg: &Message) -> Resu
     if msg.author.bot || msg.author.id == data.bot_user {
         return Ok(());
     }
-    let mentioned = msg.mentions.iter().any(|u| u.id == data.bot_user)
-        || msg.content.contains(&format!("<@{}>", data.bot_user))
-        || msg.content.contains(&format!("<@!{}>", data.bot_user));
+    let mentioned = mentions_bot(&msg.content, data.bot_user.get());
     let trigger = if msg.guild_id.is_none() {
         Trigger::DirectMessage
     } else if mentioned {
@@ -54,6 +52,13 @@ pub async fn handle(ctx: &serenity::Context, data: &Data, msg: &Message) -> Resu
     send_reply(ctx, msg, reply).await
 }
 
+/// Whether the text addresses medic. Only an explicit `<@id>` / `<@!id>` counts: Discord also
+/// lists the author of a replied-to message in `mentions`, and "thanks!" in reply to medic is
+/// not a question.
+fn mentions_bot(content: &str, bot: u64) -> bool {
+    content.contains(&format!("<@{bot}>")) || content.contains(&format!("<@!{bot}>"))
+}
+
 /// The message without medic's own mention, so `@medic 429` reads as `429`.
 fn strip_mention(content: &str, bot: u64) -> String {
     content
@@ -81,6 +86,14 @@ async fn send_reply(ctx: &serenity::Context, msg: &Message, reply: Reply) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_explicit_mention_addresses_medic() {
+        assert!(mentions_bot("<@5> 429", 5));
+        assert!(mentions_bot("hey <@!5>", 5));
+        assert!(!mentions_bot("thanks!", 5));
+        assert!(!mentions_bot("<@55> 429", 5));
+    }
 
     #[test]
     fn own_mention_is_removed() {

@@ -88,6 +88,9 @@ pub struct Settings {
     pub listen_channels: Vec<u64>,
     /// Roles whose members may run `/check` (Manage Server may always).
     pub check_roles: Vec<u64>,
+    /// Request the privileged MESSAGE_CONTENT intent (`[discord] message_content`). Without it
+    /// slash commands, mentions and DMs work, but listen channels see empty messages.
+    pub message_content: bool,
 }
 
 impl Settings {
@@ -122,6 +125,7 @@ impl Settings {
             api_base,
             listen_channels: Vec::new(),
             check_roles: Vec::new(),
+            message_content: true,
         })
     }
 }
@@ -130,22 +134,31 @@ fn parse_id(s: &str) -> Option<u64> {
     s.trim().parse::<u64>().ok().filter(|&n| n != 0)
 }
 
-/// `http(s)://host[:port]` with no path, as serenity's proxy setting expects.
+/// `http(s)://host[:port]` with no path, as serenity's proxy setting expects. Credentials are
+/// refused: the value ends up in logs and errors. Errors never repeat the raw value (it may
+/// hold a password), at most its scheme and host.
 fn parse_api_base(raw: &str) -> MedicResult<String> {
-    let bad = || {
+    let bad = |what: &str, url: Option<&url::Url>| {
+        let shown = url
+            .and_then(|u| Some(format!(" (got {}://{})", u.scheme(), u.host_str()?)))
+            .unwrap_or_default();
         MedicError::Usage(format!(
-            "DISCORD_API_BASE must look like http://127.0.0.1:3000 (scheme, host and port, no path), not {raw:?}"
+            "DISCORD_API_BASE must look like http://127.0.0.1:3000: {what}{shown}"
         ))
     };
-    let url = url::Url::parse(raw.trim()).map_err(|_| bad())?;
+    let url =
+        url::Url::parse(raw.trim()).map_err(|_| bad("scheme, host and optional port", None))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("no user or password", Some(&url)));
+    }
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(bad());
+        return Err(bad("http:// or https:// and a host", Some(&url)));
     }
     if !(url.path() == "/" || url.path().is_empty())
         || url.query().is_some()
-        || !url.username().is_empty()
+        || url.fragment().is_some()
     {
-        return Err(bad());
+        return Err(bad("no path, query or fragment", Some(&url)));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
@@ -310,10 +323,7 @@ pub async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send + 'static) 
         })
         .build();
 
-    let intents = GatewayIntents::GUILDS
-        | GatewayIntents::GUILD_MESSAGES
-        | GatewayIntents::DIRECT_MESSAGES
-        | GatewayIntents::MESSAGE_CONTENT;
+    let intents = intents(settings.message_content);
     let mut client = ClientBuilder::new_with_http(http, intents)
         .framework(framework)
         .raw_event_handler(UnknownEvents(on_unknown_event))
@@ -329,10 +339,31 @@ pub async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send + 'static) 
         tracing::info!("shutting down");
         shards.shutdown_all().await;
     });
-    client
-        .start_autosharded()
-        .await
-        .map_err(|e| MedicError::Discord(format!("Discord connection failed: {e}")))
+    client.start_autosharded().await.map_err(|e| match e {
+        serenity::Error::Gateway(serenity::GatewayError::DisallowedGatewayIntents) => {
+            MedicError::Discord(DISALLOWED_INTENTS.into())
+        }
+        e => MedicError::Discord(format!("Discord connection failed: {e}")),
+    })
+}
+
+/// What Discord's close code 4014 means for medic, and the two ways out.
+const DISALLOWED_INTENTS: &str =
+    "Discord refused the connection (close code 4014, disallowed intents): \
+the bot asks for the privileged Message Content intent, which is off for this application. \
+Enable it in the developer portal (Bot → Privileged Gateway Intents → Message Content Intent), \
+or set `message_content = false` under [discord] in medic.toml (slash commands, mentions and \
+DMs keep working; listen channels then see empty messages)";
+
+/// The gateway intents medic asks for; MESSAGE_CONTENT is privileged and optional.
+fn intents(message_content: bool) -> GatewayIntents {
+    let base =
+        GatewayIntents::GUILDS | GatewayIntents::GUILD_MESSAGES | GatewayIntents::DIRECT_MESSAGES;
+    if message_content {
+        base | GatewayIntents::MESSAGE_CONTENT
+    } else {
+        base
+    }
 }
 
 struct UnknownEvents(Option<UnknownEventHook>);
@@ -458,5 +489,35 @@ mod tests {
             _ => None,
         };
         assert!(Settings::from_env(bad_base).is_err());
+    }
+
+    #[test]
+    fn api_base_with_credentials_is_refused_without_echoing_them() {
+        for raw in [
+            "http://:hunter2@127.0.0.1:3000",
+            "http://user:hunter2@127.0.0.1:3000",
+            "http://hunter2@127.0.0.1:3000",
+        ] {
+            let err = parse_api_base(raw).unwrap_err().to_string();
+            assert!(!err.contains("hunter2"), "{err}");
+            assert!(err.contains("http://127.0.0.1"), "{err}");
+        }
+        let err = parse_api_base("hunter2 not a url").unwrap_err().to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        let err = parse_api_base("http://127.0.0.1:3000/x?k=hunter2")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert_eq!(
+            parse_api_base("https://proxy.internal:8443/").unwrap(),
+            "https://proxy.internal:8443"
+        );
+    }
+
+    #[test]
+    fn message_content_intent_is_optional() {
+        assert!(intents(true).contains(GatewayIntents::MESSAGE_CONTENT));
+        assert!(!intents(false).contains(GatewayIntents::MESSAGE_CONTENT));
+        assert!(intents(false).contains(GatewayIntents::GUILD_MESSAGES));
     }
 }

@@ -86,11 +86,10 @@ impl FuzzyIndex {
             if chars.len() + 1 < MIN_FUZZY_LEN || word.bytes().any(|b| b.is_ascii_digit()) {
                 continue;
             }
-            let edits = if chars.len() + 2 >= TWO_EDITS_LEN {
-                2
-            } else {
-                1
-            };
+            // Two-deletion variants are only needed where a query of the same length may carry
+            // two substitutions; shorter words meet two-edit queries through the query's own
+            // deletions (a budget of 2 on a longer query implies an insertion).
+            let edits = if chars.len() >= TWO_EDITS_LEN { 2 } else { 1 };
             for_each_variant(&chars, edits, &mut |h| pairs.push((h, id as u32)));
         }
         pairs.sort_unstable();
@@ -169,6 +168,10 @@ mod tests {
         assert_eq!(idx.lookup("cretificat"), Some(2));
         assert_eq!(idx.lookup("tokne"), Some(3));
         assert_eq!(idx.lookup("tokenn"), Some(3));
+        // Two edits on long words: two substitutions, substitution + insertion, two insertions.
+        assert_eq!(idx.lookup("sertifikate"), Some(2));
+        assert_eq!(idx.lookup("unauthorizzed"), Some(1));
+        assert_eq!(idx.lookup("limitedxy"), Some(0));
     }
 
     #[test]

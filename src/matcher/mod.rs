@@ -327,7 +327,8 @@ impl Matcher {
             }
         }
 
-        let problem_said = !codes.is_empty()
+        let problem_said = s.scores.is_empty()
+            || !codes.is_empty()
             || message.contains('?')
             || tokens.iter().zip(ids).any(|(t, id)| {
                 is_problem_word(t.text)

@@ -177,22 +177,26 @@ pub fn tokenize(message: &str) -> Tokens {
 /// "â€™") or replacement characters are mojibake even when nobody calls it that.
 pub fn implied_words(message: &str) -> Vec<&'static str> {
     let text = bounded_prefix(message, MAX_ANALYSED_BYTES);
-    let mut chars = text.chars().peekable();
-    let mut mojibake = text.contains('\u{FFFD}') || text.contains("â€") || text.contains("????");
-    while let Some(c) = chars.next() {
-        if mojibake {
-            break;
-        }
-        if c == 'Ã' || c == 'Â' {
-            mojibake = chars
-                .peek()
-                .is_some_and(|n| ('\u{80}'..='\u{BF}').contains(n));
-        }
+    // All of the tell-tale sequences but "????" contain non-ASCII characters.
+    if text.is_ascii() {
+        return if text.contains("????") {
+            vec!["mojibake"]
+        } else {
+            Vec::new()
+        };
     }
-    if !mojibake {
-        return Vec::new();
+    let latin1_pair = text
+        .as_bytes()
+        .windows(4)
+        // "Ã©" and friends: U+00C3 or U+00C2 (UTF-8 C3 83 / C3 82) then U+0080..U+00BF (C2 xx).
+        .any(|w| w[0] == 0xC3 && (w[1] == 0x83 || w[1] == 0x82) && w[2] == 0xC2);
+    let mojibake =
+        latin1_pair || text.contains('\u{FFFD}') || text.contains("â€") || text.contains("????");
+    if mojibake {
+        vec!["mojibake"]
+    } else {
+        Vec::new()
     }
-    vec!["mojibake"]
 }
 
 /// Lowercase words of a phrase, tokenized exactly like messages.

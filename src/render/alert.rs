@@ -284,6 +284,23 @@ pub fn status_lines(s: &EndpointStatus, now: Millis) -> (Vec<String>, Vec<String
     (cols, notes)
 }
 
+/// "3 alerts not delivered yet, the oldest from … ago (last error: …)": under `medic status`
+/// when the sink has not taken alerts (Discord refusing the token, a network outage).
+pub fn backlog_line(b: &crate::store::Backlog, now: Millis) -> String {
+    let mut line = format!(
+        "{} alert{} not delivered yet",
+        b.pending,
+        if b.pending == 1 { "" } else { "s" }
+    );
+    if let Some(oldest) = b.oldest {
+        let _ = write!(line, ", the oldest raised {} ago", duration(now - oldest));
+    }
+    if let Some(e) = &b.last_error {
+        let _ = write!(line, " (last error: {e})");
+    }
+    line
+}
+
 /// `medic status`: an aligned table, with incident and silence notes under their endpoint.
 pub fn status_table(statuses: &[EndpointStatus], now: Millis) -> String {
     if statuses.is_empty() {

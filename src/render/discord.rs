@@ -132,6 +132,9 @@ impl Embed {
     fn fit(mut self) -> Embed {
         self.title = truncate_chars(&self.title, MAX_TITLE);
         self.description = cut_at_line(&self.description, MAX_DESCRIPTION);
+        // Discord refuses a field with an empty name or value (an entry without steps).
+        self.fields
+            .retain(|(name, value)| !name.trim().is_empty() && !value.trim().is_empty());
         self.fields.truncate(MAX_FIELDS);
         for (name, value) in &mut self.fields {
             *name = truncate_chars(name, MAX_FIELD_NAME);
@@ -208,6 +211,12 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// `text` as an inline code span. Markdown is not parsed inside one, so escaping would show
+/// its backslashes; only a backtick could end the span early, so those become `'`.
+pub fn code(text: &str) -> String {
+    format!("`{}`", text.replace('`', "'"))
+}
+
 /// A `/diagnose` (or free-text) outcome.
 pub fn outcome(outcome: &Outcome, kb: &Knowledge) -> Reply {
     match outcome {
@@ -250,14 +259,21 @@ pub fn entry_reply(entry: &Entry, kb: &Knowledge, why: String, others: &[Match])
     if !related.is_empty() {
         let list: Vec<String> = related
             .iter()
-            .map(|e| format!("{} (`{}`)", escape(&e.title), e.id))
+            .map(|e| format!("{} ({})", escape(&e.title), code(&e.id)))
             .collect();
         fields.push(("Related".to_string(), list.join("\n")));
     }
     if !others.is_empty() {
         let list: Vec<String> = others
             .iter()
-            .map(|m| format!("{} (`{}`, {:.0}%)", escape(&m.title), m.id, m.score * 100.0))
+            .map(|m| {
+                format!(
+                    "{} ({}, {:.0}%)",
+                    escape(&m.title),
+                    code(&m.id),
+                    m.score * 100.0
+                )
+            })
             .collect();
         fields.push(("Also possible".to_string(), list.join("\n")));
     }
@@ -269,20 +285,30 @@ pub fn entry_reply(entry: &Entry, kb: &Knowledge, why: String, others: &[Match])
         color: COLOR_ANSWER,
     }
     .fit();
-    let buttons = related
-        .iter()
-        .copied()
-        .chain(others.iter().map(|m| &*m.entry))
-        .map(open_button)
-        .filter(|b| b.custom_id.chars().count() <= MAX_CUSTOM_ID)
-        .take(MAX_BUTTONS)
-        .collect();
+    let buttons = unique_buttons(
+        related
+            .iter()
+            .copied()
+            .chain(others.iter().map(|m| &*m.entry)),
+    );
     Reply {
         content: None,
         embeds: vec![embed],
         buttons,
         ephemeral: false,
     }
+}
+
+/// "Open this entry" buttons, at most [`MAX_BUTTONS`]. An entry can be both related and "also
+/// possible"; Discord rejects a message whose custom ids repeat, so each entry gets one button.
+fn unique_buttons<'a>(entries: impl Iterator<Item = &'a Entry>) -> Vec<Button> {
+    let mut seen = std::collections::HashSet::new();
+    entries
+        .map(open_button)
+        .filter(|b| b.custom_id.chars().count() <= MAX_CUSTOM_ID)
+        .filter(|b| seen.insert(b.custom_id.clone()))
+        .take(MAX_BUTTONS)
+        .collect()
 }
 
 fn open_button(entry: &Entry) -> Button {
@@ -303,7 +329,7 @@ pub fn no_match(d: &Diagnosis) -> Reply {
     if !near.is_empty() {
         description.push_str("\n\n**Closest entries**\n");
         for m in &near {
-            description.push_str(&format!("• {} (`{}`)\n", escape(&m.title), m.id));
+            description.push_str(&format!("• {} ({})\n", escape(&m.title), code(&m.id)));
         }
     }
     let embed = Embed {
@@ -317,11 +343,7 @@ pub fn no_match(d: &Diagnosis) -> Reply {
     Reply {
         content: None,
         embeds: vec![embed],
-        buttons: near
-            .iter()
-            .map(|m| open_button(&m.entry))
-            .take(MAX_BUTTONS)
-            .collect(),
+        buttons: unique_buttons(near.iter().map(|m| &*m.entry)),
         ephemeral: true,
     }
 }
@@ -385,9 +407,9 @@ pub fn check(outcome: &CheckOutcome, kb: &Knowledge) -> Reply {
     match outcome {
         CheckOutcome::NotConfigured => Reply::text(HOW_TO_CONFIGURE).ephemeral(),
         CheckOutcome::Unknown { name, suggestions } => {
-            let mut text = format!("No endpoint named `{}`.", escape(name).replace('`', "'"));
+            let mut text = format!("No endpoint named {}.", code(name));
             if !suggestions.is_empty() {
-                let list: Vec<String> = suggestions.iter().map(|s| format!("`{s}`")).collect();
+                let list: Vec<String> = suggestions.iter().map(|s| code(s)).collect();
                 text.push_str(&format!(" Did you mean {}?", list.join(", ")));
             }
             text.push_str(" `/endpoints` lists them all.");
@@ -457,13 +479,16 @@ pub fn check_report(report: &CheckReport, kb: &Knowledge) -> Reply {
     }
 }
 
-/// `/endpoints`: one line per configured endpoint with its last known status.
+/// `/endpoints`: one line per configured endpoint with its last known status. Whole
+/// endpoints only: when they do not all fit in a description, the list ends with how many
+/// were left out.
 pub fn endpoints(lines: &[Line]) -> Reply {
     if lines.is_empty() {
         return Reply::text(HOW_TO_CONFIGURE).ephemeral();
     }
     let mut description = String::new();
-    for l in lines {
+    let mut used = 0;
+    for (shown, l) in lines.iter().enumerate() {
         let last = match &l.last {
             None => "❔ not checked yet".to_string(),
             Some(k) => {
@@ -474,17 +499,27 @@ pub fn endpoints(lines: &[Line]) -> Reply {
                 s
             }
         };
-        description.push_str(&format!(
-            "**{}** · {}\n{last}\n",
-            escape(&l.name),
-            escape(&l.url)
-        ));
+        let entry = format!("**{}** · {}\n{last}\n", escape(&l.name), escape(&l.url));
+        let entry_len = entry.chars().count();
+        let rest = lines.len() - shown;
+        // Room for the "and N more" line in case a later endpoint does not fit.
+        let reserve = if rest > 1 {
+            more(rest - 1).chars().count()
+        } else {
+            0
+        };
+        if used + entry_len + reserve > MAX_DESCRIPTION {
+            description.push_str(&more(rest));
+            break;
+        }
+        description.push_str(&entry);
+        used += entry_len;
     }
     let embed = Embed {
         title: format!("Endpoints ({})", lines.len()),
         description,
         fields: Vec::new(),
-        footer: Some("`/check endpoint:<name>` runs a check now".to_string()),
+        footer: Some("/check endpoint:<name> runs a check now".to_string()),
         color: COLOR_INFO,
     }
     .fit();
@@ -494,6 +529,10 @@ pub fn endpoints(lines: &[Line]) -> Reply {
         buttons: Vec::new(),
         ephemeral: false,
     }
+}
+
+fn more(n: usize) -> String {
+    format!("… and {n} more")
 }
 
 #[cfg(test)]
@@ -525,6 +564,84 @@ mod tests {
             .buttons
             .iter()
             .all(|b| b.label.chars().count() <= MAX_BUTTON_LABEL));
+    }
+
+    #[test]
+    fn an_entry_both_related_and_also_possible_gets_one_button() {
+        let kb = std::sync::Arc::new(Knowledge::builtin().unwrap());
+        let matcher = crate::matcher::Matcher::new(kb.clone());
+        let d = matcher.diagnose("we hit 429 rate limit, api quota exceeded", 3);
+        let best = d.best().unwrap();
+        let related: std::collections::HashSet<&String> = best.entry.related.iter().collect();
+        assert!(
+            d.matches[1..].iter().any(|m| related.contains(&m.id)),
+            "the query no longer shows the overlap: {:?}",
+            d.matches
+        );
+        let reply = diagnosis(&d, &kb);
+        let ids: Vec<&str> = reply.buttons.iter().map(|b| b.custom_id.as_str()).collect();
+        let unique: std::collections::HashSet<&&str> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len(), "{ids:?}");
+        assert!(!ids.is_empty() && ids.len() <= MAX_BUTTONS);
+    }
+
+    #[test]
+    fn many_endpoints_end_with_how_many_were_left_out() {
+        let lines: Vec<Line> = (0..300)
+            .map(|i| Line {
+                name: format!("endpoint-{i}"),
+                url: format!("https://api{i}.example.com/health"),
+                last: None,
+            })
+            .collect();
+        let reply = endpoints(&lines);
+        let d = &reply.embeds[0].description;
+        assert!(
+            d.chars().count() <= MAX_DESCRIPTION,
+            "{}",
+            d.chars().count()
+        );
+        let shown = d.matches("not checked yet").count();
+        assert!(shown > 10, "{shown}");
+        assert!(
+            d.ends_with(&format!("… and {} more", 300 - shown)),
+            "{}",
+            &d[d.len() - 100..]
+        );
+        assert!(!d.contains("medic diagnose"), "not the entry note");
+        assert!(endpoints(&lines[..3]).embeds[0]
+            .description
+            .ends_with("not checked yet\n"));
+    }
+
+    #[test]
+    fn empty_fields_are_left_out() {
+        let e = Embed {
+            title: "t".into(),
+            fields: vec![
+                ("Steps".into(), " \n".into()),
+                ("".into(), "v".into()),
+                ("ok".into(), "v".into()),
+            ],
+            ..Embed::default()
+        }
+        .fit();
+        assert_eq!(e.fields, vec![("ok".to_string(), "v".to_string())]);
+    }
+
+    #[test]
+    fn code_spans_are_not_escaped() {
+        assert_eq!(code("my_api-v2`x"), "`my_api-v2'x`");
+        let kb = Knowledge::builtin().unwrap();
+        let outcome = CheckOutcome::Unknown {
+            name: "bil_ling".to_string(),
+            suggestions: vec!["billing_v2".to_string()],
+        };
+        let text = check(&outcome, &kb).content.unwrap();
+        assert!(
+            text.contains("`bil_ling`") && text.contains("`billing_v2`"),
+            "{text}"
+        );
     }
 
     #[test]

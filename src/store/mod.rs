@@ -4,13 +4,14 @@
 //! incident history, silences, acknowledgements and the alert outbox. Everything one event
 //! changes — the check, the new state, the alerts it raised — is written in one transaction
 //! ([`Store::commit`]), so a crash never leaves an alert without its state or the other way round.
+//! A lease row makes sure only one scheduler (`watch` or `serve`) writes a file at a time.
 //! The store knows nothing about when to alert ([`crate::alerts`]) or how to send.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
 use crate::alerts::{Ack, Alert, EndpointState, Health, Incident, Millis, Observation, Silence};
@@ -78,7 +79,17 @@ const MIGRATIONS: &[&str] = &[
         dead INTEGER NOT NULL DEFAULT 0
     );
     CREATE INDEX outbox_pending ON outbox (delivered_at, dead, seq);",
+    // 2: who runs the scheduler on this file (one `watch` or `serve` at a time).
+    "CREATE TABLE scheduler_lease (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        pid INTEGER NOT NULL,
+        token TEXT NOT NULL,
+        heartbeat INTEGER NOT NULL
+    );",
 ];
+
+/// A scheduler lease whose heartbeat is older than this is free, even if its pid seems alive.
+pub const LEASE_TTL: Duration = Duration::from_secs(60);
 
 /// Everything one event changed, written atomically by [`Store::commit`].
 #[derive(Debug, Default)]
@@ -115,11 +126,23 @@ pub struct History {
     pub p95_ms: Option<u64>,
 }
 
+/// Alerts not delivered yet, for `medic status` and the bot's `/endpoints`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Backlog {
+    pub pending: u64,
+    /// When the oldest undelivered alert was raised.
+    pub oldest: Option<Millis>,
+    /// Why the oldest one has not gone out yet.
+    pub last_error: Option<String>,
+}
+
 /// The SQLite file and the ids of the endpoints seen so far.
 pub struct Store {
     conn: Connection,
     path: String,
     endpoint_ids: HashMap<String, i64>,
+    /// Our token in `scheduler_lease`, once taken.
+    lease: Option<String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -129,8 +152,9 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) and migrates the database. A file that is not a medic database,
-    /// is corrupted, or cannot be written is a clear error here, before any check runs.
+    /// Opens (creating if needed) and migrates the database. A file that is not a medic database
+    /// or cannot be written is a clear error here, before any check runs; damaged pages further
+    /// in are found by [`Store::check_integrity`].
     pub fn open(path: &Path) -> Result<Store> {
         let shown = path.display().to_string();
         if path.is_dir() {
@@ -150,6 +174,44 @@ impl Store {
                 other => return other,
             }
         }
+    }
+
+    /// Opens an existing database for reading only: no migrations, no integrity check, no
+    /// writes (`medic status`, `/endpoints`). A file without medic's schema yet reads as empty
+    /// through [`Store::is_empty_schema`].
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        let shown = path.display().to_string();
+        if path.is_dir() {
+            return Err(store_error(&shown, "is a directory, not a database file"));
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| db_error(&shown, e))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| db_error(&shown, e))?;
+        let store = Store {
+            conn,
+            path: shown,
+            endpoint_ids: HashMap::new(),
+            lease: None,
+        };
+        let version = store.schema_version()?;
+        if version as usize > MIGRATIONS.len() {
+            return Err(store_error(
+                &store.path,
+                &format!(
+                    "schema version {version} is newer than this medic understands ({}); upgrade medic",
+                    MIGRATIONS.len()
+                ),
+            ));
+        }
+        Ok(store)
+    }
+
+    /// Whether the file has no medic tables yet (never used by `watch` or `serve`).
+    pub fn is_empty_schema(&self) -> Result<bool> {
+        Ok(self.schema_version()? == 0)
     }
 
     /// A private database that lives as long as the value (tests, `--db :memory:`).
@@ -179,20 +241,96 @@ impl Store {
             conn,
             path,
             endpoint_ids: HashMap::new(),
+            lease: None,
         };
         store.migrate()?;
-        // A quick check that the pages we rely on are readable, so corruption shows at start-up.
-        let ok: String = store
+        Ok(store)
+    }
+
+    /// Reads every page once (`PRAGMA quick_check`), so that corruption stops `watch`/`serve`
+    /// at start-up instead of surfacing mid-run. Costs a full read of the file: start-up only.
+    pub fn check_integrity(&self) -> Result<()> {
+        let ok: String = self
             .conn
             .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
-            .map_err(|e| db_error(&store.path, e))?;
+            .map_err(|e| self.err(e))?;
         if ok != "ok" {
             return Err(store_error(
-                &store.path,
+                &self.path,
                 &format!("database is corrupted ({ok})"),
             ));
         }
-        Ok(store)
+        Ok(())
+    }
+
+    /// Claims the scheduler for this process: one `watch` or `serve` per file, or two engines
+    /// would raise every alert twice and steal each other's outbox rows. The claim is free when
+    /// nobody holds it, when the holder's heartbeat is older than [`LEASE_TTL`], or when the
+    /// holder's pid no longer runs (after a crash or SIGKILL).
+    pub fn take_scheduler_lease(&mut self, now: Millis) -> Result<()> {
+        let path = self.path.clone();
+        let err = |e| db_error(&path, e);
+        let me = std::process::id();
+        let token = format!("{me}-{:016x}", rand::random::<u64>());
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let holder: Option<(u32, Millis)> = tx
+            .query_row(
+                "SELECT pid, heartbeat FROM scheduler_lease WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(err)?;
+        if let Some((pid, heartbeat)) = holder {
+            let fresh = now - heartbeat < LEASE_TTL.as_millis() as Millis;
+            // Our own pid: an earlier store of this process that was dropped without releasing.
+            if pid != me && fresh && process_alive(pid) {
+                return Err(store_error(
+                    &path,
+                    &format!(
+                        "another medic watch/serve (pid {pid}) is using this database; stop it \
+                         first, or give this one its own file with MEDIC_DB"
+                    ),
+                ));
+            }
+        }
+        tx.execute(
+            "INSERT INTO scheduler_lease (id, pid, token, heartbeat) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET pid = ?1, token = ?2, heartbeat = ?3",
+            params![me, token, now],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        self.lease = Some(token);
+        Ok(())
+    }
+
+    /// Keeps our scheduler lease alive. `false` if another process took it over (this one was
+    /// stalled for longer than [`LEASE_TTL`]): this one must stop.
+    pub fn heartbeat(&mut self, now: Millis) -> Result<bool> {
+        let Some(token) = &self.lease else {
+            return Ok(true);
+        };
+        let n = self
+            .conn
+            .prepare_cached("UPDATE scheduler_lease SET heartbeat = ?2 WHERE id = 1 AND token = ?1")
+            .and_then(|mut s| s.execute(params![token, now]))
+            .map_err(|e| self.err(e))?;
+        Ok(n > 0)
+    }
+
+    /// Gives the scheduler lease up (clean shutdown), so the next start need not check the pid.
+    pub fn release_scheduler_lease(&mut self) -> Result<()> {
+        let Some(token) = self.lease.take() else {
+            return Ok(());
+        };
+        self.conn
+            .execute("DELETE FROM scheduler_lease WHERE token = ?1", [token])
+            .map(drop)
+            .map_err(|e| self.err(e))
     }
 
     fn migrate(&mut self) -> Result<()> {
@@ -471,8 +609,17 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Deletes check results and delivered alerts older than `retention`; returns rows removed.
-    pub fn prune(&mut self, now: Millis, retention: Duration) -> Result<usize> {
+    /// Deletes what is older than `retention`: check results, delivered and given-up alerts,
+    /// closed incidents with their acknowledgements, ended silences, and endpoints that are no
+    /// longer in `configured` once none of their checks is left. Returns rows removed.
+    pub fn prune(
+        &mut self,
+        now: Millis,
+        retention: Duration,
+        configured: &std::collections::HashSet<String>,
+    ) -> Result<usize> {
+        // Zero is refused by the configuration; never delete the history of the last hour.
+        let retention = retention.max(Duration::from_secs(3600));
         let cutoff = now - retention.as_millis() as Millis;
         // Per endpoint, so each delete is a range of the primary key (no index on `at` needed).
         let ids: Vec<i64> = self
@@ -490,14 +637,79 @@ impl Store {
                 )
                 .map_err(|e| self.err(e))?;
         }
-        let sent = self
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| db_error(&path, e))?;
+        let result = (|| -> rusqlite::Result<(usize, Vec<String>)> {
+            let mut removed = 0;
+            for sql in [
+                "DELETE FROM outbox WHERE (delivered_at IS NOT NULL AND delivered_at < ?1)
+                 OR (dead = 1 AND created_at < ?1)",
+                "DELETE FROM acknowledgements WHERE incident_id IN
+                 (SELECT id FROM incidents WHERE closed_at IS NOT NULL AND closed_at < ?1)",
+                "DELETE FROM incidents WHERE closed_at IS NOT NULL AND closed_at < ?1",
+                "DELETE FROM silences WHERE ended_at IS NOT NULL AND ended_at < ?1",
+            ] {
+                removed += tx.execute(sql, [cutoff])?;
+            }
+            // Endpoints gone from the configuration, once their last check is pruned.
+            let candidates: Vec<(i64, String)> = tx
+                .prepare(
+                    "SELECT id, name FROM endpoints e
+                     WHERE NOT EXISTS (SELECT 1 FROM checks c WHERE c.endpoint_id = e.id)",
+                )?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut gone = Vec::new();
+            for (id, name) in candidates {
+                if configured.contains(&name) {
+                    continue;
+                }
+                removed += tx.execute("DELETE FROM endpoints WHERE id = ?1", [id])?;
+                removed += tx.execute(
+                    "DELETE FROM acknowledgements WHERE incident_id IN
+                     (SELECT id FROM incidents WHERE endpoint = ?1)",
+                    [&name],
+                )?;
+                removed += tx.execute("DELETE FROM incidents WHERE endpoint = ?1", [&name])?;
+                removed += tx.execute("DELETE FROM silences WHERE endpoint = ?1", [&name])?;
+                gone.push(name);
+            }
+            Ok((removed, gone))
+        })();
+        let (removed, gone) = result
+            .and_then(|r| tx.commit().map(|()| r))
+            .map_err(|e| db_error(&path, e))?;
+        for name in gone {
+            self.endpoint_ids.remove(&name);
+        }
+        Ok(checks + removed)
+    }
+
+    /// How many alerts wait for delivery, and why the oldest has not gone out.
+    pub fn backlog(&self) -> Result<Backlog> {
+        let (pending, oldest): (u64, Option<Millis>) = self
             .conn
-            .execute(
-                "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?1",
-                [cutoff],
+            .query_row(
+                "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE delivered_at IS NULL AND dead = 0",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(|e| self.err(e))?;
-        Ok(checks + sent)
+        let last_error = self
+            .conn
+            .query_row(
+                "SELECT last_error FROM outbox WHERE delivered_at IS NULL AND dead = 0 ORDER BY seq LIMIT 1",
+                [],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?
+            .flatten();
+        Ok(Backlog {
+            pending,
+            oldest,
+            last_error,
+        })
     }
 
     /// Copies the WAL into the main file (done at a clean shutdown, so the file alone is
@@ -633,6 +845,22 @@ fn write_incident(
         }
     }
     Ok(())
+}
+
+/// Whether `pid` is a running (not zombie) process; `true` where `/proc` cannot tell, so that
+/// only the heartbeat's age decides there.
+fn process_alive(pid: u32) -> bool {
+    if !Path::new("/proc/self").exists() {
+        return true;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state letter follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_none_or(|state| state != "Z" && state != "X"),
+        Err(_) => false,
+    }
 }
 
 fn percentile(sorted: &[u64], p: usize) -> Option<u64> {

@@ -181,16 +181,28 @@ impl Watch {
     pub fn sigkill(&mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
+        self.drain_to_end(Duration::from_secs(5));
     }
 
-    /// SIGTERM and wait for a clean exit.
+    /// Collects stdout lines until the process closed it (or `timeout`).
+    pub fn drain_to_end(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.stdout.push(line);
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit; every line it printed is collected.
     pub fn stop(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                self.drain_for(Duration::from_millis(100));
+                self.drain_to_end(Duration::from_secs(5));
                 return status;
             }
             assert!(

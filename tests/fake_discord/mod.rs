@@ -76,7 +76,11 @@ struct State {
     rules: Mutex<VecDeque<Rule>>,
     gateway_received: Mutex<Vec<Value>>,
     unknown_events: Mutex<Vec<(String, Value)>>,
+    /// Bodies answered with 400 because Discord would have refused them.
+    violations: Mutex<Vec<String>>,
     identified: Mutex<Option<Value>>,
+    /// Close code to answer IDENTIFY with instead of READY (e.g. 4014, disallowed intents).
+    close_on_identify: Mutex<Option<u16>>,
     seq: AtomicU64,
     ids: AtomicU64,
     ws_url: Mutex<String>,
@@ -188,6 +192,18 @@ impl FakeDiscord {
         );
     }
 
+    /// Every body the fake refused with 400 (what Discord would have refused), as
+    /// `METHOD path: problems`.
+    pub fn violations(&self) -> Vec<String> {
+        self.state.violations.lock().unwrap().clone()
+    }
+
+    /// Fails the test if the bot sent anything Discord would have refused.
+    pub fn assert_valid_bodies(&self) {
+        let v = self.violations();
+        assert!(v.is_empty(), "bodies Discord would refuse: {v:#?}");
+    }
+
     /// A fresh snowflake-like id.
     pub fn next_id(&self) -> u64 {
         self.state.ids.fetch_add(1, Ordering::SeqCst)
@@ -219,6 +235,12 @@ impl FakeDiscord {
         self.gateway_tx
             .send((frame, None))
             .expect("gateway task alive");
+    }
+
+    /// Answers every IDENTIFY by closing the gateway with `code`, as Discord does with 4014
+    /// when a privileged intent is not enabled for the application.
+    pub fn close_on_identify(&self, code: u16) {
+        *self.state.close_on_identify.lock().unwrap() = Some(code);
     }
 
     /// The IDENTIFY payload once the client has sent it.
@@ -354,6 +376,17 @@ async fn gateway(listener: TcpListener, state: Arc<State>, rx: mpsc::UnboundedRe
                                 if sink.send(WsMessage::Text(ack)).await.is_err() { return }
                             }
                             Some(2) => {
+                                let close = *state.close_on_identify.lock().unwrap();
+                                if let Some(code) = close {
+                                    *state.identified.lock().unwrap() = Some(v);
+                                    state.changed.notify_waiters();
+                                    let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                                        code: code.into(),
+                                        reason: "Disallowed intent(s).".into(),
+                                    };
+                                    let _ = sink.send(WsMessage::Close(Some(frame))).await;
+                                    return;
+                                }
                                 let s = state.seq.fetch_add(1, Ordering::SeqCst) + 1;
                                 let ws_url = state.ws_url.lock().unwrap().clone();
                                 let ready = json!({"op": 0, "s": s, "t": "READY", "d": payloads::ready(&ws_url)});
@@ -445,11 +478,20 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
             .position(|r| r.method == method && path.contains(&r.path_part));
         pos.and_then(|p| rules.remove(p)).map(|r| r.failure)
     };
+    let violations = match failure {
+        Some(_) => Vec::new(),
+        None => validate(&method, &path, &body),
+    };
     let (status, response) = match failure {
         Some(Failure::Drop) => (0, None),
         Some(Failure::Status(code)) => (code, Some(error_response(code, None))),
         Some(Failure::RateLimited { retry_after }) => {
             (429, Some(error_response(429, Some(retry_after))))
+        }
+        None if !violations.is_empty() => {
+            let message = format!("{method} {path}: {}", violations.join("; "));
+            state.violations.lock().unwrap().push(message);
+            (400, Some(invalid_form_body(&violations)))
         }
         None => {
             let (code, value) = route(&state, &method, &path, &body);
@@ -501,6 +543,191 @@ fn error_response(code: u16, retry_after: Option<f64>) -> Response<Body> {
         None => json!({"message": format!("{code}: fake failure"), "code": 0}),
     };
     b.body(Full::new(Bytes::from(body.to_string()))).unwrap()
+}
+
+fn invalid_form_body(violations: &[String]) -> Response<Body> {
+    json_response(
+        400,
+        &json!({"code": 50035, "message": "Invalid Form Body", "errors": violations}),
+    )
+}
+
+// ---- what Discord refuses ----
+
+/// Discord's limits (see docs/discord.md); serenity checks none of the per-field ones.
+const CONTENT: usize = 2000;
+const EMBEDS: usize = 10;
+const TITLE: usize = 256;
+const DESCRIPTION: usize = 4096;
+const FIELDS: usize = 25;
+const FIELD_NAME: usize = 256;
+const FIELD_VALUE: usize = 1024;
+const FOOTER: usize = 2048;
+const AUTHOR: usize = 256;
+const EMBEDS_TOTAL: usize = 6000;
+const BUTTON_LABEL: usize = 80;
+const CUSTOM_ID: usize = 100;
+const ROWS: usize = 5;
+const ROW_COMPONENTS: usize = 5;
+const CHOICES: usize = 25;
+const CHOICE_CHARS: usize = 100;
+
+/// What is wrong with a request body, the way Discord would answer 400 to it (empty: fine).
+pub fn validate(method: &Method, path: &str, body: &Value) -> Vec<String> {
+    let path = path.split('?').next().unwrap_or_default();
+    let parts: Vec<&str> = path
+        .strip_prefix("/api/v10")
+        .unwrap_or(path)
+        .trim_matches('/')
+        .split('/')
+        .collect();
+    let mut problems = Vec::new();
+    match (method.as_str(), parts.as_slice()) {
+        ("POST", ["channels", _, "messages"]) | ("POST", ["webhooks", _, _]) => {
+            message(body, true, &mut problems)
+        }
+        ("PATCH", ["webhooks", _, _, "messages", _])
+        | ("PATCH", ["channels", _, "messages", _]) => message(body, false, &mut problems),
+        ("POST", ["interactions", _, _, "callback"]) => {
+            let data = &body["data"];
+            match body["type"].as_u64() {
+                // A message, or the update of the clicked one.
+                Some(4) | Some(7) => message(data, true, &mut problems),
+                Some(8) => choices(data, &mut problems),
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+    problems
+}
+
+fn chars(v: &Value) -> usize {
+    v.as_str().map_or(0, |s| s.chars().count())
+}
+
+fn message(body: &Value, creates: bool, problems: &mut Vec<String>) {
+    let mut check = |ok: bool, what: String| {
+        if !ok {
+            problems.push(what);
+        }
+    };
+    if creates {
+        check(
+            body["allowed_mentions"]["parse"] == json!([]),
+            format!(
+                "allowed_mentions.parse must be [] (no pings), got {}",
+                body["allowed_mentions"]
+            ),
+        );
+    }
+    let content = chars(&body["content"]);
+    check(
+        content <= CONTENT,
+        format!("content is {content} > {CONTENT} characters"),
+    );
+    let embeds = body["embeds"].as_array().cloned().unwrap_or_default();
+    check(
+        embeds.len() <= EMBEDS,
+        format!("{} > {EMBEDS} embeds", embeds.len()),
+    );
+    let mut total = 0;
+    for (i, e) in embeds.iter().enumerate() {
+        let title = chars(&e["title"]);
+        let description = chars(&e["description"]);
+        let footer = chars(&e["footer"]["text"]);
+        let author = chars(&e["author"]["name"]);
+        check(
+            title <= TITLE,
+            format!("embeds[{i}].title is {title} > {TITLE}"),
+        );
+        check(
+            description <= DESCRIPTION,
+            format!("embeds[{i}].description is {description} > {DESCRIPTION}"),
+        );
+        check(
+            footer <= FOOTER,
+            format!("embeds[{i}].footer.text is {footer} > {FOOTER}"),
+        );
+        check(
+            author <= AUTHOR,
+            format!("embeds[{i}].author.name is {author} > {AUTHOR}"),
+        );
+        total += title + description + footer + author;
+        let fields = e["fields"].as_array().cloned().unwrap_or_default();
+        check(
+            fields.len() <= FIELDS,
+            format!("embeds[{i}] has {} > {FIELDS} fields", fields.len()),
+        );
+        for (j, f) in fields.iter().enumerate() {
+            let name = chars(&f["name"]);
+            let value = chars(&f["value"]);
+            check(
+                (1..=FIELD_NAME).contains(&name),
+                format!("embeds[{i}].fields[{j}].name is {name} characters (1..={FIELD_NAME})"),
+            );
+            check(
+                (1..=FIELD_VALUE).contains(&value),
+                format!("embeds[{i}].fields[{j}].value is {value} characters (1..={FIELD_VALUE})"),
+            );
+            total += name + value;
+        }
+    }
+    check(
+        total <= EMBEDS_TOTAL,
+        format!("embeds total {total} > {EMBEDS_TOTAL} characters"),
+    );
+    let rows = body["components"].as_array().cloned().unwrap_or_default();
+    check(
+        rows.len() <= ROWS,
+        format!("{} > {ROWS} action rows", rows.len()),
+    );
+    let mut ids = std::collections::HashSet::new();
+    for (r, row) in rows.iter().enumerate() {
+        let inner = row["components"].as_array().cloned().unwrap_or_default();
+        check(
+            inner.len() <= ROW_COMPONENTS,
+            format!(
+                "components[{r}] has {} > {ROW_COMPONENTS} components",
+                inner.len()
+            ),
+        );
+        for (c, comp) in inner.iter().enumerate() {
+            let label = chars(&comp["label"]);
+            check(
+                label <= BUTTON_LABEL,
+                format!("components[{r}][{c}].label is {label} > {BUTTON_LABEL}"),
+            );
+            if let Some(id) = comp["custom_id"].as_str() {
+                let n = id.chars().count();
+                check(
+                    (1..=CUSTOM_ID).contains(&n),
+                    format!("components[{r}][{c}].custom_id is {n} characters (1..={CUSTOM_ID})"),
+                );
+                check(
+                    ids.insert(id.to_string()),
+                    format!("COMPONENT_CUSTOM_ID_DUPLICATED: {id}"),
+                );
+            }
+        }
+    }
+}
+
+fn choices(data: &Value, problems: &mut Vec<String>) {
+    let choices = data["choices"].as_array().cloned().unwrap_or_default();
+    if choices.len() > CHOICES {
+        problems.push(format!("{} > {CHOICES} choices", choices.len()));
+    }
+    for (i, c) in choices.iter().enumerate() {
+        for key in ["name", "value"] {
+            let n = chars(&c[key]);
+            if c[key].is_string() && !(1..=CHOICE_CHARS).contains(&n) {
+                problems.push(format!(
+                    "choices[{i}].{key} is {n} characters (1..={CHOICE_CHARS})"
+                ));
+            }
+        }
+    }
 }
 
 fn route(state: &State, method: &Method, path: &str, body: &Value) -> (u16, Value) {

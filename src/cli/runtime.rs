@@ -1,0 +1,74 @@
+//! What the long-running subcommands (`serve`, `watch`) share: logging to stderr and the
+//! shutdown signal.
+
+/// Targets kept at warn whatever `RUST_LOG` says, unless it names them itself: at debug level
+/// serenity's HTTP spans carry interaction and webhook tokens, and reqwest/hyper log the
+/// URLs that contain them.
+const QUIET_TARGETS: &str = "serenity::http=warn,reqwest=warn,hyper=warn,hyper_util=warn";
+
+/// The filter directives for a `RUST_LOG` value (default: medic at info, libraries at warn).
+pub(crate) fn log_directives(rust_log: Option<&str>) -> String {
+    match rust_log.map(str::trim).filter(|s| !s.is_empty()) {
+        None => format!("warn,medic=info,{QUIET_TARGETS}"),
+        // The user chose what serenity logs: respect it.
+        Some(user) if user.contains("serenity") => user.to_string(),
+        Some(user) => format!("{user},{QUIET_TARGETS}"),
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (see [`log_directives`]).
+pub(crate) fn init_logging() {
+    let rust_log = std::env::var("RUST_LOG").ok();
+    let directives = log_directives(rust_log.as_deref());
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives).unwrap_or_else(|e| {
+        eprintln!("medic: ignoring RUST_LOG ({e})");
+        tracing_subscriber::EnvFilter::new(log_directives(None))
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_carrying_targets_stay_at_warn_unless_named() {
+        assert!(log_directives(None).contains("serenity::http=warn"));
+        let debug = log_directives(Some("debug"));
+        assert!(debug.starts_with("debug,") && debug.contains("serenity::http=warn"));
+        assert!(debug.contains("reqwest=warn") && debug.contains("hyper=warn"));
+        assert_eq!(
+            log_directives(Some("debug,serenity=trace")),
+            "debug,serenity=trace"
+        );
+        for d in [log_directives(None), debug] {
+            assert!(tracing_subscriber::EnvFilter::try_new(d).is_ok());
+        }
+    }
+}
