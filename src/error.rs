@@ -32,6 +32,10 @@ pub enum Error {
     /// The state database (`MEDIC_DB`) cannot be used: corrupted, foreign, unwritable, locked.
     #[error("database {path}: {message}")]
     Store { path: String, message: String },
+    /// The scheduled checks and alerts of `medic serve` stopped on their own (the bot was then
+    /// shut down): nobody may silently stop getting alerts.
+    #[error("scheduled checks and alerts stopped: {0}")]
+    AlertsStopped(Box<Error>),
     #[error("{0}")]
     Other(String),
 }
@@ -52,6 +56,7 @@ impl Error {
             | Error::CheckFailed(_)
             | Error::Discord(_)
             | Error::Store { .. }
+            | Error::AlertsStopped(_)
             | Error::Other(_) => 1,
         }
     }

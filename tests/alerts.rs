@@ -2062,6 +2062,81 @@ async fn discord_alerts_post_once_each_in_order_through_500_429_and_dropped_conn
     assert!(body
         .get("components")
         .is_none_or(|c| c == &serde_json::json!([])));
+    fake.assert_valid_bodies();
+}
+
+#[tokio::test]
+async fn a_discord_post_whose_answer_is_lost_is_retried_with_its_nonce_and_appears_once() {
+    use fake_discord::{Failure, FakeDiscord, BOT_TOKEN};
+    use hyper::Method;
+    use medic::alerts::discord::DiscordSink;
+    use medic::alerts::SystemClock;
+
+    let fake = FakeDiscord::start().await;
+    let http = Arc::new(
+        poise::serenity_prelude::HttpBuilder::new(BOT_TOKEN)
+            .proxy(fake.api_base())
+            .ratelimiter_disabled(true)
+            .build(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (mut m, store) = monitor_on(
+        &dir.path().join("medic.db"),
+        clock.clone(),
+        policy(1, 1, Duration::ZERO),
+    );
+    m.observe("api", &fail(clock.now())).unwrap();
+
+    const CHANNEL: u64 = 77;
+    let path = format!("/channels/{CHANNEL}/messages");
+    // Discord creates the message, but medic never hears so.
+    fake.fail_next(Method::POST, &path, Failure::DropAfterProcessing, 1);
+    let backoff = Backoff {
+        first: Duration::from_millis(20),
+        max: Duration::from_millis(200),
+    };
+    let (stop, run) = deliver(
+        &store,
+        DiscordSink::new(http, CHANNEL, None),
+        &clock,
+        &m,
+        backoff.into(),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while store.lock().unwrap().outbox().unwrap()[0]
+        .delivered_at
+        .is_none()
+    {
+        assert!(std::time::Instant::now() < deadline, "DOWN not delivered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send(()).unwrap();
+    assert_eq!(run.await.unwrap(), delivery::Stopped::Shutdown);
+
+    let outbox = store.lock().unwrap().outbox().unwrap();
+    let down = &outbox[0];
+    let posts = fake.requests_matching(Method::POST, &path);
+    let statuses: Vec<u16> = posts.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [0, 200], "lost answer, then the retry");
+    for p in &posts {
+        assert_eq!(p.body["nonce"], down.alert.id.as_str());
+        assert_eq!(p.body["enforce_nonce"], true);
+    }
+    let messages = fake.channel_messages(CHANNEL);
+    assert_eq!(
+        messages.len(),
+        1,
+        "exactly one DOWN in the channel: {messages:#?}"
+    );
+    assert_eq!(messages[0]["embeds"][0]["title"], "✖ DOWN · api");
+    assert_eq!(
+        down.message_id.as_deref(),
+        messages[0]["id"].as_str(),
+        "the retry was answered with the message the lost post created"
+    );
+    assert_eq!(down.attempts, 2);
+    fake.assert_valid_bodies();
 }
 
 #[tokio::test]
@@ -2093,6 +2168,7 @@ async fn discord_bad_token_channel_or_permission_is_a_broken_sink_and_a_400_reje
         }
     }
     assert!(matches!(sink.send(&alert).await, Ok(Some(_))));
+    fake.assert_valid_bodies();
 }
 
 #[test]
@@ -2345,8 +2421,86 @@ fn bot_posts_alerts_and_handles_acknowledge_rerun_silence_and_unsilence() {
             "exactly these alerts, in order"
         );
         fake.assert_no_unknown_events();
+        fake.assert_valid_bodies();
         stop.send(true).unwrap();
         alerts_task.await.unwrap().unwrap();
         let _ = tokio::time::timeout(WAIT, bot_task).await;
+    });
+}
+
+#[test]
+fn medic_serve_stops_the_bot_and_exits_1_when_its_alerts_stop() {
+    use fake_discord::{FakeDiscord, BOT_TOKEN};
+    use hyper::Method;
+
+    const WAIT: Duration = Duration::from_secs(20);
+    let server = SwitchServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("medic.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[discord]\nalert_channel = 77\n\n[[endpoints]]\nname = \"api\"\nurl = \"{}\"\n\
+             interval = \"1s\"\ntimeout = \"2s\"\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("medic.db");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let fake = FakeDiscord::start().await;
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_medic"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .current_dir(dir.path())
+            .env("DISCORD_TOKEN", BOT_TOKEN)
+            .env("DISCORD_API_BASE", fake.api_base())
+            .env("DISCORD_GUILD_ID", "10")
+            .env("MEDIC_DB", &db)
+            .env_remove("MEDIC_CONFIG")
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        // The lease is taken before the bot connects, so it is there once commands are registered.
+        fake.wait_for(0, WAIT, |r| {
+            r.method == Method::PUT && r.path.contains("/commands")
+        })
+        .await;
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.busy_timeout(WAIT).unwrap();
+        let taken = c
+            .execute(
+                "UPDATE scheduler_lease SET pid = ?1, token = 'other' WHERE id = 1",
+                [std::process::id()],
+            )
+            .unwrap();
+        assert_eq!(taken, 1, "medic serve holds the scheduler lease");
+
+        let out = tokio::time::timeout(WAIT, child.wait_with_output())
+            .await
+            .expect("medic serve stops at its next tick")
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("medic: scheduled checks and alerts stopped: database ")
+                && stderr.contains("took over this database"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("shutting down"),
+            "the bot was stopped, not cut off: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        fake.assert_valid_bodies();
     });
 }

@@ -8,7 +8,8 @@
 //!
 //! The bot side lives here too, plugged into [`crate::discord`] by small hooks: `/silence` and
 //! `/unsilence` ([`silence`], [`unsilence`]), the DOWN alert's buttons ([`handle_click`]), and
-//! [`start`], which `medic serve` calls to run the scheduler with this sink.
+//! [`start`], which `medic serve` calls to run the scheduler with this sink (and whose task it
+//! watches alongside the bot).
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -23,6 +24,7 @@ use serenity::{
     Permissions, RoleId, Timestamp,
 };
 use tokio::sync::OnceCell;
+use tokio::task::JoinHandle;
 
 use super::delivery::{SendError, Sink};
 use super::engine::AckError;
@@ -174,13 +176,18 @@ fn classify(e: serenity::Error) -> SendError {
 /// `alert_channel` through the bot's client (delivered into `slot`). `None` when no
 /// `alert_channel` or no endpoint with an interval is configured. The state database is
 /// `MEDIC_DB` (default `medic.db`).
+///
+/// Returns the pipeline's [`Handle`] and its task, as [`service::spawn`] does. The task ends
+/// with an error if the pipeline stops on its own (lease lost, delivery failed): the bot keeps
+/// answering commands meanwhile, so `medic serve` must watch the task and stop, because nobody
+/// may silently stop getting alerts.
 pub fn start(
     config: &Config,
     checker: Arc<Checker>,
     knowledge: Arc<Knowledge>,
     slot: HttpSlot,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> crate::Result<Option<Handle>> {
+) -> crate::Result<Option<(Handle, JoinHandle<crate::Result<()>>)>> {
     let Some(channel) = config.discord.alert_channel else {
         if !config.endpoints.is_empty() {
             tracing::info!("no alert_channel in [discord]: scheduled checks and alerts are off");
@@ -203,7 +210,7 @@ pub fn start(
             sink = sink.mention_for(&ep.name, role);
         }
     }
-    let (handle, task) = service::spawn(
+    let running = service::spawn(
         setup,
         checker,
         sink,
@@ -212,19 +219,7 @@ pub fn start(
         Some(knowledge),
         shutdown,
     )?;
-    // The bot keeps answering commands, but nobody may silently stop getting alerts.
-    tokio::spawn(async move {
-        let failed = match task.await {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(e) => Some(e.to_string()),
-        };
-        if let Some(e) = failed {
-            tracing::error!("scheduled checks and alerts stopped: {e}; exiting");
-            std::process::exit(1);
-        }
-    });
-    Ok(Some(handle))
+    Ok(Some(running))
 }
 
 /// `<t:1700000000:f>`: a time every reader sees in their own time zone.

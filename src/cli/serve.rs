@@ -1,14 +1,23 @@
 //! `medic serve`: the Discord bot. Reads the token and options from the environment (and
 //! `.env`), the `[discord]` section and endpoints from `medic.toml`, logs with `RUST_LOG`, and
-//! stops cleanly on SIGINT/SIGTERM.
+//! stops cleanly on SIGINT/SIGTERM. The bot and the scheduled checks that post to
+//! `alert_channel` run side by side; whichever stops first stops the other.
 
+use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use super::runtime::{init_logging, shutdown_signal};
 use crate::commands::Services;
 use crate::discord::{self, Bot, Settings};
 use crate::{Error, Result};
+
+/// How long the bot gets to close its gateway connections once told to stop.
+const BOT_STOP: Duration = Duration::from_secs(10);
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}
@@ -28,21 +37,106 @@ pub fn run(_args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> 
         .build()
         .map_err(|e| Error::io("starting the async runtime", e))?;
     runtime.block_on(async {
+        // One stop signal for both halves: SIGINT/SIGTERM, or either half ending.
+        let (stop, _) = watch::channel(false);
+        let stopped = |stop: &watch::Sender<bool>| {
+            let mut rx = stop.subscribe();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
+        };
         // Scheduled checks post to `alert_channel` through the bot's client once it exists.
         let slot = crate::alerts::discord::HttpSlot::default();
         let kb = matcher.knowledge().clone();
-        let alerts = crate::alerts::discord::start(
+        let (alerts, pipeline) = crate::alerts::discord::start(
             checker.config(),
             checker.clone(),
             kb,
             slot.clone(),
-            shutdown_signal(),
-        )?;
+            stopped(&stop),
+        )?
+        .unzip();
         let services = Services::new(matcher, Some(checker)).with_alerts(alerts);
-        discord::run(
+        let bot = tokio::spawn(discord::run(
             Bot::new(settings, services).alert_http(slot),
-            shutdown_signal(),
-        )
-        .await
+            stopped(&stop),
+        ));
+        supervise(bot, pipeline, shutdown_signal(), &stop).await
     })
+}
+
+/// Runs until `signal`, the bot ending, or the alert pipeline failing; then stops both (the bot
+/// closes its gateway connections, the pipeline records the last results and gives up its
+/// lease) and returns what stopped them: the bot's error, or the pipeline's as
+/// [`Error::AlertsStopped`].
+async fn supervise(
+    mut bot: JoinHandle<Result<()>>,
+    mut alerts: Option<JoinHandle<Result<()>>>,
+    signal: impl Future<Output = ()>,
+    stop: &watch::Sender<bool>,
+) -> Result<()> {
+    tokio::pin!(signal);
+    let mut bot_ended = None;
+    let alerts_failed = loop {
+        tokio::select! {
+            _ = &mut signal => break None,
+            ended = &mut bot => {
+                bot_ended = Some(joined(ended, "the bot"));
+                break None;
+            }
+            ended = async { alerts.as_mut().expect("checked").await }, if alerts.is_some() => {
+                alerts = None;
+                match joined(ended, PIPELINE) {
+                    // Only a shutdown ends it without an error; the bot keeps serving meanwhile.
+                    Ok(()) => continue,
+                    Err(e) => break Some(e),
+                }
+            }
+        }
+    };
+    stop.send_replace(true);
+    let alerts_first = alerts_failed.is_some();
+    if alerts_first {
+        // The reason is the error `medic serve` ends with.
+        tracing::warn!("scheduled checks and alerts stopped; stopping the bot");
+    }
+    let bot = match bot_ended {
+        Some(ended) => ended,
+        None => match tokio::time::timeout(BOT_STOP, &mut bot).await {
+            Ok(ended) => joined(ended, "the bot"),
+            Err(_) => {
+                bot.abort();
+                tracing::warn!("the bot did not stop within {BOT_STOP:?}; dropped it");
+                Ok(())
+            }
+        },
+    };
+    let alerts = match (alerts_failed, alerts) {
+        (Some(e), _) => Err(e),
+        (None, Some(task)) => joined(task.await, PIPELINE),
+        (None, None) => Ok(()),
+    }
+    .map_err(|e| Error::AlertsStopped(Box::new(e)));
+    // Both failed: report what failed first, log the other.
+    match (bot, alerts) {
+        (Err(b), Err(a)) if alerts_first => {
+            tracing::error!("{b}");
+            Err(a)
+        }
+        (Err(b), Err(a)) => {
+            tracing::error!("{a}");
+            Err(b)
+        }
+        (bot, alerts) => bot.and(alerts),
+    }
+}
+
+const PIPELINE: &str = "the alert pipeline";
+
+/// The result of the task running `what`, a panic included.
+fn joined(
+    ended: std::result::Result<Result<()>, tokio::task::JoinError>,
+    what: &str,
+) -> Result<()> {
+    ended.map_err(|e| Error::Other(format!("{what} failed: {e}")))?
 }

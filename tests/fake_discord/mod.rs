@@ -4,14 +4,17 @@
 //!
 //! Every REST request is recorded ([`FakeDiscord::requests`], [`FakeDiscord::wait_for`]);
 //! failures are scripted per route ([`FakeDiscord::fail_next`]: a status, a 429 with
-//! `retry-after`, or a dropped connection); gateway events are sent with [`FakeDiscord::dispatch`]
+//! `retry-after`, a dropped connection, or a request carried out whose answer is then lost).
+//! Created messages are kept per channel ([`FakeDiscord::channel_messages`]), and a create with
+//! `nonce` + `enforce_nonce` that repeats an earlier one returns the first message, as Discord
+//! does. Gateway events are sent with [`FakeDiscord::dispatch`]
 //! using the builders in [`payloads`]. Events the client could not parse are collected through
 //! [`FakeDiscord::unknown_event_hook`] and fail the test in [`FakeDiscord::assert_no_unknown_events`].
 #![allow(dead_code)]
 
 pub mod payloads;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -61,6 +64,9 @@ pub enum Failure {
     RateLimited { retry_after: f64 },
     /// Close the connection without answering.
     Drop,
+    /// Carry the request out (a message is created) and then close the connection without
+    /// answering: Discord accepted it but the response was lost.
+    DropAfterProcessing,
 }
 
 struct Rule {
@@ -78,6 +84,10 @@ struct State {
     unknown_events: Mutex<Vec<(String, Value)>>,
     /// Bodies answered with 400 because Discord would have refused them.
     violations: Mutex<Vec<String>>,
+    /// Messages created by `POST /channels/{id}/messages`, in order, as the fake returned them.
+    messages: Mutex<Vec<Value>>,
+    /// The message each enforced nonce created, by (authorization, channel, nonce).
+    nonces: Mutex<HashMap<(String, String, String), Value>>,
     identified: Mutex<Option<Value>>,
     /// Close code to answer IDENTIFY with instead of READY (e.g. 4014, disallowed intents).
     close_on_identify: Mutex<Option<u16>>,
@@ -202,6 +212,20 @@ impl FakeDiscord {
     pub fn assert_valid_bodies(&self) {
         let v = self.violations();
         assert!(v.is_empty(), "bodies Discord would refuse: {v:#?}");
+    }
+
+    /// Every message created in `channel` so far, oldest first (a create answered with the
+    /// first message of its nonce creates none).
+    pub fn channel_messages(&self, channel: u64) -> Vec<Value> {
+        let channel = channel.to_string();
+        self.state
+            .messages
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| m["channel_id"] == channel.as_str())
+            .cloned()
+            .collect()
     }
 
     /// A fresh snowflake-like id.
@@ -459,11 +483,16 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         .path_and_query()
         .map(|p| p.to_string())
         .unwrap_or_default();
-    let headers = req
+    let headers: Vec<(String, String)> = req
         .headers()
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("<binary>").to_string()))
         .collect();
+    let author = headers
+        .iter()
+        .find(|(k, _)| k == "authorization")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     let bytes = req
         .into_body()
         .collect()
@@ -479,11 +508,21 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         pos.and_then(|p| rules.remove(p)).map(|r| r.failure)
     };
     let violations = match failure {
+        None | Some(Failure::DropAfterProcessing) => validate(&method, &path, &body),
         Some(_) => Vec::new(),
-        None => validate(&method, &path, &body),
     };
     let (status, response) = match failure {
         Some(Failure::Drop) => (0, None),
+        Some(Failure::DropAfterProcessing) => {
+            // Refused or carried out, the answer never arrives.
+            if violations.is_empty() {
+                route(&state, &author, &method, &path, &body);
+            } else {
+                let message = format!("{method} {path}: {}", violations.join("; "));
+                state.violations.lock().unwrap().push(message);
+            }
+            (0, None)
+        }
         Some(Failure::Status(code)) => (code, Some(error_response(code, None))),
         Some(Failure::RateLimited { retry_after }) => {
             (429, Some(error_response(429, Some(retry_after))))
@@ -494,7 +533,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
             (400, Some(invalid_form_body(&violations)))
         }
         None => {
-            let (code, value) = route(&state, &method, &path, &body);
+            let (code, value) = route(&state, &author, &method, &path, &body);
             let resp = if code == 204 {
                 Response::builder()
                     .status(204)
@@ -730,7 +769,7 @@ fn choices(data: &Value, problems: &mut Vec<String>) {
     }
 }
 
-fn route(state: &State, method: &Method, path: &str, body: &Value) -> (u16, Value) {
+fn route(state: &State, author: &str, method: &Method, path: &str, body: &Value) -> (u16, Value) {
     let path = path.split('?').next().unwrap_or_default();
     let Some(rest) = path.strip_prefix("/api/v10") else {
         return (404, json!({"message": "404: Not Found", "code": 0}));
@@ -781,11 +820,42 @@ fn route(state: &State, method: &Method, path: &str, body: &Value) -> (u16, Valu
             (200, payloads::bot_message(new_id(), 1, body))
         }
         ("POST", ["channels", channel, "messages"]) => {
-            let channel = channel.parse().unwrap_or(1);
-            (200, payloads::bot_message(new_id(), channel, body))
+            (200, create_message(state, author, channel, body, new_id))
         }
         _ => (404, json!({"message": "404: Not Found", "code": 0})),
     }
+}
+
+/// Creates a message in `channel`, unless the same author already created one there with the
+/// same enforced nonce: Discord then returns that first message and creates nothing (it forgets
+/// nonces after a few minutes; the fake never does).
+fn create_message(
+    state: &State,
+    author: &str,
+    channel: &str,
+    body: &Value,
+    new_id: impl Fn() -> u64,
+) -> Value {
+    let nonce = match (&body["nonce"], body["enforce_nonce"] == true) {
+        (Value::String(n), true) => Some(n.clone()),
+        (Value::Number(n), true) => Some(n.to_string()),
+        _ => None,
+    };
+    let key = nonce.map(|n| (author.to_string(), channel.to_string(), n));
+    // Held across the check and the insert, so two racing creates make one message.
+    let mut nonces = state.nonces.lock().unwrap();
+    if let Some(first) = key.as_ref().and_then(|k| nonces.get(k)) {
+        return first.clone();
+    }
+    let mut message = payloads::bot_message(new_id(), channel.parse().unwrap_or(1), body);
+    if let Some(nonce) = body.get("nonce").filter(|n| !n.is_null()) {
+        message["nonce"] = nonce.clone();
+    }
+    if let Some(key) = key {
+        nonces.insert(key, message.clone());
+    }
+    state.messages.lock().unwrap().push(message.clone());
+    message
 }
 
 // ---- TLS ----
