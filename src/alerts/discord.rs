@@ -20,8 +20,8 @@ use poise::serenity_prelude as serenity;
 use serenity::{
     ButtonStyle, ChannelId, ComponentInteraction, CreateActionRow, CreateAllowedMentions,
     CreateButton, CreateEmbed, CreateEmbedFooter, CreateInteractionResponse,
-    CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse, Http, Nonce,
-    Permissions, RoleId, Timestamp,
+    CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse, Http, Nonce, RoleId,
+    Timestamp,
 };
 use tokio::sync::OnceCell;
 use tokio::task::JoinHandle;
@@ -34,6 +34,7 @@ use super::{Alert, AlertKind, Clock, Millis, SystemClock};
 use crate::checks::Checker;
 use crate::commands::check as check_cmd;
 use crate::config::Config;
+use crate::discord::commands::may_run_checks;
 use crate::discord::{Context, Data, Error};
 use crate::knowledge::Knowledge;
 use crate::render::alert as render;
@@ -227,15 +228,6 @@ fn discord_time(at: Millis, style: char) -> String {
     format!("<t:{}:{style}>", at.div_euclid(1000))
 }
 
-/// Check roles or Manage Server, as for `/check`.
-fn may_manage(data: &Data, member: Option<&serenity::Member>) -> bool {
-    let Some(member) = member else { return false };
-    let manager = member.permissions.is_some_and(|p| {
-        p.contains(Permissions::MANAGE_GUILD) || p.contains(Permissions::ADMINISTRATOR)
-    });
-    manager || member.roles.iter().any(|r| data.check_roles.contains(r))
-}
-
 const REFUSED: &str =
     "Only members with one of medic's check roles (or Manage Server) may do this.";
 const NOT_RUNNING: &str =
@@ -248,17 +240,6 @@ async fn say(ctx: Context<'_>, text: String, ephemeral: bool) -> Result<(), Erro
         .allowed_mentions(no_mentions());
     ctx.send(reply).await?;
     Ok(())
-}
-
-async fn autocomplete_endpoints(
-    ctx: Context<'_>,
-    partial: &str,
-) -> serenity::CreateAutocompleteResponse {
-    let mut response = serenity::CreateAutocompleteResponse::new();
-    for name in check_cmd::suggest(ctx.data().services.checker(), partial) {
-        response = response.add_string_choice(name.clone(), name);
-    }
-    response
 }
 
 /// The member behind a command, if it ran in a server.
@@ -274,7 +255,7 @@ fn member<'a>(ctx: &'a Context<'_>) -> Option<&'a serenity::Member> {
 pub async fn silence(
     ctx: Context<'_>,
     #[description = "A configured endpoint"]
-    #[autocomplete = "autocomplete_endpoints"]
+    #[autocomplete = "crate::discord::commands::autocomplete_endpoints"]
     #[max_length = 100]
     endpoint: String,
     #[description = "How long, e.g. 30m, 2h, 1d"]
@@ -289,7 +270,7 @@ pub async fn silence(
     let Some(alerts) = &data.services.alerts else {
         return say(ctx, NOT_RUNNING.into(), true).await;
     };
-    if !may_manage(data, member(&ctx)) {
+    if !may_run_checks(data, member(&ctx)) {
         return say(ctx, REFUSED.into(), true).await;
     }
     let duration = match crate::config::parse_duration(&duration) {
@@ -354,7 +335,7 @@ pub async fn endpoints(ctx: Context<'_>, alerts: &Handle) -> Result<(), Error> {
 pub async fn unsilence(
     ctx: Context<'_>,
     #[description = "A silenced endpoint"]
-    #[autocomplete = "autocomplete_endpoints"]
+    #[autocomplete = "crate::discord::commands::autocomplete_endpoints"]
     #[max_length = 100]
     endpoint: String,
 ) -> Result<(), Error> {
@@ -362,7 +343,7 @@ pub async fn unsilence(
     let Some(alerts) = &data.services.alerts else {
         return say(ctx, NOT_RUNNING.into(), true).await;
     };
-    if !may_manage(data, member(&ctx)) {
+    if !may_run_checks(data, member(&ctx)) {
         return say(ctx, REFUSED.into(), true).await;
     }
     let endpoint = crate::commands::clean_input(&endpoint);
@@ -488,7 +469,7 @@ pub async fn handle_click(
             }
         };
     }
-    if !may_manage(data, click.member.as_ref()) {
+    if !may_run_checks(data, click.member.as_ref()) {
         return ephemeral(ctx, click, REFUSED).await;
     }
     let Some(checker) = data.services.checker() else {

@@ -135,7 +135,8 @@ pub(crate) fn may_run_checks(data: &Data, member: Option<&serenity::Member>) -> 
     manager || member.roles.iter().any(|r| data.check_roles.contains(r))
 }
 
-async fn autocomplete_endpoints(
+/// Configured endpoint names matching what the user typed (also used by `/silence`).
+pub(crate) async fn autocomplete_endpoints(
     ctx: Context<'_>,
     partial: &str,
 ) -> serenity::CreateAutocompleteResponse {

@@ -10,7 +10,7 @@
 //! - `components`: button clicks, routed by custom id prefix.
 //! - [`cooldown`]: keeps busy channels from getting the same answer over and over.
 
-mod commands;
+pub(crate) mod commands;
 mod components;
 pub mod cooldown;
 mod free_text;

@@ -34,22 +34,8 @@ pub struct Entry {
     pub source: String,
 }
 
-/// A problem in a knowledge file, located as precisely as the parser allows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadError {
-    pub file: String,
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{}: {}", self.file, line, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
-        }
-    }
-}
+/// A problem in a knowledge file.
+pub type LoadError = crate::error::Located;
 
 /// Every problem found while loading a catalogue; loading fails if there is at least one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,13 +43,7 @@ pub struct LoadErrors(pub Vec<LoadError>);
 
 impl fmt::Display for LoadErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
+        crate::error::write_lines(f, &self.0)
     }
 }
 
