@@ -250,6 +250,20 @@ fn member<'a>(ctx: &'a Context<'_>) -> Option<&'a serenity::Member> {
     }
 }
 
+/// The alert service when it runs and the member may manage it; otherwise answers why not.
+async fn managed_alerts(ctx: Context<'_>) -> Result<Option<&Handle>, Error> {
+    let data = ctx.data();
+    let Some(alerts) = &data.services.alerts else {
+        say(ctx, NOT_RUNNING.into(), true).await?;
+        return Ok(None);
+    };
+    if !may_run_checks(data, member(&ctx)) {
+        say(ctx, REFUSED.into(), true).await?;
+        return Ok(None);
+    }
+    Ok(Some(alerts))
+}
+
 /// Hold an endpoint's alerts for a while (it is still checked) — check roles only
 #[poise::command(slash_command)]
 pub async fn silence(
@@ -266,13 +280,9 @@ pub async fn silence(
     #[max_length = 300]
     reason: String,
 ) -> Result<(), Error> {
-    let data = ctx.data();
-    let Some(alerts) = &data.services.alerts else {
-        return say(ctx, NOT_RUNNING.into(), true).await;
+    let Some(alerts) = managed_alerts(ctx).await? else {
+        return Ok(());
     };
-    if !may_run_checks(data, member(&ctx)) {
-        return say(ctx, REFUSED.into(), true).await;
-    }
     let duration = match crate::config::parse_duration(&duration) {
         Ok(d) if !d.is_zero() && d <= Duration::from_secs(90 * 24 * 3600) => d,
         _ => {
@@ -339,13 +349,9 @@ pub async fn unsilence(
     #[max_length = 100]
     endpoint: String,
 ) -> Result<(), Error> {
-    let data = ctx.data();
-    let Some(alerts) = &data.services.alerts else {
-        return say(ctx, NOT_RUNNING.into(), true).await;
+    let Some(alerts) = managed_alerts(ctx).await? else {
+        return Ok(());
     };
-    if !may_run_checks(data, member(&ctx)) {
-        return say(ctx, REFUSED.into(), true).await;
-    }
     let endpoint = crate::commands::clean_input(&endpoint);
     match alerts.unsilence(&endpoint).await? {
         Some(s) => {
