@@ -1,12 +1,15 @@
 //! Accuracy of the matcher over labelled messages in `tests/data/`.
 //!
-//! `labelled.jsonl` is the development set (the matcher and catalogue were tuned on it);
-//! `holdout.jsonl` was written independently, without sight of the catalogue, and is never
-//! tuned on: it shows how the matcher does on wording it has not seen.
+//! - `labelled.jsonl`: the development set (the 50 shared examples and 350 more); the matcher
+//!   and catalogue were tuned on it. Bar: top-3 ≥ 95 %, top-1 ≥ 85 % on problem messages,
+//!   ≥ 90 % of chit-chat silent.
+//! - `holdout.jsonl`: written without sight of the catalogue, but the catalogue gained phrasings
+//!   after its first run, so it is partly seen. Floors: 90 % / 80 % / 85 %.
+//! - `blind.jsonl`: written without sight of the catalogue and never tuned on — the honest
+//!   figure for unseen wording. Floors just below its first measurement (96.7 % / 92.5 % /
+//!   93.3 %): 93 % / 88 % / 88 %. Do not tune on it; write a new blind set instead.
+//!
 //! Runs without libtest's harness so the figures are printed on every `cargo test`.
-//! The development set must reach top-3 ≥ 95 %, top-1 ≥ 85 % on problem messages and ≥ 90 %
-//! silence on chit-chat. The held-out set guards against regressions on unseen wording with
-//! lower floors (top-3 ≥ 90 %, top-1 ≥ 80 %, silence ≥ 85 %).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -36,6 +39,11 @@ const HOLDOUT_BAR: Bar = Bar {
     top3: 0.90,
     top1: 0.80,
     silent: 0.85,
+};
+const BLIND_BAR: Bar = Bar {
+    top3: 0.93,
+    top1: 0.88,
+    silent: 0.88,
 };
 
 struct Figures {
@@ -155,6 +163,7 @@ fn main() -> ExitCode {
             include_str!("data/holdout.jsonl"),
             HOLDOUT_BAR,
         ),
+        ("blind.jsonl", include_str!("data/blind.jsonl"), BLIND_BAR),
     ];
     let passed = sets
         .iter()
