@@ -112,7 +112,12 @@ fn evaluate(matcher: &Matcher, name: &str, data: &str, bar: &Bar) -> bool {
             ));
         }
     }
-    let pct = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+    // An empty or truncated file must not pass the bar by default.
+    assert!(
+        f.problems >= 20 && f.chat >= 10,
+        "tests/data/{name} has too few messages"
+    );
+    let pct = |a: usize, b: usize| a as f64 / b as f64;
     let (p1, p3, ps) = (
         pct(f.top1, f.problems),
         pct(f.top3, f.problems),

@@ -183,6 +183,19 @@ fn exit_codes_for_bad_usage_and_bad_files() {
         concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge"),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // The shipped catalogue, checked on its own as the built-in catalogue.
+    let o = medic(&[
+        "kb",
+        "lint",
+        "--standalone",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("entries, no problems"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]

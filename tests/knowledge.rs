@@ -120,7 +120,16 @@ fn every_entry_is_found_by_its_title_and_by_each_code() {
         let got = top_ids(&m, &e.title, 1);
         assert_eq!(got, vec![e.id.clone()], "title {:?}", e.title);
         for code in &e.codes {
-            let got = top_ids(&m, code, 3);
+            // A code that is one ordinary word ("Conflict", "Deprecation") is read like a
+            // keyword, so alone it is chit-chat; as an error line it must still be found.
+            let plain_word = code.starts_with(char::is_uppercase)
+                && code.chars().skip(1).all(char::is_lowercase);
+            let query = if plain_word {
+                format!("error: {code}")
+            } else {
+                code.clone()
+            };
+            let got = top_ids(&m, &query, 3);
             assert!(
                 got.contains(&e.id),
                 "code {code:?} of {} gave {got:?}",
@@ -247,6 +256,30 @@ fn explains_why_with_codes_and_typos() {
     );
     let d = m.diagnose("our CRM sync gets unauthorised since this morning", 3);
     assert_eq!(d.best().map(|m| m.id.as_str()), Some("http-401"));
+    // Codes keep their force when written as servers print them.
+    for (text, id) in [
+        ("our api returns 404 Not Found", "http-404"),
+        ("SlowDown: please reduce your request rate", "http-429"),
+        (
+            "grpc status UNAVAILABLE from the inventory service",
+            "http-503",
+        ),
+        (
+            "Webhook-Signature header does not match",
+            "webhook-signature-invalid",
+        ),
+        (
+            "İNVALİD_GRANT from the token endpoint",
+            "oauth-invalid-grant",
+        ),
+        ("too many requests from the billing api", "http-429"),
+    ] {
+        assert_eq!(top_ids(&m, text, 1), vec![id], "{text:?}");
+    }
+    // Word order does not change the score.
+    let a = m.diagnose("rate limted, yes rate limited", 1).matches[0].score;
+    let b = m.diagnose("rate limited, yes rate limted", 1).matches[0].score;
+    assert_eq!(a, b);
     let d = m.diagnose("SSL certifcate expired on the partner's host", 3);
     assert_eq!(
         d.best().map(|m| m.id.as_str()),
@@ -263,6 +296,13 @@ fn chit_chat_and_numbers_out_of_context_stay_silent() {
         "we shipped 200 features this quarter",
         "the 429 bus is late again",
         "PR #401 looks good to me",
+        // Plain English that contains an error's words ("Not Found", "SlowDown", "Conflict").
+        "I have not found the time to review it",
+        "traffic tends to slow down after lunch",
+        "we have a scheduling conflict on friday",
+        "the cafeteria service is unavailable today",
+        "the webhook signature docs are merged",
+        "great work everyone????",
         "thanks a lot!",
         "",
         "   ",
@@ -425,6 +465,37 @@ fn broken_entries_are_reported_with_file_and_line() {
 #[test]
 fn shipped_knowledge_directory_lints_clean() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
-    let problems = knowledge::lint_dir(&dir);
+    let problems = knowledge::lint_catalogue(&dir);
     assert!(problems.is_empty(), "{problems:#?}");
+    // Linted on its own, a copy with a deleted entry and a renamed id is caught (on top of the
+    // built-ins the embedded copies would hide both).
+    let copy = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, copy.path().join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::remove_file(copy.path().join("http-429.toml")).unwrap();
+    let quota = copy.path().join("api-quota-exceeded.toml");
+    let text = std::fs::read_to_string(&quota).unwrap();
+    std::fs::write(
+        &quota,
+        text.replacen("id = \"api-quota-exceeded\"", "id = \"quota-exceeded\"", 1),
+    )
+    .unwrap();
+    let problems: Vec<String> = knowledge::lint_catalogue(copy.path())
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("unknown entry id `http-429`")),
+        "{problems:#?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("unknown entry id `api-quota-exceeded`")),
+        "{problems:#?}"
+    );
 }

@@ -22,8 +22,13 @@ pub enum KbCommand {
     },
     /// Check a directory of entries (default `knowledge/`) and report every problem.
     Lint {
+        /// Your entries, checked as they would load on top of the built-in catalogue.
+        /// Without DIR, `knowledge/` is checked as the built-in catalogue itself.
         #[arg(value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Check DIR as a whole catalogue on its own (no built-ins; files named `<id>.toml`).
+        #[arg(long)]
+        standalone: bool,
     },
     /// All entries with all fields, as one JSON array.
     Export {
@@ -35,9 +40,14 @@ pub enum KbCommand {
 
 pub fn run(cmd: KbCommand, knowledge_dir: Option<&Path>) -> Result<()> {
     match cmd {
-        KbCommand::Lint { dir } => {
+        KbCommand::Lint { dir, standalone } => {
+            let standalone = standalone || dir.is_none();
             let dir = dir.unwrap_or_else(|| PathBuf::from("knowledge"));
-            let problems = knowledge::lint_dir(&dir);
+            let problems = if standalone {
+                knowledge::lint_catalogue(&dir)
+            } else {
+                knowledge::lint_dir(&dir)
+            };
             if problems.is_empty() {
                 let n = knowledge::read_dir(&dir).map(|f| f.len()).unwrap_or(0);
                 super::print(&format!("{}: {n} entries, no problems\n", dir.display()))

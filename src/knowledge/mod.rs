@@ -221,3 +221,37 @@ pub fn lint_dir(dir: &Path) -> Vec<LoadError> {
         },
     }
 }
+
+/// Every problem in a directory that is a whole catalogue on its own (the built-in
+/// `knowledge/` before it is embedded): no built-ins fill its gaps, and every file must be
+/// named `<id>.toml`.
+pub fn lint_catalogue(dir: &Path) -> Vec<LoadError> {
+    let files = match read_dir(dir) {
+        Err(LoadErrors(errs)) => return errs,
+        Ok(files) => files,
+    };
+    let mut problems = match Knowledge::from_layers(std::slice::from_ref(&files)) {
+        Ok(kb) => kb
+            .entries()
+            .iter()
+            .filter(|e| {
+                !e.source
+                    .ends_with(&format!("{}{}.toml", std::path::MAIN_SEPARATOR, e.id))
+            })
+            .map(|e| LoadError {
+                file: e.source.clone(),
+                line: None,
+                message: format!("the file of entry `{}` must be named `{}.toml`", e.id, e.id),
+            })
+            .collect(),
+        Err(LoadErrors(errs)) => errs,
+    };
+    if files.is_empty() {
+        problems.push(LoadError {
+            file: dir.display().to_string(),
+            line: None,
+            message: "no *.toml entries: a catalogue needs at least one".into(),
+        });
+    }
+    problems
+}

@@ -128,8 +128,8 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
     let codes = list(raw.codes, "codes");
     let keywords = list(raw.keywords, "keywords");
     let related = list(raw.related, "related");
-    if related.iter().any(|(r, _)| *r == id) {
-        errors.push(err(id_line, "an entry cannot be related to itself".into()));
+    if let Some((_, line)) = related.iter().find(|(r, _)| *r == id) {
+        errors.push(err(*line, "an entry cannot be related to itself".into()));
     }
     if !errors.is_empty() {
         return Err(errors);

@@ -11,9 +11,9 @@ use super::words::{fold_plural, is_common, is_content_word, Stemmer};
 use super::ReasonKind;
 use crate::knowledge::Knowledge;
 
-pub(super) const W_CODE: f32 = 3.0;
-pub(super) const W_CODE_MAX: f32 = 4.0;
-pub(super) const W_TITLE: f32 = 2.5;
+pub(super) const W_CODE: f32 = 3.5;
+pub(super) const W_CODE_MAX: f32 = 4.5;
+pub(super) const W_TITLE: f32 = 4.0;
 pub(super) const W_KEYWORD_WORD: f32 = 1.5;
 pub(super) const W_KEYWORD_PHRASE: f32 = 2.0;
 pub(super) const W_KEYWORD_LONG: f32 = 2.5;
@@ -33,7 +33,53 @@ pub(super) struct Posting {
     pub weight: f32,
     /// Index into [`Index::terms`]: the code or keyword as the entry spells it.
     pub term: u32,
+    /// How the message must write the words for `weight` and `kind` to apply.
+    pub shape: Shape,
+    /// The weight, as a keyword, when the message does not write them that way.
+    pub plain: f32,
 }
+
+/// How a code is written, so plain English that happens to contain it ("I have not found the
+/// time", "traffic tends to slow down") is not read as the error ("404 Not Found", "SlowDown").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Shape {
+    /// Any spelling counts.
+    Any,
+    /// Every word starts with a capital, as servers print reason phrases ("Not Found").
+    Capitals,
+    /// One identifier, its words joined without spaces ("SlowDown", "Webhook-Signature").
+    Glued,
+}
+
+/// A code's shape from its catalogue spelling.
+fn code_shape(code: &str, words: usize) -> Shape {
+    let alphabetic = code.chars().all(|c| c.is_alphabetic() || c.is_whitespace());
+    if words == 1 {
+        // "UNAVAILABLE", "ECONNREFUSED": as printed, in capitals; "unavailable" is English.
+        let all_caps = alphabetic && code.chars().all(|c| c.is_uppercase());
+        return if all_caps {
+            Shape::Capitals
+        } else {
+            Shape::Any
+        };
+    }
+    if !code.contains(char::is_whitespace) {
+        // "SlowDown", "Webhook-Signature": one identifier, not words that happen to meet.
+        return Shape::Glued;
+    }
+    if alphabetic
+        && code
+            .split_whitespace()
+            .all(|w| w.starts_with(char::is_uppercase))
+    {
+        Shape::Capitals
+    } else {
+        Shape::Any
+    }
+}
+
+/// A plain-English code written without its shape counts like a single shared word.
+const W_SHAPELESS: f32 = 1.0;
 
 #[derive(Debug, Clone)]
 pub(super) struct Phrase {
@@ -59,20 +105,21 @@ pub(super) struct Index {
     pub phrases: Vec<Phrase>,
     /// HTTP status → entries carrying it as a code.
     pub statuses: FxHashMap<u16, Vec<Posting>>,
-    /// Stem → evidence.
-    pub stems: FxHashMap<Box<str>, WordEvidence>,
+    /// Stem → index in `evidence`.
+    pub stems: FxHashMap<Box<str>, u32>,
+    pub evidence: Vec<WordEvidence>,
     /// First four bytes of every stem (and of the word it came from): a message word whose
     /// start matches none of them cannot stem to a known stem, so it skips the stemmer.
     pub stem_prefixes: FxHashSet<[u8; 4]>,
-    /// The stem (with evidence) of each vocabulary word, by word id.
-    pub vocab_stems: Vec<Option<Box<str>>>,
+    /// The stem evidence of each vocabulary word, by word id.
+    pub vocab_stems: Vec<Option<u32>>,
     pub terms: Vec<Arc<str>>,
 }
 
-/// The key `stem_prefixes` uses for a word or stem.
-pub(super) fn prefix_key(w: &str) -> [u8; 4] {
+/// The key `stem_prefixes` uses for a word or stem: its first four bytes, zero-padded.
+fn prefix_key(w: &str, len: usize) -> [u8; 4] {
     let mut key = [0u8; 4];
-    for (k, b) in key.iter_mut().zip(w.bytes()) {
+    for (k, b) in key.iter_mut().zip(w.bytes().take(len)) {
         *k = b;
     }
     key
@@ -102,6 +149,8 @@ impl Index {
                         if let Ok(status) = only.parse::<u16>() {
                             let term = b.term(code);
                             let p = Posting {
+                                shape: Shape::Any,
+                                plain: 0.0,
                                 entry: e,
                                 kind: ReasonKind::Code,
                                 weight: 0.0,
@@ -116,14 +165,21 @@ impl Index {
                 // code that is one plain word ("Conflict", "Gone") is no stronger than a keyword.
                 let plain_word = ws.len() == 1
                     && code.chars().all(char::is_alphabetic)
-                    && (code.chars().skip(1).all(char::is_lowercase)
-                        || code.chars().all(char::is_uppercase));
+                    && code.starts_with(char::is_uppercase)
+                    && code.chars().skip(1).all(char::is_lowercase);
                 let weight = if plain_word {
                     W_KEYWORD_WORD
                 } else {
                     (W_CODE + 0.5 * (ws.len() as f32 - 1.0)).min(W_CODE_MAX)
                 };
-                b.add(&mut phrase_ids, &ws, e, ReasonKind::Code, weight, code);
+                // A plain word is matched like a keyword and does not count as a code read.
+                let kind = if plain_word {
+                    ReasonKind::Keyword
+                } else {
+                    ReasonKind::Code
+                };
+                let shape = code_shape(code, ws.len());
+                b.add(&mut phrase_ids, &ws, e, (kind, weight, shape), code);
             }
             for kw in &entry.keywords {
                 let ws = words(kw);
@@ -140,26 +196,31 @@ impl Index {
                     2 => W_KEYWORD_PHRASE,
                     _ => W_KEYWORD_LONG,
                 };
-                b.add(&mut phrase_ids, &ws, e, ReasonKind::Keyword, weight, kw);
+                let spec = (ReasonKind::Keyword, weight, Shape::Any);
+                b.add(&mut phrase_ids, &ws, e, spec, kw);
             }
             // The title without a leading status: "429 · Too Many Requests" → "too many requests".
+            // Such a title is a reason phrase, with a reason phrase's shape ("Not Found");
+            // lowercase forms people type count through the entry's keywords.
             let mut tw = words(&entry.title);
+            let mut shape = Shape::Any;
             if tw
                 .first()
                 .is_some_and(|w| w.bytes().all(|c| c.is_ascii_digit()))
             {
                 tw.remove(0);
+                let reason = entry.title.split_once('·').map_or("", |(_, r)| r.trim());
+                shape = code_shape(reason, tw.len());
             }
             if tw.len() >= 2 {
-                b.add(
-                    &mut phrase_ids,
-                    &tw,
-                    e,
-                    ReasonKind::Title,
-                    W_TITLE,
-                    &entry.title,
-                );
+                let spec = (ReasonKind::Title, W_TITLE, shape);
+                b.add(&mut phrase_ids, &tw, e, spec, &entry.title);
             }
+        }
+        // Longest phrases first, so a phrase's tokens go to its longest match for an entry.
+        for list in b.by_first.values_mut() {
+            let phrases = &b.phrases;
+            list.sort_by_key(|&p| std::cmp::Reverse(phrases[p as usize].words.len()));
         }
         let mut by_id: Vec<(Box<str>, u32)> =
             b.vocab.iter().map(|(w, &id)| (w.clone(), id)).collect();
@@ -172,7 +233,7 @@ impl Index {
             .iter()
             .map(|(w, _)| {
                 let stem = stemmer.stem(w);
-                b.stems.contains_key(&*stem).then(|| stem.into())
+                b.stems.get(&*stem).copied()
             })
             .collect();
         b
@@ -188,13 +249,13 @@ impl Index {
         *self.vocab.entry(fold_plural(w).into()).or_insert(next)
     }
 
+    /// Adds `term` (tokenized as `ws`) of `entry` as a phrase with its kind, weight and shape.
     fn add(
         &mut self,
         phrase_ids: &mut FxHashMap<Box<[u32]>, u32>,
         ws: &[String],
         entry: u32,
-        kind: ReasonKind,
-        weight: f32,
+        (kind, weight, shape): (ReasonKind, f32, Shape),
         term: &str,
     ) {
         if ws.is_empty() {
@@ -214,24 +275,34 @@ impl Index {
                 p
             }
         };
-        let existing = self.phrases[p as usize]
-            .postings
-            .iter()
-            .position(|x| x.entry == entry);
-        // The same words as a code and a keyword of one entry: keep the stronger.
-        if existing.is_some_and(|i| self.phrases[p as usize].postings[i].weight >= weight) {
-            return;
-        }
-        let posting = Posting {
-            entry,
-            kind,
-            weight,
-            term: self.term(term),
+        // Without its shape, a code counts like a shared word (one word: like a keyword word).
+        let plain = match (shape, ws.len()) {
+            (Shape::Any, _) => weight,
+            (_, 1) => W_KEYWORD_WORD,
+            _ => W_SHAPELESS,
         };
+        let term = self.term(term);
         let postings = &mut self.phrases[p as usize].postings;
-        match existing {
-            Some(i) => postings[i] = posting,
-            None => postings.push(posting),
+        match postings.iter_mut().find(|x| x.entry == entry) {
+            // The same words as a code and a keyword of one entry: one posting, the stronger
+            // weight when the shape is met, the stronger plain weight when it is not.
+            Some(existing) => {
+                if weight > existing.weight {
+                    existing.kind = kind;
+                    existing.weight = weight;
+                    existing.term = term;
+                    existing.shape = shape;
+                }
+                existing.plain = existing.plain.max(plain);
+            }
+            None => postings.push(Posting {
+                entry,
+                kind,
+                weight,
+                term,
+                shape,
+                plain,
+            }),
         }
     }
 
@@ -290,15 +361,20 @@ impl Index {
             return;
         }
         let term = self.term(word);
-        self.stem_prefixes.insert(prefix_key(&stem));
-        self.stem_prefixes.insert(prefix_key(word));
-        self.stems.insert(
-            stem,
-            WordEvidence {
-                weight,
-                entries,
-                term,
-            },
-        );
+        self.stem_prefixes.insert(prefix_key(&stem, 4));
+        self.stem_prefixes.insert(prefix_key(word, 4));
+        self.stems.insert(stem, self.evidence.len() as u32);
+        self.evidence.push(WordEvidence {
+            weight,
+            entries,
+            term,
+        });
+    }
+
+    /// Whether `word` may stem to a known stem (cheap: most message words cannot).
+    pub fn may_have_stem(&self, word: &str) -> bool {
+        // Three-letter stems ("vpn") are keyed zero-padded; "vpns" must still reach them.
+        self.stem_prefixes.contains(&prefix_key(word, 4))
+            || self.stem_prefixes.contains(&prefix_key(word, 3))
     }
 }

@@ -19,7 +19,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use crate::knowledge::{Entry, Knowledge};
-use index::{prefix_key, Index, Posting};
+use index::{Index, Shape};
 use text::{tokenize, Token};
 use words::{fold_plural, is_common, is_content_word, is_problem_word, Stemmer};
 
@@ -118,12 +118,17 @@ struct Scratch {
     /// Entry → (total score, the part from codes, keywords and titles).
     scores: FxHashMap<u32, (f32, f32)>,
     hits: Vec<(u32, Hit)>,
-    /// (entry, kind, term) already counted: each counts once however often it occurs.
-    seen: FxHashSet<(u32, ReasonKind, u32)>,
-    /// (entry, token) pairs that got phrase credit: no second credit as single words.
+    /// (entry, kind, term) → (weight counted, index in `hits`): each counts once, at the
+    /// strongest of its occurrences, whatever their order.
+    seen: FxHashMap<(u32, ReasonKind, u32), (f32, usize)>,
+    /// (entry, token) pairs that got code or phrase credit: no second credit for that token.
     credited: FxHashSet<(u32, u32)>,
-    /// Stems (by term id) already counted.
-    seen_stems: FxHashSet<u32>,
+    /// (entry, token) pairs inside a code read as plain words: no single-word credit.
+    covered: FxHashSet<(u32, u32)>,
+    /// (entry, stem evidence) pairs whose word already counts inside a phrase of that entry.
+    blocked_stems: FxHashSet<(u32, u32)>,
+    /// Per token, the stem evidence it carries.
+    stems: Vec<(u32, u32)>,
 }
 
 impl Scratch {
@@ -132,17 +137,31 @@ impl Scratch {
         self.hits.clear();
         self.seen.clear();
         self.credited.clear();
-        self.seen_stems.clear();
+        self.covered.clear();
+        self.blocked_stems.clear();
+        self.stems.clear();
     }
 
-    fn add(&mut self, p: &Posting, weight: f32, hit: Hit) {
-        if self.seen.insert((p.entry, p.kind, p.term)) {
-            let s = self.scores.entry(p.entry).or_default();
-            s.0 += weight;
-            if p.kind != ReasonKind::Word {
-                s.1 += weight;
+    fn add(&mut self, entry: u32, kind: ReasonKind, weight: f32, hit: Hit) {
+        let gain = match self.seen.get_mut(&(entry, kind, hit.term)) {
+            Some((counted, _)) if *counted >= weight => return,
+            Some((counted, at)) => {
+                let gain = weight - *counted;
+                *counted = weight;
+                self.hits[*at].1 = hit;
+                gain
             }
-            self.hits.push((p.entry, hit));
+            None => {
+                self.seen
+                    .insert((entry, kind, hit.term), (weight, self.hits.len()));
+                self.hits.push((entry, hit));
+                weight
+            }
+        };
+        let s = self.scores.entry(entry).or_default();
+        s.0 += gain;
+        if kind != ReasonKind::Word {
+            s.1 += gain;
         }
     }
 }
@@ -175,7 +194,11 @@ impl Matcher {
         if is_common(folded) || !word.chars().all(char::is_alphabetic) {
             return None;
         }
-        let id = self.index.fuzzy.lookup(word)?;
+        let id = self
+            .index
+            .fuzzy
+            .lookup(folded)
+            .or_else(|| self.index.fuzzy.lookup(word))?;
         // A typo of a common word is just as likely another ordinary word.
         (!self.index.common[id as usize]).then_some((id, true))
     }
@@ -183,15 +206,17 @@ impl Matcher {
     /// Diagnoses one message; at most `top` confident matches are returned.
     pub fn diagnose(&self, message: &str, top: usize) -> Diagnosis {
         let mut owned = tokenize(message);
-        for word in text::implied_words(message) {
+        let implied = text::implied_words(message);
+        for word in &implied {
             owned.push_word(word);
         }
+        let implied = implied.len();
         let tokens = owned.list();
         let ids: Vec<Option<(u32, bool)>> = tokens.iter().map(|t| self.word_id(t.text)).collect();
         SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
             scratch.clear();
-            self.score(message, top, &tokens, &ids, &mut scratch)
+            self.score(message, top, (&tokens, implied), &ids, &mut scratch)
         })
     }
 
@@ -199,7 +224,7 @@ impl Matcher {
         &self,
         message: &str,
         top: usize,
-        tokens: &[Token],
+        (tokens, implied): (&[Token], usize),
         ids: &[Option<(u32, bool)>],
         s: &mut Scratch,
     ) -> Diagnosis {
@@ -207,18 +232,16 @@ impl Matcher {
 
         for found in status::find_statuses(tokens) {
             codes.push(found.code.to_string());
+            let t = found.token as u32;
             for p in self.index.statuses.get(&found.code).into_iter().flatten() {
-                let t = found.token as u32;
-                s.add(
-                    p,
-                    W_STATUS,
-                    Hit {
-                        kind: p.kind,
-                        term: p.term,
-                        tokens: (t, t + 1),
-                        differs: false,
-                    },
-                );
+                s.credited.insert((p.entry, t));
+                let hit = Hit {
+                    kind: p.kind,
+                    term: p.term,
+                    tokens: (t, t + 1),
+                    differs: false,
+                };
+                s.add(p.entry, p.kind, W_STATUS, hit);
             }
         }
 
@@ -226,6 +249,7 @@ impl Matcher {
             let Some((first, _)) = ids[start] else {
                 continue;
             };
+            // Longest phrases first (the index keeps them so).
             for &p in self.index.by_first.get(&first).into_iter().flatten() {
                 let phrase = &self.index.phrases[p as usize];
                 let end = start + phrase.words.len();
@@ -241,8 +265,25 @@ impl Matcher {
                     continue;
                 }
                 let fuzzy = ids[start..end].iter().any(|g| g.is_some_and(|(_, f)| f));
+                let span = &tokens[start..end];
                 for posting in &phrase.postings {
-                    let mut weight = posting.weight;
+                    // A token already credited to this entry (by a status or a longer phrase)
+                    // is not counted again.
+                    if (start..end).any(|i| s.credited.contains(&(posting.entry, i as u32))) {
+                        continue;
+                    }
+                    let shaped = match posting.shape {
+                        Shape::Any => true,
+                        Shape::Capitals => span.iter().all(|t| t.capital),
+                        Shape::Glued => span[1..]
+                            .iter()
+                            .all(|t| t.before.is_some_and(|c| !c.is_whitespace())),
+                    };
+                    let (kind, mut weight) = if shaped {
+                        (posting.kind, posting.weight)
+                    } else {
+                        (ReasonKind::Keyword, posting.plain)
+                    };
                     if fuzzy {
                         let short = phrase.words.len() == 1
                             && tokens[start].text.chars().count() < SHORT_WORD;
@@ -252,87 +293,94 @@ impl Matcher {
                             FUZZY_FACTOR
                         };
                     }
-                    if posting.kind == ReasonKind::Code {
+                    if kind == ReasonKind::Code {
                         let term = &self.index.terms[posting.term as usize];
                         if !codes.iter().any(|c| **c == **term) {
                             codes.push(term.to_string());
                         }
                     }
-                    s.credited
-                        .extend((start..end).map(|i| (posting.entry, i as u32)));
-                    let tokens = (start as u32, end as u32);
-                    s.add(
-                        posting,
-                        weight,
-                        Hit {
-                            kind: posting.kind,
-                            term: posting.term,
-                            tokens,
-                            differs: fuzzy,
-                        },
-                    );
+                    // A code read as plain words leaves its tokens to shorter keywords, but
+                    // its words do not count again as single words.
+                    let credit = if shaped {
+                        &mut s.credited
+                    } else {
+                        &mut s.covered
+                    };
+                    credit.extend((start..end).map(|i| (posting.entry, i as u32)));
+                    let hit = Hit {
+                        kind,
+                        term: posting.term,
+                        tokens: (start as u32, end as u32),
+                        differs: fuzzy,
+                    };
+                    s.add(posting.entry, kind, weight, hit);
                 }
             }
         }
 
-        // Single-word evidence: each distinct content word once, weighted by rarity.
+        // Single-word evidence: each distinct content word once per entry, weighted by rarity,
+        // and not for an entry that already counts that word inside one of its phrases.
         for (i, (tok, id)) in tokens.iter().zip(ids).enumerate() {
-            let stem: std::borrow::Cow<str> = match id {
+            let evidence = match id {
                 // A typo'd short word is too often another real word to count alone.
-                Some((w, true)) if tok.text.chars().count() < SHORT_WORD - 1 => continue,
-                Some((w, _)) => match &self.index.vocab_stems[*w as usize] {
-                    Some(stem) => std::borrow::Cow::Borrowed(&**stem),
-                    None => continue,
-                },
-                None => {
-                    let word = tok.text;
-                    if !is_content_word(word)
-                        || !self.index.stem_prefixes.contains(&prefix_key(word))
-                    {
+                Some((_, true)) if tok.text.chars().count() < SHORT_WORD - 1 => continue,
+                Some((w, fuzzy)) => {
+                    if !fuzzy && !is_content_word(tok.text) {
                         continue;
                     }
-                    self.stemmer.stem(word)
+                    match self.index.vocab_stems[*w as usize] {
+                        Some(ev) => ev,
+                        None => continue,
+                    }
+                }
+                None => {
+                    let word = tok.text;
+                    if !is_content_word(word) || !self.index.may_have_stem(word) {
+                        continue;
+                    }
+                    match self.index.stems.get(&*self.stemmer.stem(word)) {
+                        Some(&ev) => ev,
+                        None => continue,
+                    }
                 }
             };
-            if !is_content_word(tok.text) && id.is_none_or(|(_, fuzzy)| !fuzzy) {
-                continue;
+            s.stems.push((i as u32, evidence));
+            for &entry in &self.index.evidence[evidence as usize].entries {
+                let key = (entry, i as u32);
+                if s.credited.contains(&key) || s.covered.contains(&key) {
+                    s.blocked_stems.insert((entry, evidence));
+                }
             }
-            let Some(evidence) = self.index.stems.get(&*stem) else {
-                continue;
-            };
-            if !s.seen_stems.insert(evidence.term) {
-                continue;
-            }
+        }
+        for k in 0..s.stems.len() {
+            let (i, ev) = s.stems[k];
+            let evidence = &self.index.evidence[ev as usize];
+            let tok = &tokens[i as usize];
             for &entry in &evidence.entries {
-                if s.credited.contains(&(entry, i as u32)) {
+                if s.blocked_stems.contains(&(entry, ev)) {
                     continue;
                 }
-                let p = Posting {
-                    entry,
+                let hit = Hit {
                     kind: ReasonKind::Word,
-                    weight: evidence.weight,
                     term: evidence.term,
+                    tokens: (i, i + 1),
+                    differs: *self.index.terms[evidence.term as usize] != *tok.text,
                 };
-                let differs = *self.index.terms[evidence.term as usize] != *tok.text;
-                s.add(
-                    &p,
-                    evidence.weight,
-                    Hit {
-                        kind: ReasonKind::Word,
-                        term: evidence.term,
-                        tokens: (i as u32, i as u32 + 1),
-                        differs,
-                    },
-                );
+                s.add(entry, ReasonKind::Word, evidence.weight, hit);
             }
         }
 
+        // Only the message's own words open the gate: not implied ones, not short typos.
+        let real = tokens.len() - implied;
         let problem_said = s.scores.is_empty()
             || !codes.is_empty()
-            || message.contains('?')
-            || tokens.iter().zip(ids).any(|(t, id)| {
+            || asks(text::bounded_prefix(message, text::MAX_ANALYSED_BYTES))
+            || tokens[..real].iter().zip(ids).any(|(t, id)| {
                 is_problem_word(t.text)
-                    || id.is_some_and(|(w, _)| is_problem_word(self.index.fuzzy.word(w)))
+                    || id.is_some_and(|(w, fuzzy)| {
+                        (!fuzzy || t.text.chars().count() >= SHORT_WORD)
+                            && is_problem_word(self.index.fuzzy.word(w))
+                    })
             });
         let mut ranked: Vec<(u32, (f32, f32))> = s.scores.iter().map(|(&e, &v)| (e, v)).collect();
         ranked.sort_by(|a, b| b.1 .0.total_cmp(&a.1 .0).then(a.0.cmp(&b.0)));
@@ -405,6 +453,11 @@ impl Matcher {
             entry: entry.clone(),
         }
     }
+}
+
+/// Whether the text asks something: a '?' that is not part of "????" (mojibake, not a question).
+fn asks(text: &str) -> bool {
+    text.split("????").any(|part| part.contains('?'))
 }
 
 fn confidence(raw: f32) -> f32 {

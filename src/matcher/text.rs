@@ -15,6 +15,15 @@ pub struct Token<'a> {
     pub before: Option<char>,
     /// The two characters just after it, if any.
     pub after: (Option<char>, Option<char>),
+    /// Whether the message wrote it with a capital first letter ("Not Found", "ECONNREFUSED").
+    pub capital: bool,
+}
+
+impl Token<'_> {
+    /// Whether it continues the previous token without a separator (a CamelCase part).
+    pub fn glued(&self) -> bool {
+        self.before.is_some_and(|c| c.is_alphanumeric())
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +32,7 @@ struct Span {
     end: u32,
     before: Option<char>,
     after: (Option<char>, Option<char>),
+    capital: bool,
 }
 
 /// The words of a message: one lowercase buffer and spans into it (no allocation per word).
@@ -48,6 +58,7 @@ impl Tokens {
                 text: &self.buf[s.start as usize..s.end as usize],
                 before: s.before,
                 after: s.after,
+                capital: s.capital,
             })
             .collect()
     }
@@ -61,6 +72,7 @@ impl Tokens {
             end: self.buf.len() as u32,
             before: None,
             after: (None, None),
+            capital: false,
         });
     }
 }
@@ -146,7 +158,10 @@ pub fn tokenize(message: &str) -> Tokens {
                 if ch.is_ascii() {
                     out.buf.push(ch.to_ascii_lowercase());
                 } else {
-                    out.buf.extend(ch.to_lowercase());
+                    // 'İ' lowercases to "i" + U+0307; the dot would keep Turkish-locale
+                    // uppercase identifiers ("İNVALİD_GRANT") from matching.
+                    out.buf
+                        .extend(ch.to_lowercase().filter(|&c| c != '\u{307}'));
                 }
             }
             out.spans.push(Span {
@@ -162,6 +177,7 @@ pub fn tokenize(message: &str) -> Tokens {
                 } else {
                     (Some(run[to]), run.get(to + 1).copied())
                 },
+                capital: run[from].is_uppercase(),
             });
             from = to;
         }
@@ -178,20 +194,15 @@ pub fn tokenize(message: &str) -> Tokens {
 pub fn implied_words(message: &str) -> Vec<&'static str> {
     let text = bounded_prefix(message, MAX_ANALYSED_BYTES);
     // All of the tell-tale sequences but "????" contain non-ASCII characters.
-    if text.is_ascii() {
-        return if text.contains("????") {
-            vec!["mojibake"]
-        } else {
-            Vec::new()
-        };
-    }
-    let latin1_pair = text
-        .as_bytes()
-        .windows(4)
-        // "Ã©" and friends: U+00C3 or U+00C2 (UTF-8 C3 83 / C3 82) then U+0080..U+00BF (C2 xx).
-        .any(|w| w[0] == 0xC3 && (w[1] == 0x83 || w[1] == 0x82) && w[2] == 0xC2);
-    let mojibake =
-        latin1_pair || text.contains('\u{FFFD}') || text.contains("â€") || text.contains("????");
+    let mojibake = text.contains("????")
+        || (!text.is_ascii()
+            && (text.contains('\u{FFFD}')
+                || text.contains("â€")
+                // "Ã©" and friends: U+00C3 or U+00C2 (UTF-8 C3 83 / C3 82) then U+0080..U+00BF.
+                || text
+                    .as_bytes()
+                    .windows(3)
+                    .any(|w| w[0] == 0xC3 && (w[1] == 0x83 || w[1] == 0x82) && w[2] == 0xC2)));
     if mojibake {
         vec!["mojibake"]
     } else {
@@ -244,6 +255,7 @@ mod tests {
         assert_eq!(implied_words("José shows as JosÃ© now").len(), 1);
         assert_eq!(implied_words("donâ€™t").len(), 1);
         assert!(implied_words("José and Kraków are fine").is_empty());
+        assert_eq!(implied_words("names arrive as Jos???? now").len(), 1);
     }
 
     #[test]
