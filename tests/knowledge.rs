@@ -454,7 +454,8 @@ fn broken_entries_are_reported_with_file_and_line() {
     assert!(
         problems
             .iter()
-            .any(|p| p.contains("f-missing.toml") && p.contains("missing field")),
+            // No line: a missing field has none of its own.
+            .any(|p| p.contains("f-missing.toml: invalid entry: missing field")),
         "{problems:#?}"
     );
     assert_eq!(problems.len(), 6, "{problems:#?}");
@@ -496,6 +497,34 @@ fn shipped_knowledge_directory_lints_clean() {
         problems
             .iter()
             .any(|p| p.contains("unknown entry id `api-quota-exceeded`")),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn windows_line_endings_and_a_byte_order_mark_load_with_correct_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let crlf = GOOD.replace('\n', "\r\n");
+    write(
+        dir.path(),
+        "partner-sftp-drop.toml",
+        &format!("\u{feff}{crlf}"),
+    );
+    let kb = Knowledge::load(Some(dir.path())).unwrap();
+    assert!(kb.get("partner-sftp-drop").is_some());
+    write(
+        dir.path(),
+        "partner-sftp-drop.toml",
+        &format!("{crlf}colour = \"red\"\r\n"),
+    );
+    let problems: Vec<String> = knowledge::lint_dir(dir.path())
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("partner-sftp-drop.toml:8: ") && p.contains("colour")),
         "{problems:#?}"
     );
 }

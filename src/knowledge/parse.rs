@@ -58,9 +58,13 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
         message,
     };
     let raw: RawEntry = toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| line_of(text, s.start));
         // toml's message repeats the offending source line; the first line is the reason.
         let message = e.message().lines().next().unwrap_or("invalid TOML").trim();
+        // A missing field has no line of its own (toml points at the whole document).
+        let line = e
+            .span()
+            .filter(|_| !message.starts_with("missing field"))
+            .map(|s| line_of(text, s.start));
         vec![err(line, format!("invalid entry: {message}"))]
     })?;
     let at = |span: std::ops::Range<usize>| Some(line_of(text, span.start));

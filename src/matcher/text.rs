@@ -89,6 +89,15 @@ pub fn bounded_prefix(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+/// Characters that render as nothing: zero-width space / (non-)joiner, word joiner, BOM,
+/// soft hyphen.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{AD}'
+    )
+}
+
 fn is_word_char(c: char) -> bool {
     if c.is_ascii() {
         c.is_ascii_alphanumeric() || c == '_'
@@ -134,6 +143,15 @@ pub fn tokenize(message: &str) -> Tokens {
         run.clear();
         run.push(c);
         while let Some(&(_, n)) = chars.peek() {
+            if is_invisible(n) {
+                // Inside a word, zero-width characters and soft hyphens join, not split.
+                let mut ahead = chars.clone();
+                ahead.next();
+                if ahead.peek().is_some_and(|&(_, m)| is_word_char(m)) {
+                    chars.next();
+                    continue;
+                }
+            }
             if !is_word_char(n) {
                 break;
             }
@@ -235,6 +253,16 @@ mod tests {
                 "0"
             ]
         );
+    }
+
+    #[test]
+    fn invisible_characters_inside_words_join() {
+        assert_eq!(words("EC\u{200D}ONNREFUSED"), vec!["econnrefused"]);
+        assert_eq!(
+            words("cert\u{AD}ificate \u{FEFF}expired"),
+            vec!["certificate", "expired"]
+        );
+        assert_eq!(words("İNVALİD_GRANT"), vec!["invalid_grant"]);
     }
 
     #[test]
