@@ -1941,18 +1941,13 @@ fn watch_with_a_corrupted_database_fails_clearly_at_start() {
 
 #[tokio::test]
 async fn discord_alerts_post_once_each_in_order_through_500_429_and_dropped_connections() {
-    use fake_discord::{Failure, FakeDiscord, BOT_TOKEN};
+    use fake_discord::{Failure, FakeDiscord};
     use hyper::Method;
     use medic::alerts::discord::{DiscordSink, ACK, RERUN};
     use medic::alerts::SystemClock;
 
     let fake = FakeDiscord::start().await;
-    let http = Arc::new(
-        poise::serenity_prelude::HttpBuilder::new(BOT_TOKEN)
-            .proxy(fake.api_base())
-            .ratelimiter_disabled(true)
-            .build(),
-    );
+    let http = fake.http();
     let dir = tempfile::tempdir().unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (mut m, store) = monitor_on(
@@ -2067,18 +2062,13 @@ async fn discord_alerts_post_once_each_in_order_through_500_429_and_dropped_conn
 
 #[tokio::test]
 async fn a_discord_post_whose_answer_is_lost_is_retried_with_its_nonce_and_appears_once() {
-    use fake_discord::{Failure, FakeDiscord, BOT_TOKEN};
+    use fake_discord::{Failure, FakeDiscord};
     use hyper::Method;
     use medic::alerts::discord::DiscordSink;
     use medic::alerts::SystemClock;
 
     let fake = FakeDiscord::start().await;
-    let http = Arc::new(
-        poise::serenity_prelude::HttpBuilder::new(BOT_TOKEN)
-            .proxy(fake.api_base())
-            .ratelimiter_disabled(true)
-            .build(),
-    );
+    let http = fake.http();
     let dir = tempfile::tempdir().unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (mut m, store) = monitor_on(
@@ -2141,17 +2131,12 @@ async fn a_discord_post_whose_answer_is_lost_is_retried_with_its_nonce_and_appea
 
 #[tokio::test]
 async fn discord_bad_token_channel_or_permission_is_a_broken_sink_and_a_400_rejects_the_alert() {
-    use fake_discord::{Failure, FakeDiscord, BOT_TOKEN};
+    use fake_discord::{Failure, FakeDiscord};
     use hyper::Method;
     use medic::alerts::discord::DiscordSink;
 
     let fake = FakeDiscord::start().await;
-    let http = Arc::new(
-        poise::serenity_prelude::HttpBuilder::new(BOT_TOKEN)
-            .proxy(fake.api_base())
-            .ratelimiter_disabled(true)
-            .build(),
-    );
+    let http = fake.http();
     const CHANNEL: u64 = 77;
     let path = format!("/channels/{CHANNEL}/messages");
     let now = medic::alerts::SystemClock.now();

@@ -163,6 +163,18 @@ impl FakeDiscord {
         format!("http://{}", self.rest_addr)
     }
 
+    /// serenity's REST client sending everything to this fake (proxy mode, limiter off), as
+    /// `medic serve` does with `DISCORD_API_BASE`.
+    #[allow(dead_code)] // Each test binary uses part of the harness.
+    pub fn http(&self) -> std::sync::Arc<poise::serenity_prelude::Http> {
+        std::sync::Arc::new(
+            poise::serenity_prelude::HttpBuilder::new(BOT_TOKEN)
+                .proxy(self.api_base())
+                .ratelimiter_disabled(true)
+                .build(),
+        )
+    }
+
     /// A reqwest client that reaches this fake as `https://discord.com` and trusts nothing else.
     pub fn tls_client(&self) -> reqwest::Client {
         let tls = self.tls.as_ref().expect("start_tls() fake");
