@@ -2223,11 +2223,7 @@ fn bot_posts_alerts_and_handles_acknowledge_rerun_silence_and_unsilence() {
             .on_unknown_event(fake.unknown_event_hook());
         let bot_task = tokio::spawn(medic::discord::run(bot, until(stopped.clone())));
 
-        let registered = fake
-            .wait_for(0, WAIT, |r| {
-                r.method == Method::PUT && r.path.contains("/commands")
-            })
-            .await;
+        let registered = fake.commands_registered(WAIT).await;
         let cmds = registered.body.as_array().unwrap();
         let silence = cmds
             .iter()
@@ -2416,7 +2412,6 @@ fn bot_posts_alerts_and_handles_acknowledge_rerun_silence_and_unsilence() {
 #[test]
 fn medic_serve_stops_the_bot_and_exits_1_when_its_alerts_stop() {
     use fake_discord::{FakeDiscord, BOT_TOKEN};
-    use hyper::Method;
 
     const WAIT: Duration = Duration::from_secs(20);
     let server = SwitchServer::start();
@@ -2456,10 +2451,7 @@ fn medic_serve_stops_the_bot_and_exits_1_when_its_alerts_stop() {
             .spawn()
             .unwrap();
         // The lease is taken before the bot connects, so it is there once commands are registered.
-        fake.wait_for(0, WAIT, |r| {
-            r.method == Method::PUT && r.path.contains("/commands")
-        })
-        .await;
+        fake.commands_registered(WAIT).await;
         let c = rusqlite::Connection::open(&db).unwrap();
         c.busy_timeout(WAIT).unwrap();
         let taken = c

@@ -109,11 +109,7 @@ impl Harness {
         let task = tokio::spawn(medic::discord::run(bot, async move {
             let _ = rx.await;
         }));
-        let registered = fake
-            .wait_for(0, WAIT, |r| {
-                r.method == Method::PUT && r.path.contains("/commands")
-            })
-            .await;
+        let registered = fake.commands_registered(WAIT).await;
         Harness {
             fake,
             clock,
@@ -1279,10 +1275,7 @@ async fn measure_idle_rss_of_medic_serve() {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    fake.wait_for(0, WAIT, |r| {
-        r.method == Method::PUT && r.path.contains("/commands")
-    })
-    .await;
+    fake.commands_registered(WAIT).await;
     // A few answers, then idle.
     let who = Invoker::guild_member(GUILD, LISTEN, payloads::member(30, "alice", &[], 0));
     for _ in 0..20 {

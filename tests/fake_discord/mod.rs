@@ -340,6 +340,16 @@ impl FakeDiscord {
         }
     }
 
+    /// Waits until the bot has registered its slash commands (its last start-up step) and
+    /// returns that request.
+    #[allow(dead_code)] // Each test binary uses part of the harness.
+    pub async fn commands_registered(&self, timeout: Duration) -> Recorded {
+        self.wait_for(0, timeout, |r| {
+            r.method == Method::PUT && r.path.contains("/commands")
+        })
+        .await
+    }
+
     /// Waits `quiet` and returns every request recorded from index `from` on.
     pub async fn requests_after(&self, from: usize, quiet: Duration) -> Vec<Recorded> {
         tokio::time::sleep(quiet).await;
