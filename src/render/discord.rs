@@ -79,6 +79,14 @@ impl Reply {
         }
     }
 
+    /// One embed, fitted to Discord's limits, and nothing else.
+    pub fn embed(embed: Embed) -> Reply {
+        Reply {
+            embeds: vec![embed.fit()],
+            ..Reply::default()
+        }
+    }
+
     pub fn ephemeral(mut self) -> Reply {
         self.ephemeral = true;
         self
@@ -371,14 +379,8 @@ pub fn help(h: &Help) -> Reply {
         ],
         footer: Some(format!("{} knowledge entries loaded", h.entries)),
         color: COLOR_INFO,
-    }
-    .fit();
-    Reply {
-        content: None,
-        embeds: vec![embed],
-        buttons: Vec::new(),
-        ephemeral: true,
-    }
+    };
+    Reply::embed(embed).ephemeral()
 }
 
 // ---- /check and /endpoints ----
@@ -469,14 +471,8 @@ pub fn check_report(report: &CheckReport, kb: &Knowledge) -> Reply {
             Overall::Warn => COLOR_UNSURE,
             Overall::Fail => COLOR_FAIL,
         },
-    }
-    .fit();
-    Reply {
-        content: None,
-        embeds: vec![embed],
-        buttons: Vec::new(),
-        ephemeral: false,
-    }
+    };
+    Reply::embed(embed)
 }
 
 /// `/endpoints`: one line per configured endpoint with its last known status. Whole
@@ -521,14 +517,8 @@ pub fn endpoints(lines: &[Line]) -> Reply {
         fields: Vec::new(),
         footer: Some("/check endpoint:<name> runs a check now".to_string()),
         color: COLOR_INFO,
-    }
-    .fit();
-    Reply {
-        content: None,
-        embeds: vec![embed],
-        buttons: Vec::new(),
-        ephemeral: false,
-    }
+    };
+    Reply::embed(embed)
 }
 
 fn more(n: usize) -> String {
