@@ -198,7 +198,12 @@ impl Matcher {
             .index
             .fuzzy
             .lookup(folded)
-            .or_else(|| self.index.fuzzy.lookup(word))?;
+            // Most words have no plural to fold: look them up once.
+            .or_else(|| {
+                (folded != word)
+                    .then(|| self.index.fuzzy.lookup(word))
+                    .flatten()
+            })?;
         // A typo of a common word is just as likely another ordinary word.
         (!self.index.common[id as usize]).then_some((id, true))
     }
