@@ -1,42 +1,9 @@
 //! The library's typed errors and the one place they become process exit codes.
 
-use std::fmt;
-
 use crate::config::ConfigErrors;
 use crate::knowledge::LoadErrors;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// A problem in a file the user wrote (knowledge entry, `medic.toml`), located as precisely as
-/// the parser allows; shown as `file:line: message`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Located {
-    pub file: String,
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for Located {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{}: {}", self.file, line, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
-        }
-    }
-}
-
-impl std::error::Error for Located {}
-
-/// Writes every problem on a line of its own.
-pub(crate) fn write_lines(f: &mut fmt::Formatter<'_>, problems: &[Located]) -> fmt::Result {
-    for (i, p) in problems.iter().enumerate() {
-        if i > 0 {
-            writeln!(f)?;
-        }
-        write!(f, "{p}")?;
-    }
-    Ok(())
-}
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -47,9 +14,9 @@ pub enum Error {
     /// A broken `medic.toml`: every problem, each as `file:line: message`.
     #[error("{0}")]
     Config(#[from] ConfigErrors),
-    /// A check found a failing endpoint (the report itself was already printed).
-    #[error("{0}")]
-    CheckFailed(String),
+    /// Checks found failing endpoints (the reports themselves were already printed).
+    #[error("failing: {}", .endpoints.join(", "))]
+    CheckFailed { endpoints: Vec<String> },
     /// The user asked for something that cannot be done as asked (unknown id, bad flag).
     #[error("{0}")]
     Usage(String),
@@ -60,8 +27,9 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The Discord connection failed (gateway, REST, or an unreachable `DISCORD_API_BASE`).
-    #[error("{0}")]
-    Discord(String),
+    /// `detail` is already redacted: serenity's own error text can quote the token.
+    #[error("{context}{}", if .detail.is_empty() { String::new() } else { format!(": {}", .detail) })]
+    Discord { context: String, detail: String },
     /// The state database (`MEDIC_DB`) cannot be used: corrupted, foreign, unwritable, locked.
     #[error("database {path}: {message}")]
     Store { path: String, message: String },
@@ -69,11 +37,30 @@ pub enum Error {
     /// shut down): nobody may silently stop getting alerts.
     #[error("scheduled checks and alerts stopped: {0}")]
     AlertsStopped(Box<Error>),
-    #[error("{0}")]
-    Other(String),
+    /// A background task (scheduler, delivery, a status read) panicked or was cancelled.
+    #[error("{task} failed: {source}")]
+    TaskFailed {
+        task: &'static str,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    /// A thread panicked while it held the state database; nothing more can be trusted of it.
+    #[error("the state database lock is poisoned (a thread panicked while writing)")]
+    StorePoisoned,
+    /// An alert command (silence, acknowledge, status) reached a scheduler that has stopped.
+    #[error("the alert scheduler is not running")]
+    AlertsNotRunning,
 }
 
 impl Error {
+    /// A Discord failure; `detail` must already be redacted.
+    pub fn discord(context: impl Into<String>, detail: impl Into<String>) -> Error {
+        Error::Discord {
+            context: context.into(),
+            detail: detail.into(),
+        }
+    }
+
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
         Error::Io {
             context: context.into(),
@@ -86,11 +73,13 @@ impl Error {
         match self {
             Error::Knowledge(_) | Error::Config(_) | Error::Usage(_) => 2,
             Error::Io { .. }
-            | Error::CheckFailed(_)
-            | Error::Discord(_)
+            | Error::CheckFailed { .. }
+            | Error::Discord { .. }
             | Error::Store { .. }
             | Error::AlertsStopped(_)
-            | Error::Other(_) => 1,
+            | Error::TaskFailed { .. }
+            | Error::StorePoisoned
+            | Error::AlertsNotRunning => 1,
         }
     }
 }

@@ -31,9 +31,11 @@ pub mod console;
 pub mod discord;
 pub mod error;
 pub mod knowledge;
+pub mod located;
 pub mod matcher;
 pub mod render;
 pub mod secrets;
 pub mod store;
+pub mod text;
 
 pub use error::{Error, Result};

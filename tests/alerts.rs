@@ -481,7 +481,7 @@ fn console_alert_starts_with_kind_then_endpoint() {
         "Retry".into(),
         "Fourth".into(),
     ];
-    let text = medic::render::alert::terminal(&down);
+    let text = medic::render::terminal::alert::terminal(&down);
     let first = text.lines().next().unwrap();
     let words: Vec<&str> = first.split_whitespace().collect();
     assert_eq!(
@@ -505,12 +505,12 @@ fn console_alert_starts_with_kind_then_endpoint() {
     assert!(!text.contains("Fourth"), "only the top 3 steps");
 
     let reminder = e.tick(T0 + MIN).remove(0);
-    assert!(medic::render::alert::terminal(&reminder)
+    assert!(medic::render::terminal::alert::terminal(&reminder)
         .starts_with("2027-01-15T08:01:00Z ↻ REMINDER payments-api — still down"));
     let rec = e
         .observe("payments-api", &ok(T0 + 5 * MIN + 30_000))
         .remove(0);
-    let text = medic::render::alert::terminal(&rec);
+    let text = medic::render::terminal::alert::terminal(&rec);
     assert!(
         text.starts_with(
             "2027-01-15T08:05:30Z ✔ RECOVERED payments-api — is up again after 5m 30s down"
@@ -522,12 +522,12 @@ fn console_alert_starts_with_kind_then_endpoint() {
         "{text}"
     );
 
-    let embed = medic::render::alert::embed(&down);
-    assert_eq!(embed.color, medic::render::alert::RED);
+    let embed = medic::render::discord::alert::embed(&down);
+    assert_eq!(embed.color, medic::render::discord::alert::RED);
     assert_eq!(embed.title, "✖ DOWN · payments-api");
     assert_eq!(
-        medic::render::alert::embed(&rec).color,
-        medic::render::alert::GREEN
+        medic::render::discord::alert::embed(&rec).color,
+        medic::render::discord::alert::GREEN
     );
 }
 
@@ -1943,8 +1943,9 @@ fn watch_with_a_corrupted_database_fails_clearly_at_start() {
 async fn discord_alerts_post_once_each_in_order_through_500_429_and_dropped_connections() {
     use fake_discord::{Failure, FakeDiscord};
     use hyper::Method;
-    use medic::alerts::discord::{DiscordSink, ACK, RERUN};
     use medic::alerts::SystemClock;
+    use medic::discord::alerts::DiscordSink;
+    use medic::render::discord::{ALERT_ACK as ACK, ALERT_RERUN as RERUN};
 
     let fake = FakeDiscord::start().await;
     let http = fake.http();
@@ -2018,7 +2019,10 @@ async fn discord_alerts_post_once_each_in_order_through_500_429_and_dropped_conn
     assert_eq!(down.attempts, 4);
 
     let body = &posts[3].body;
-    assert_eq!(body["embeds"][0]["color"], medic::render::alert::RED);
+    assert_eq!(
+        body["embeds"][0]["color"],
+        medic::render::discord::alert::RED
+    );
     assert_eq!(body["embeds"][0]["title"], "✖ DOWN · api");
     assert_eq!(
         body["content"], "<@&55>",
@@ -2035,7 +2039,10 @@ async fn discord_alerts_post_once_each_in_order_through_500_429_and_dropped_conn
     assert!(steps.starts_with("1. "), "{steps}");
 
     let body = &posts[4].body;
-    assert_eq!(body["embeds"][0]["color"], medic::render::alert::GREEN);
+    assert_eq!(
+        body["embeds"][0]["color"],
+        medic::render::discord::alert::GREEN
+    );
     assert!(
         body["embeds"][0]["description"]
             .as_str()
@@ -2064,8 +2071,8 @@ async fn discord_alerts_post_once_each_in_order_through_500_429_and_dropped_conn
 async fn a_discord_post_whose_answer_is_lost_is_retried_with_its_nonce_and_appears_once() {
     use fake_discord::{Failure, FakeDiscord};
     use hyper::Method;
-    use medic::alerts::discord::DiscordSink;
     use medic::alerts::SystemClock;
+    use medic::discord::alerts::DiscordSink;
 
     let fake = FakeDiscord::start().await;
     let http = fake.http();
@@ -2133,7 +2140,7 @@ async fn a_discord_post_whose_answer_is_lost_is_retried_with_its_nonce_and_appea
 async fn discord_bad_token_channel_or_permission_is_a_broken_sink_and_a_400_rejects_the_alert() {
     use fake_discord::{Failure, FakeDiscord};
     use hyper::Method;
-    use medic::alerts::discord::DiscordSink;
+    use medic::discord::alerts::DiscordSink;
 
     let fake = FakeDiscord::start().await;
     let http = fake.http();
@@ -2161,13 +2168,14 @@ fn bot_posts_alerts_and_handles_acknowledge_rerun_silence_and_unsilence() {
     use fake_discord::payloads::{self, Invoker};
     use fake_discord::{FakeDiscord, BOT_TOKEN};
     use hyper::Method;
-    use medic::alerts::discord::{DiscordSink, HttpSlot, ACK, RERUN};
     use medic::alerts::probe::Setup;
     use medic::alerts::{service, SystemClock};
     use medic::checks::Checker;
     use medic::commands::Services;
     use medic::config::Config;
+    use medic::discord::alerts::{DiscordSink, HttpSlot};
     use medic::discord::{Bot, Settings};
+    use medic::render::discord::{ALERT_ACK as ACK, ALERT_RERUN as RERUN};
 
     const CHANNEL: u64 = 77;
     const GUILD: u64 = 10;

@@ -892,7 +892,7 @@ fn echo_secrets(server: &HttpServer) {
 
 fn assert_redacted(r: &CheckReport, kb: &Knowledge, secrets: &[&str]) {
     let json = serde_json::to_string(r).unwrap();
-    let text = medic::render::check::report(r, kb);
+    let text = medic::render::terminal::check::report(r, kb);
     let debug = format!("{r:?}");
     for s in secrets {
         for (what, out) in [("json", &json), ("text", &text), ("debug", &debug)] {
@@ -1106,7 +1106,7 @@ async fn guidance_pairs_failures_with_entry_steps() {
     let g = r.guidance(&kb);
     assert_eq!(g.len(), 1);
     assert_eq!(g[0].1.id, "http-429");
-    let text = medic::render::check::report(&r, &kb);
+    let text = medic::render::terminal::check::report(&r, &kb);
     assert!(text.contains("✖ rate limit"), "{text}");
     assert!(text.contains("1. "), "steps are printed: {text}");
 }
@@ -1238,7 +1238,7 @@ async fn secrets_straddling_a_cut_are_masked_whole() {
         let out = format!(
             "{}\n{}",
             serde_json::to_string(&r).unwrap(),
-            medic::render::check::report(&r, &kb)
+            medic::render::terminal::check::report(&r, &kb)
         );
         assert!(
             out.contains("***"),

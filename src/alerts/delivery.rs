@@ -5,7 +5,6 @@
 //! old to hold the queue for are this loop's ([`Options`]). Database errors never end the loop.
 
 use std::future::Future;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -272,22 +271,5 @@ async fn store_pause(
     tokio::select! {
         _ = tokio::time::sleep(wait) => false,
         _ = shutdown.as_mut() => true,
-    }
-}
-
-/// `medic watch`: alerts as text on stdout (logs go to stderr).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ConsoleSink;
-
-impl Sink for ConsoleSink {
-    async fn send(&self, alert: &Alert) -> std::result::Result<Option<String>, SendError> {
-        let text = crate::render::alert::terminal(alert);
-        let mut out = std::io::stdout().lock();
-        match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-            Ok(()) => Ok(None),
-            // `medic watch | head -1`: the reader is gone, like `print` treats it a normal end.
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(SendError::Closed),
-            Err(e) => Err(SendError::Retry(e.to_string())),
-        }
     }
 }

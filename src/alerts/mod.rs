@@ -4,11 +4,10 @@
 //! (check observations and the current time in, [`Alert`]s out, no I/O), [`scheduler`] runs the
 //! checks on their intervals, [`monitor`] glues engine, [`crate::store`] and the outbox together
 //! so that state and alerts are committed in one transaction, and [`delivery`] drains the outbox
-//! into a [`delivery::Sink`] (the console or a Discord channel). Rendering lives in
-//! [`crate::render::alert`].
+//! into a [`delivery::Sink`] that a surface provides. Nothing here knows a surface: no
+//! rendering, no Discord, no terminal.
 
 pub mod delivery;
-pub mod discord;
 pub mod engine;
 pub mod monitor;
 pub mod probe;

@@ -16,9 +16,11 @@ use super::{
     Ack, Alert, Clock, EndpointState, Engine, Incident, Millis, Observation, Policy, Silence,
 };
 use crate::knowledge::Knowledge;
-use crate::render::alert::TOP_STEPS;
 use crate::store::{Commit, History, Store};
 use crate::{Error, Result};
+
+/// How many steps of the knowledge entry an alert carries.
+pub const TOP_STEPS: usize = 3;
 
 /// How often reminders and silence expiries are looked at between checks.
 pub const TICK: Duration = Duration::from_secs(5);
@@ -460,7 +462,5 @@ impl Monitor {
 }
 
 pub(crate) fn lock(store: &Mutex<Store>) -> Result<std::sync::MutexGuard<'_, Store>> {
-    store
-        .lock()
-        .map_err(|_| Error::Other("the state database lock is poisoned".into()))
+    store.lock().map_err(|_| Error::StorePoisoned)
 }

@@ -41,7 +41,7 @@ impl std::fmt::Debug for Handle {
 }
 
 fn stopped() -> Error {
-    Error::Other("the alert scheduler is not running".into())
+    Error::AlertsNotRunning
 }
 
 impl Handle {
@@ -126,7 +126,10 @@ impl Handle {
             super::monitor::status(&reader, &names, now)
         })
         .await
-        .map_err(|e| Error::Other(format!("reading the status failed: {e}")))?
+        .map_err(|source| Error::TaskFailed {
+            task: "reading the status",
+            source,
+        })?
     }
 
     /// Since when and why no alert can be posted (bad token, channel or permission), if so.
@@ -224,13 +227,13 @@ pub fn spawn<P: Probe, S: Sink>(
         let outcome = tokio::select! {
             _ = &mut scheduler => {
                 let _ = stop_tx.send(true);
-                delivery_outcome(&sender.await)
+                delivery_outcome(sender.await)
             }
             ended = &mut sender => {
                 let _ = abort.send(());
                 let _ = scheduler.await;
                 let _ = stop_tx.send(true);
-                delivery_outcome(&ended)
+                delivery_outcome(ended)
             }
         };
         let _ = reporter.await;
@@ -242,7 +245,10 @@ pub fn spawn<P: Probe, S: Sink>(
             }
             Err(e) => {
                 tracing::error!("the alert monitor failed: {e}");
-                Err(Error::Other(format!("the alert monitor failed: {e}")))
+                Err(Error::TaskFailed {
+                    task: "the alert monitor",
+                    source: e,
+                })
             }
         };
         if let Ok(store) = store.lock() {
@@ -256,14 +262,17 @@ pub fn spawn<P: Probe, S: Sink>(
 }
 
 /// Whether the end of the delivery loop means the process should fail.
-fn delivery_outcome(ended: &std::result::Result<Stopped, tokio::task::JoinError>) -> Result<()> {
+fn delivery_outcome(ended: std::result::Result<Stopped, tokio::task::JoinError>) -> Result<()> {
     match ended {
         Ok(Stopped::Shutdown) => Ok(()),
         // A closed stdout is a normal end for a command-line tool (`medic watch | head -1`).
         Ok(Stopped::SinkClosed) => Ok(()),
         Err(e) => {
             tracing::error!("alert delivery failed, stopping: {e}");
-            Err(Error::Other(format!("alert delivery failed: {e}")))
+            Err(Error::TaskFailed {
+                task: "alert delivery",
+                source: e,
+            })
         }
     }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::commands::Services;
-use crate::{Error, Result};
+use crate::Result;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}
@@ -16,10 +16,7 @@ pub fn run(_args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> 
     let config = super::config::load(config)?;
     let checker = Some(Arc::new(crate::checks::Checker::new(Arc::new(config))));
     let services = Services::new(matcher, checker);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the async runtime", e))?;
+    let runtime = super::runtime::runtime(super::runtime::Threads::One)?;
     let stdin = std::io::stdin();
     let prompt = stdin.is_terminal();
     runtime.block_on(crate::console::run(

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use crate::checks::{CheckReport, Checker, Overall};
 use crate::config::Endpoint;
 use crate::knowledge::Knowledge;
-use crate::render::{check as render, json};
+use crate::render::json;
+use crate::render::terminal::check as render;
 use crate::{Error, Result};
 
 #[derive(Debug, clap::Args)]
@@ -47,10 +48,7 @@ pub fn run(args: Args, config_path: Option<&Path>, knowledge_dir: Option<&Path>)
     if let Some(n) = args.concurrency {
         checker = checker.with_concurrency(n as usize);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the async runtime", e))?;
+    let runtime = super::runtime::runtime(super::runtime::Threads::PerCore)?;
 
     let reports: Vec<CheckReport> = runtime.block_on(async {
         if args.all {
@@ -114,10 +112,9 @@ pub fn run(args: Args, config_path: Option<&Path>, knowledge_dir: Option<&Path>)
     if failing.is_empty() {
         Ok(())
     } else {
-        Err(Error::CheckFailed(format!(
-            "failing: {}",
-            failing.join(", ")
-        )))
+        Err(Error::CheckFailed {
+            endpoints: failing.into_iter().map(String::from).collect(),
+        })
     }
 }
 

@@ -10,7 +10,6 @@ mod serve;
 mod status;
 mod watch;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -81,10 +80,7 @@ pub fn run(cli: Cli) -> Result<()> {
 
 /// Writes to stdout, treating a closed pipe (`medic ... | head`) as a normal end.
 pub(crate) fn print(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Error::io("writing to stdout", e)),
-    }
+    crate::render::terminal::write_stdout(text)
+        .map(|_| ())
+        .map_err(|e| Error::io("writing to stdout", e))
 }

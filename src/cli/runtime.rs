@@ -1,5 +1,27 @@
-//! What the long-running subcommands (`serve`, `watch`) share: logging to stderr and the
-//! shutdown signal.
+//! What the subcommands share: the tokio runtime, logging to stderr and the shutdown signal.
+
+use crate::{Error, Result};
+
+/// How many threads a command's runtime gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Threads {
+    /// One thread: the console, one question at a time.
+    One,
+    /// A worker per core: checks, the bot, the scheduler.
+    PerCore,
+}
+
+/// The one place a tokio runtime is built.
+pub(crate) fn runtime(threads: Threads) -> Result<tokio::runtime::Runtime> {
+    let mut builder = match threads {
+        Threads::One => tokio::runtime::Builder::new_current_thread(),
+        Threads::PerCore => tokio::runtime::Builder::new_multi_thread(),
+    };
+    builder
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the async runtime", e))
+}
 
 /// Targets kept at warn whatever `RUST_LOG` says, unless it names them itself: at debug level
 /// serenity's HTTP spans carry interaction and webhook tokens, and reqwest/hyper log the

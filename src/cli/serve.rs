@@ -4,25 +4,37 @@
 //! `alert_channel` run side by side; whichever stops first stops the other.
 
 use std::future::Future;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::runtime::{init_logging, shutdown_signal};
+use crate::alerts::probe::Setup;
+use crate::alerts::service::{self, Handle};
+use crate::alerts::SystemClock;
+use crate::checks::Checker;
 use crate::commands::Services;
+use crate::discord::alerts::{DiscordSink, HttpSlot};
 use crate::discord::{self, Bot, Settings};
+use crate::knowledge::Knowledge;
+use crate::store::{self, Store};
 use crate::{Error, Result};
 
 /// How long the bot gets to close its gateway connections once told to stop.
 const BOT_STOP: Duration = Duration::from_secs(10);
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The state database of the scheduled checks that post to `alert_channel`: check history,
+    /// incidents, silences and the alert outbox.
+    #[arg(long, env = "MEDIC_DB", value_name = "FILE", default_value = store::DEFAULT_PATH)]
+    pub db: PathBuf,
+}
 
-pub fn run(_args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> Result<()> {
+pub fn run(args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> Result<()> {
     init_logging();
     // Loads .env too, so DISCORD_TOKEN may live there.
     let config = super::config::load(config)?;
@@ -32,10 +44,7 @@ pub fn run(_args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> 
     settings.message_content = config.discord.message_content;
     let matcher = Arc::new(super::load_matcher(knowledge_dir)?);
     let checker = Arc::new(crate::checks::Checker::new(Arc::new(config)));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the async runtime", e))?;
+    let runtime = super::runtime::runtime(super::runtime::Threads::PerCore)?;
     runtime.block_on(async {
         // One stop signal for both halves: SIGINT/SIGTERM, or either half ending.
         let (stop, _) = watch::channel(false);
@@ -46,16 +55,10 @@ pub fn run(_args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> 
             }
         };
         // Scheduled checks post to `alert_channel` through the bot's client once it exists.
-        let slot = crate::alerts::discord::HttpSlot::default();
+        let slot = HttpSlot::default();
         let kb = matcher.knowledge().clone();
-        let (alerts, pipeline) = crate::alerts::discord::start(
-            checker.config(),
-            checker.clone(),
-            kb,
-            slot.clone(),
-            stopped(&stop),
-        )?
-        .unzip();
+        let (alerts, pipeline) =
+            start_alerts(&args.db, checker.clone(), kb, slot.clone(), stopped(&stop))?.unzip();
         let services = Services::new(matcher, Some(checker)).with_alerts(alerts);
         let bot = tokio::spawn(discord::run(
             Bot::new(settings, services).alert_http(slot),
@@ -63,6 +66,53 @@ pub fn run(_args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> 
         ));
         supervise(bot, pipeline, shutdown_signal(), &stop).await
     })
+}
+
+/// Runs the scheduled checks of the checker's config and posts their alerts to its
+/// `alert_channel` through the bot's client (delivered into `slot`), with state in `db`. `None`
+/// when no `alert_channel` or no endpoint with an interval is configured.
+///
+/// Returns the pipeline's [`Handle`] and its task, as [`service::spawn`] does. The task ends
+/// with an error if the pipeline stops on its own (lease lost, delivery failed): the bot keeps
+/// answering commands meanwhile, so [`supervise`] watches the task and stops, because nobody
+/// may silently stop getting alerts.
+fn start_alerts(
+    db: &Path,
+    checker: Arc<Checker>,
+    knowledge: Arc<Knowledge>,
+    slot: HttpSlot,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<Option<(Handle, JoinHandle<Result<()>>)>> {
+    let config = checker.config();
+    let Some(channel) = config.discord.alert_channel else {
+        if !config.endpoints.is_empty() {
+            tracing::info!("no alert_channel in [discord]: scheduled checks and alerts are off");
+        }
+        return Ok(None);
+    };
+    let setup = Setup::from_config(config);
+    if setup.targets.is_empty() {
+        return Ok(None);
+    }
+    let store = Store::open(db)?;
+    store.check_integrity()?;
+    let store = Arc::new(Mutex::new(store));
+    let mut sink = DiscordSink::deferred(slot, channel, config.discord.mention_role);
+    for ep in &config.endpoints {
+        if let Some(role) = ep.alerts.mention_role {
+            sink = sink.mention_for(&ep.name, role);
+        }
+    }
+    let running = service::spawn(
+        setup,
+        checker,
+        sink,
+        store,
+        Arc::new(SystemClock),
+        Some(knowledge),
+        shutdown,
+    )?;
+    Ok(Some(running))
 }
 
 /// Runs until `signal`, the bot ending, or the alert pipeline failing; then stops both (the bot
@@ -136,7 +186,7 @@ const PIPELINE: &str = "the alert pipeline";
 /// The result of the task running `what`, a panic included.
 fn joined(
     ended: std::result::Result<Result<()>, tokio::task::JoinError>,
-    what: &str,
+    what: &'static str,
 ) -> Result<()> {
-    ended.map_err(|e| Error::Other(format!("{what} failed: {e}")))?
+    ended.map_err(|source| Error::TaskFailed { task: what, source })?
 }

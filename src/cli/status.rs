@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::alerts::{monitor, Clock, SystemClock};
-use crate::render::{alert, json};
+use crate::render::json;
+use crate::render::terminal::alert;
 use crate::store::{self, Store};
 use crate::Result;
 

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::runtime::{init_logging, shutdown_signal};
-use crate::alerts::delivery::ConsoleSink;
 use crate::alerts::probe::Setup;
 use crate::alerts::{service, SystemClock};
 use crate::checks::Checker;
+use crate::console::sink::ConsoleSink;
 use crate::knowledge::Knowledge;
 use crate::store::{self, Store};
 use crate::{Error, Result};
@@ -36,16 +36,13 @@ pub fn run(args: Args, config_path: Option<&Path>, knowledge_dir: Option<&Path>)
     let store = Store::open(&args.db)?;
     store.check_integrity()?;
     let store = Arc::new(Mutex::new(store));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the async runtime", e))?;
+    let runtime = super::runtime::runtime(super::runtime::Threads::PerCore)?;
     runtime.block_on(async {
         let count = setup.targets.len();
         let checker = Arc::new(Checker::new(Arc::new(config)));
         let (_handle, task) =
             service::spawn(setup, checker, ConsoleSink, store, Arc::new(SystemClock), Some(kb), shutdown_signal())?;
         tracing::info!(endpoints = count, db = %args.db.display(), "watching; alerts on stdout, Ctrl-C to stop");
-        task.await.map_err(|e| Error::Other(format!("the scheduler stopped unexpectedly: {e}")))?
+        task.await.map_err(|source| Error::TaskFailed { task: "the scheduler", source })?
     })
 }

@@ -107,7 +107,7 @@ pub fn suggest(matcher: &Matcher, partial: &str) -> Vec<Suggestion> {
 /// nothing). The label may be cut: it is only shown.
 fn suggestion(entry: &Entry) -> Option<Suggestion> {
     (entry.id.chars().count() <= MAX_CHOICE_CHARS).then(|| Suggestion {
-        label: super::truncate_chars(&entry.title, MAX_CHOICE_CHARS),
+        label: crate::text::truncate_chars(&entry.title, MAX_CHOICE_CHARS),
         id: entry.id.clone(),
     })
 }

@@ -62,16 +62,6 @@ pub fn clean_input(raw: &str) -> String {
         .to_string()
 }
 
-/// `text` cut to at most `max` characters, ending in `…` when it was cut.
-pub fn truncate_chars(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

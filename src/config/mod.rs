@@ -477,7 +477,7 @@ impl Config {
 }
 
 /// A problem in the configuration.
-pub type ConfigError = crate::error::Located;
+pub type ConfigError = crate::located::Located;
 
 /// Every problem found in a configuration; loading fails if there is at least one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -485,7 +485,7 @@ pub struct ConfigErrors(pub Vec<ConfigError>);
 
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        crate::error::write_lines(f, &self.0)
+        crate::located::write_lines(f, &self.0)
     }
 }
 

@@ -5,6 +5,8 @@
 //! is a terminal) and piped (`printf '/diagnose 429\n' | medic chat`). It calls the same
 //! [`crate::commands`] as the bot and renders with [`crate::render::terminal`].
 
+pub mod sink;
+
 use std::io::{BufRead, Write};
 
 use crate::commands::{check, diagnose, endpoints, help, Services};
@@ -130,67 +132,24 @@ pub async fn answer(services: &Services, line: &str) -> Option<String> {
     Some(match command.as_deref() {
         None | Some("diagnose") => terminal::outcome(&diagnose::run(&services.matcher, rest), kb),
         Some("help") => terminal::help(&help::run(kb.len(), help_entries())),
-        Some("check") if rest.is_empty() => {
-            "Usage: /check NAME (see /endpoints for the names).\n".to_string()
-        }
-        Some("check") => match check::run(services.checker(), &services.statuses, rest).await {
-            check::Outcome::NotConfigured => format!("{}\n", check::HOW_TO_CONFIGURE),
-            check::Outcome::Unknown { name, suggestions } => {
-                let mut s = format!("No endpoint named `{name}`.");
-                if !suggestions.is_empty() {
-                    s.push_str(&format!(" Did you mean {}?", suggestions.join(", ")));
-                }
-                s + " /endpoints lists them all.\n"
-            }
-            check::Outcome::Report(report) => crate::render::check::report(&report, kb),
-        },
+        Some("check") if rest.is_empty() => terminal::console::check_usage(),
+        Some("check") => terminal::console::check_outcome(
+            &check::run(services.checker(), &services.statuses, rest).await,
+            kb,
+        ),
         Some("endpoints") => {
-            let lines = endpoints::run(services.checker(), &services.statuses);
-            if lines.is_empty() {
-                format!("{}\n", check::HOW_TO_CONFIGURE)
-            } else {
-                endpoint_lines(&lines)
-            }
+            terminal::console::endpoints(&endpoints::run(services.checker(), &services.statuses))
         }
         Some("quit") | Some("exit") => return None,
-        Some(other) => format!(
-            "Unknown command /{}. Try /help.\n",
-            crate::commands::truncate_chars(&crate::commands::clean_input(other), 40)
-        ),
+        Some(other) => terminal::console::unknown_command(&crate::commands::clean_input(other)),
     })
 }
 
-fn endpoint_lines(lines: &[endpoints::Line]) -> String {
-    use crate::render::check::{overall_label, overall_symbol};
-    let mut out = String::new();
-    for l in lines {
-        let last = match &l.last {
-            None => "not checked yet".to_string(),
-            Some(k) => {
-                let mut s = format!(
-                    "{} {} at {}",
-                    overall_symbol(k.status),
-                    overall_label(k.status),
-                    crate::checks::format_time(k.at)
-                );
-                if let Some(p) = &k.problem {
-                    s.push_str(&format!(" — {p}"));
-                }
-                s
-            }
-        };
-        out.push_str(&format!("{}  {}  {}\n", l.name, l.url, last));
-    }
-    out
-}
-
 fn write(out: &mut impl Write, text: &str) -> Result<()> {
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Ok(()) => Ok(()),
-        // `medic chat | head`: a closed pipe is a normal end.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Error::io("writing stdout", e)),
-    }
+    // `medic chat | head`: a closed pipe is a normal end.
+    terminal::write_out(out, text)
+        .map(|_| ())
+        .map_err(|e| Error::io("writing stdout", e))
 }
 
 #[cfg(test)]

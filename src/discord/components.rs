@@ -1,40 +1,77 @@
-//! Button clicks (component interactions), routed by custom id prefix.
+//! Button clicks (component interactions), parsed from their custom id into a [`Click`].
 //!
-//! Every component medic sends has a custom id starting with `medic:`; the part after it picks
-//! the handler. Other features add their prefix to [`handle`]'s match.
+//! Every component medic sends has a custom id starting with `medic:`; the part after it names
+//! the action. Other features add a [`Click`] variant and its prefix in [`Click::parse`].
 
 use poise::serenity_prelude as serenity;
-use serenity::{ComponentInteraction, CreateInteractionResponse, CreateInteractionResponseMessage};
+use serenity::{
+    ComponentInteraction, CreateInteractionResponse, CreateInteractionResponseMessage,
+    EditInteractionResponse,
+};
 
-use super::{Data, Error};
-use crate::commands::diagnose;
-use crate::render::discord::{self as render, no_mentions, Reply, OPEN_ENTRY};
+use super::gate::{may_run_checks, REFUSED};
+use super::{Data, Error, NOT_RUNNING};
+use crate::alerts::engine::AckError;
+use crate::alerts::probe::observation;
+use crate::alerts::service::Handle;
+use crate::alerts::{Clock, SystemClock};
+use crate::commands::{check as check_cmd, diagnose};
+use crate::render::discord::{
+    self as render, alert as render_alert, no_mentions, Reply, ALERT_ACK, ALERT_RERUN, OPEN_ENTRY,
+};
+
+/// What a click asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Click<'a> {
+    /// A related-entry button: show that entry.
+    OpenEntry(&'a str),
+    /// A DOWN alert's "Acknowledge": stop its reminders.
+    Acknowledge(&'a str),
+    /// A DOWN alert's "Re-run check" (check roles only).
+    Rerun(&'a str),
+}
+
+impl<'a> Click<'a> {
+    /// The click behind a custom id, or `None` for a component medic does not own.
+    pub fn parse(custom_id: &'a str) -> Option<Click<'a>> {
+        if let Some(id) = custom_id.strip_prefix(OPEN_ENTRY) {
+            Some(Click::OpenEntry(id))
+        } else if let Some(id) = custom_id.strip_prefix(ALERT_ACK) {
+            Some(Click::Acknowledge(id))
+        } else {
+            custom_id.strip_prefix(ALERT_RERUN).map(Click::Rerun)
+        }
+    }
+}
 
 pub async fn handle(
     ctx: &serenity::Context,
     data: &Data,
     click: &ComponentInteraction,
 ) -> Result<(), Error> {
-    let id = click.data.custom_id.as_str();
-    if id.starts_with(crate::alerts::discord::ACK) || id.starts_with(crate::alerts::discord::RERUN)
-    {
-        return crate::alerts::discord::handle_click(ctx, data, click).await;
-    }
-    let reply = if let Some(entry_id) = id.strip_prefix(OPEN_ENTRY) {
-        match diagnose::entry(&data.services.matcher, entry_id) {
-            Some(entry) => {
-                let why = "Opened from a related-entry button.".to_string();
-                render::entry_reply(&entry, data.services.matcher.knowledge(), why, &[]).ephemeral()
-            }
-            None => {
-                Reply::text("That entry no longer exists in this medic's knowledge.").ephemeral()
-            }
-        }
-    } else {
-        tracing::debug!(custom_id = id, "ignoring a component medic does not own");
+    let Some(what) = Click::parse(&click.data.custom_id) else {
+        tracing::debug!(
+            custom_id = click.data.custom_id,
+            "ignoring a component medic does not own"
+        );
         return Ok(());
     };
-    respond(ctx, click, reply).await
+    match what {
+        Click::OpenEntry(entry_id) => {
+            let reply = match diagnose::entry(&data.services.matcher, entry_id) {
+                Some(entry) => {
+                    let why = "Opened from a related-entry button.".to_string();
+                    render::entry_reply(&entry, data.services.matcher.knowledge(), why, &[])
+                        .ephemeral()
+                }
+                None => Reply::text("That entry no longer exists in this medic's knowledge.")
+                    .ephemeral(),
+            };
+            respond(ctx, click, reply).await
+        }
+        Click::Acknowledge(alert_id) => acknowledge(ctx, data, click, alert_id).await,
+        Click::Rerun(alert_id) => rerun(ctx, data, click, alert_id).await,
+    }
 }
 
 /// Answers a click with a new message (ephemeral when the reply says so).
@@ -55,4 +92,153 @@ pub async fn respond(
         .create_response(ctx, CreateInteractionResponse::Message(message))
         .await?;
     Ok(())
+}
+
+async fn ephemeral(
+    ctx: &serenity::Context,
+    click: &ComponentInteraction,
+    text: &str,
+) -> Result<(), Error> {
+    respond(ctx, click, Reply::text(text).ephemeral()).await
+}
+
+/// The alert a button belongs to, or the answer saying why there is none.
+async fn alert_of<'d>(
+    ctx: &serenity::Context,
+    data: &'d Data,
+    click: &ComponentInteraction,
+    alert_id: &str,
+) -> Result<Option<(crate::alerts::Alert, &'d Handle)>, Error> {
+    let Some(alerts) = &data.services.alerts else {
+        ephemeral(ctx, click, NOT_RUNNING).await?;
+        return Ok(None);
+    };
+    match alerts.alert(alert_id)? {
+        Some(alert) => Ok(Some((alert, alerts))),
+        None => {
+            ephemeral(
+                ctx,
+                click,
+                "medic no longer knows this alert (it is older than the retention period).",
+            )
+            .await?;
+            Ok(None)
+        }
+    }
+}
+
+/// "Acknowledge" stops reminders; the alert then shows who and when. Anyone who sees the alert
+/// may acknowledge it.
+async fn acknowledge(
+    ctx: &serenity::Context,
+    data: &Data,
+    click: &ComponentInteraction,
+    alert_id: &str,
+) -> Result<(), Error> {
+    let Some((alert, alerts)) = alert_of(ctx, data, click, alert_id).await? else {
+        return Ok(());
+    };
+    let who = click
+        .member
+        .as_ref()
+        .map(|m| m.user.name.clone())
+        .unwrap_or_else(|| click.user.name.clone());
+    let incident = alert.since.unwrap_or(alert.at);
+    match alerts.acknowledge(&alert.endpoint, incident, &who).await? {
+        Ok(a) => {
+            let reply = render_alert::alert(&alert, Some(&a));
+            let update = CreateInteractionResponseMessage::new()
+                .embeds(reply.serenity_embeds())
+                .components(reply.serenity_components())
+                .allowed_mentions(no_mentions());
+            click
+                .create_response(ctx, CreateInteractionResponse::UpdateMessage(update))
+                .await?;
+            Ok(())
+        }
+        Err(AckError::NoIncident) => {
+            ephemeral(
+                ctx,
+                click,
+                &format!(
+                    "**{}** has no open incident any more: nothing to acknowledge.",
+                    alert.endpoint
+                ),
+            )
+            .await
+        }
+        Err(AckError::DifferentIncident) => {
+            ephemeral(
+                ctx,
+                click,
+                &format!(
+                    "This alert's incident is over; **{}** has a newer one. Acknowledge its latest alert instead.",
+                    alert.endpoint
+                ),
+            )
+            .await
+        }
+        Err(AckError::AlreadyAcknowledged(a)) => {
+            respond(ctx, click, render_alert::already_acknowledged(&a)).await
+        }
+    }
+}
+
+/// "Re-run check" (check roles only); the result also counts as a scheduled check.
+async fn rerun(
+    ctx: &serenity::Context,
+    data: &Data,
+    click: &ComponentInteraction,
+    alert_id: &str,
+) -> Result<(), Error> {
+    let Some((alert, alerts)) = alert_of(ctx, data, click, alert_id).await? else {
+        return Ok(());
+    };
+    if !may_run_checks(data, click.member.as_ref()) {
+        return ephemeral(ctx, click, REFUSED).await;
+    }
+    let Some(checker) = data.services.checker() else {
+        return ephemeral(ctx, click, NOT_RUNNING).await;
+    };
+    // A check can take longer than the 3 s Discord allows for the first response.
+    let defer = CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new());
+    click.create_response(ctx, defer).await?;
+    let started = SystemClock.now();
+    let outcome = check_cmd::run(Some(checker), &data.services.statuses, &alert.endpoint).await;
+    if let check_cmd::Outcome::Report(report) = &outcome {
+        let mut obs = observation(report);
+        obs.at = started;
+        alerts.observe(&alert.endpoint, obs).await?;
+    }
+    let reply = render::check(&outcome, data.services.matcher.knowledge());
+    let mut edit = EditInteractionResponse::new()
+        .embeds(reply.serenity_embeds())
+        .allowed_mentions(no_mentions());
+    if let Some(content) = reply.content {
+        edit = edit.content(content);
+    }
+    click.edit_response(ctx, edit).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn custom_ids_parse_into_clicks() {
+        assert_eq!(
+            Click::parse("medic:entry:http-429"),
+            Some(Click::OpenEntry("http-429"))
+        );
+        assert_eq!(
+            Click::parse(&format!("{ALERT_ACK}abc")),
+            Some(Click::Acknowledge("abc"))
+        );
+        assert_eq!(
+            Click::parse(&format!("{ALERT_RERUN}abc")),
+            Some(Click::Rerun("abc"))
+        );
+        assert_eq!(Click::parse("other:thing"), None);
+    }
 }

@@ -5,15 +5,19 @@
 //! renders. [`run`] is handed its settings, HTTP client and shutdown signal, so tests start the
 //! real bot against a local fake Discord.
 //!
-//! - [`commands`](self::commands): the slash commands, listed once in [`commands()`].
+//! - `slash`: the slash commands, listed once in [`commands()`].
 //! - `free_text`: answers to mentions, DMs and messages in listen channels.
-//! - `components`: button clicks, routed by custom id prefix.
+//! - [`components`]: button clicks, parsed into a [`components::Click`].
+//! - `gate`: who may run checks and manage alerts.
+//! - [`alerts`]: the alert sink that posts scheduled-check alerts to `alert_channel`.
 //! - [`cooldown`]: keeps busy channels from getting the same answer over and over.
 
-pub(crate) mod commands;
-mod components;
+pub mod alerts;
+pub mod components;
 pub mod cooldown;
 mod free_text;
+mod gate;
+pub(crate) mod slash;
 
 use std::collections::HashSet;
 use std::fmt;
@@ -28,12 +32,16 @@ use crate::commands::Services;
 use crate::render::discord::{no_mentions, Reply};
 use crate::{Error as MedicError, Result as MedicResult};
 
-pub use commands::commands;
 pub use cooldown::{Clock, Cooldown, ManualClock, SystemClock};
+pub use slash::commands;
 
 /// Errors inside handlers; they are logged and answered with an apology, never fatal.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub type Context<'a> = poise::Context<'a, Data, Error>;
+
+/// What alert commands and buttons answer when this medic runs no scheduled checks.
+pub(crate) const NOT_RUNNING: &str =
+    "Scheduled checks are not running in this medic: set `alert_channel` in the `[discord]` section of medic.toml.";
 
 /// How long the same entry stays unanswered in one channel after medic answered it.
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(10 * 60);
@@ -174,7 +182,7 @@ pub struct Bot {
     clock: Arc<dyn Clock>,
     cooldown: Duration,
     on_unknown_event: Option<UnknownEventHook>,
-    alert_http: Option<crate::alerts::discord::HttpSlot>,
+    alert_http: Option<alerts::HttpSlot>,
     commands: Vec<poise::Command<Data, Error>>,
 }
 
@@ -215,7 +223,7 @@ impl Bot {
     }
 
     /// Receives the bot's HTTP client once built, for posting scheduled-check alerts.
-    pub fn alert_http(mut self, slot: crate::alerts::discord::HttpSlot) -> Bot {
+    pub fn alert_http(mut self, slot: alerts::HttpSlot) -> Bot {
         self.alert_http = Some(slot);
         self
     }
@@ -263,9 +271,10 @@ pub async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send + 'static) 
     // that would be the wrong Discord, so fail loudly instead.
     if let Some(base) = &settings.api_base {
         http.get_gateway().await.map_err(|e| {
-            MedicError::Discord(format!(
-                "DISCORD_API_BASE {base} did not answer GET /api/v10/gateway: {e}"
-            ))
+            MedicError::discord(
+                format!("DISCORD_API_BASE {base} did not answer GET /api/v10/gateway"),
+                e.to_string(),
+            )
         })?;
     }
 
@@ -328,7 +337,7 @@ pub async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send + 'static) 
         .framework(framework)
         .raw_event_handler(UnknownEvents(on_unknown_event))
         .await
-        .map_err(|e| MedicError::Discord(format!("cannot build the Discord client: {e}")))?;
+        .map_err(|e| MedicError::discord("cannot build the Discord client", e.to_string()))?;
 
     if let Some(slot) = alert_http {
         let _ = slot.set(client.http.clone());
@@ -341,9 +350,9 @@ pub async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send + 'static) 
     });
     client.start_autosharded().await.map_err(|e| match e {
         serenity::Error::Gateway(serenity::GatewayError::DisallowedGatewayIntents) => {
-            MedicError::Discord(DISALLOWED_INTENTS.into())
+            MedicError::discord(DISALLOWED_INTENTS, "")
         }
-        e => MedicError::Discord(format!("Discord connection failed: {e}")),
+        e => MedicError::discord("Discord connection failed", e.to_string()),
     })
 }
 

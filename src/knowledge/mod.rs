@@ -35,7 +35,7 @@ pub struct Entry {
 }
 
 /// A problem in a knowledge file.
-pub type LoadError = crate::error::Located;
+pub type LoadError = crate::located::Located;
 
 /// Every problem found while loading a catalogue; loading fails if there is at least one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ pub struct LoadErrors(pub Vec<LoadError>);
 
 impl fmt::Display for LoadErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        crate::error::write_lines(f, &self.0)
+        crate::located::write_lines(f, &self.0)
     }
 }
 

@@ -1,4 +1,9 @@
-//! Plain-text rendering for the terminal and the console chat mode.
+//! Plain-text rendering for the terminal and the console chat mode: diagnoses here, check
+//! reports in [`check`], alerts and the status table in [`alert`].
+
+pub mod alert;
+pub mod check;
+pub mod console;
 
 use std::fmt::Write;
 
@@ -122,4 +127,27 @@ pub fn help(h: &crate::commands::help::Help) -> String {
     }
     let _ = writeln!(out, "({} knowledge entries loaded)", h.entries);
     out
+}
+
+/// Whether the reader of stdout is still there after a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Done,
+    /// The pipe was closed (`medic … | head -1`): a normal end for a command-line tool.
+    Closed,
+}
+
+/// Writes `text` to `out` and flushes it; a closed pipe is [`Written::Closed`], not an error.
+/// Every surface that prints to a terminal writes through this.
+pub fn write_out(out: &mut impl std::io::Write, text: &str) -> std::io::Result<Written> {
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(Written::Done),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Written::Closed),
+        Err(e) => Err(e),
+    }
+}
+
+/// [`write_out`] to this process's stdout.
+pub fn write_stdout(text: &str) -> std::io::Result<Written> {
+    write_out(&mut std::io::stdout().lock(), text)
 }

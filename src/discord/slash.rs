@@ -2,12 +2,16 @@
 //! [`crate::render::discord`] renders; a command's doc comment is its description in Discord.
 
 use poise::serenity_prelude as serenity;
-use serenity::{EditInteractionResponse, Permissions};
+use serenity::EditInteractionResponse;
 
-use super::{send, Context, Data, Error};
+use super::gate::{may_run_checks, REFUSED};
+use super::{send, Context, Data, Error, NOT_RUNNING};
+use crate::alerts::service::Handle;
+use crate::alerts::{Clock, SystemClock};
 use crate::commands::{
     check as check_cmd, diagnose as diagnose_cmd, endpoints as endpoints_cmd, help as help_cmd,
 };
+use crate::render::discord::alert as render_alert;
 use crate::render::discord::{self as render, no_mentions, Reply};
 
 /// Every slash command medic registers, in the order `/help` lists them. Add new commands here
@@ -17,8 +21,8 @@ pub fn commands() -> Vec<poise::Command<Data, Error>> {
         diagnose(),
         check(),
         endpoints(),
-        crate::alerts::discord::silence(),
-        crate::alerts::discord::unsilence(),
+        silence(),
+        unsilence(),
         help(),
     ]
 }
@@ -124,17 +128,6 @@ pub async fn check(
     Ok(())
 }
 
-/// Whether a member may run `/check` (and other check-role commands): one of the check roles,
-/// or Manage Server / Administrator. With no check roles configured only managers may; outside a
-/// server (no member) nobody may.
-pub(crate) fn may_run_checks(data: &Data, member: Option<&serenity::Member>) -> bool {
-    let Some(member) = member else { return false };
-    let manager = member.permissions.is_some_and(|p| {
-        p.contains(Permissions::MANAGE_GUILD) || p.contains(Permissions::ADMINISTRATOR)
-    });
-    manager || member.roles.iter().any(|r| data.check_roles.contains(r))
-}
-
 /// Configured endpoint names matching what the user typed (also used by `/silence`).
 pub(crate) async fn autocomplete_endpoints(
     ctx: Context<'_>,
@@ -153,7 +146,15 @@ pub async fn endpoints(ctx: Context<'_>) -> Result<(), Error> {
     let services = &ctx.data().services;
     if let Some(alerts) = &services.alerts {
         // Scheduled checks running: state, uptime and latency from their history.
-        return crate::alerts::discord::endpoints(ctx, alerts).await;
+        let statuses = alerts.status().await?;
+        let problem = alerts.delivery_problem();
+        let problem = problem.as_ref().map(|(at, why)| (*at, why.as_str()));
+        send(
+            ctx,
+            render_alert::endpoints(&statuses, SystemClock.now(), problem),
+        )
+        .await?;
+        return Ok(());
     }
     let lines = endpoints_cmd::run(services.checker(), &services.statuses);
     send(ctx, render::endpoints(&lines)).await?;
@@ -168,5 +169,90 @@ pub async fn help(ctx: Context<'_>) -> Result<(), Error> {
         help_entries(),
     );
     send(ctx, render::help(&help)).await?;
+    Ok(())
+}
+
+/// The member behind a command, if it ran in a server.
+fn member<'a>(ctx: &'a Context<'_>) -> Option<&'a serenity::Member> {
+    match ctx {
+        poise::Context::Application(app) => app.interaction.member.as_deref(),
+        poise::Context::Prefix(_) => None,
+    }
+}
+
+/// The alert service when it runs and the member may manage it; otherwise answers why not.
+async fn managed_alerts(ctx: Context<'_>) -> Result<Option<&Handle>, Error> {
+    let data = ctx.data();
+    let Some(alerts) = &data.services.alerts else {
+        send(ctx, Reply::text(NOT_RUNNING).ephemeral()).await?;
+        return Ok(None);
+    };
+    if !may_run_checks(data, member(&ctx)) {
+        send(ctx, Reply::text(REFUSED).ephemeral()).await?;
+        return Ok(None);
+    }
+    Ok(Some(alerts))
+}
+
+/// Hold an endpoint's alerts for a while (it is still checked) — check roles only
+#[poise::command(slash_command)]
+pub async fn silence(
+    ctx: Context<'_>,
+    #[description = "A configured endpoint"]
+    #[autocomplete = "autocomplete_endpoints"]
+    #[max_length = 100]
+    endpoint: String,
+    #[description = "How long, e.g. 30m, 2h, 1d"]
+    #[rename = "for"]
+    #[max_length = 20]
+    duration: String,
+    #[description = "Why; shown with the silence"]
+    #[max_length = 300]
+    reason: String,
+) -> Result<(), Error> {
+    let Some(alerts) = managed_alerts(ctx).await? else {
+        return Ok(());
+    };
+    let duration = match crate::config::parse_duration(&duration) {
+        Ok(d) if !d.is_zero() && d <= std::time::Duration::from_secs(90 * 24 * 3600) => d,
+        _ => {
+            let text = format!(
+                "`for` must be a duration from 1s to 90d, like 30m, 2h or 1d, not {duration:?}."
+            );
+            send(ctx, Reply::text(text).ephemeral()).await?;
+            return Ok(());
+        }
+    };
+    let reason = crate::text::truncate_chars(&crate::commands::clean_input(&reason), 300);
+    let endpoint = crate::commands::clean_input(&endpoint);
+    match alerts
+        .silence(&endpoint, &ctx.author().name, &reason, duration)
+        .await
+    {
+        Ok(s) => send(ctx, render_alert::silenced(&s)).await?,
+        Err(crate::Error::Usage(m)) => send(ctx, Reply::text(m).ephemeral()).await?,
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+/// Lift an endpoint's silence: its alerts resume — check roles only
+#[poise::command(slash_command)]
+pub async fn unsilence(
+    ctx: Context<'_>,
+    #[description = "A silenced endpoint"]
+    #[autocomplete = "autocomplete_endpoints"]
+    #[max_length = 100]
+    endpoint: String,
+) -> Result<(), Error> {
+    let Some(alerts) = managed_alerts(ctx).await? else {
+        return Ok(());
+    };
+    let endpoint = crate::commands::clean_input(&endpoint);
+    let reply = match alerts.unsilence(&endpoint).await? {
+        Some(s) => render_alert::unsilenced(&s, &ctx.author().name),
+        None => Reply::text(format!("**{endpoint}** is not silenced.")).ephemeral(),
+    };
+    send(ctx, reply).await?;
     Ok(())
 }

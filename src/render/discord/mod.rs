@@ -7,8 +7,7 @@
 //! Long guidance is cut at a line break with a pointer to the full entry.
 
 use serenity::all::{
-    ButtonStyle, CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed,
-    CreateEmbedFooter,
+    CreateActionRow, CreateAllowedMentions, CreateButton, CreateEmbed, CreateEmbedFooter,
 };
 
 use crate::checks::{format_time, CheckReport, Overall, StageStatus};
@@ -16,10 +15,12 @@ use crate::commands::check::{Outcome as CheckOutcome, HOW_TO_CONFIGURE};
 use crate::commands::diagnose::Outcome;
 use crate::commands::endpoints::Line;
 use crate::commands::help::Help;
-use crate::commands::truncate_chars;
 use crate::knowledge::{Entry, Knowledge};
 use crate::matcher::{Diagnosis, Match};
 use crate::render::terminal;
+use crate::text::truncate_chars;
+
+pub mod alert;
 
 pub const MAX_CONTENT: usize = 2000;
 pub const MAX_TITLE: usize = 256;
@@ -38,6 +39,10 @@ const MAX_BUTTONS: usize = 5;
 pub const CUSTOM_ID_PREFIX: &str = "medic:";
 /// Custom id prefix of "open this entry" buttons.
 pub const OPEN_ENTRY: &str = "medic:entry:";
+/// Custom id prefix of a DOWN alert's "Re-run check" button; the alert id follows.
+pub const ALERT_RERUN: &str = "medic:alert-rerun:";
+/// Custom id prefix of a DOWN alert's "Acknowledge" button; the alert id follows.
+pub const ALERT_ACK: &str = "medic:alert-ack:";
 
 const COLOR_ANSWER: u32 = 0x2b_8a_3e;
 const COLOR_UNSURE: u32 = 0xe6_77_00;
@@ -52,13 +57,25 @@ pub struct Embed {
     pub fields: Vec<(String, String)>,
     pub footer: Option<String>,
     pub color: u32,
+    /// Shown by Discord in the reader's time zone (milliseconds since the epoch).
+    pub timestamp: Option<crate::alerts::Millis>,
 }
 
-/// A button that opens a knowledge entry.
+/// How a button looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ButtonStyle {
+    Primary,
+    #[default]
+    Secondary,
+}
+
+/// A button: opens a knowledge entry, re-runs a check, acknowledges an alert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Button {
     pub custom_id: String,
     pub label: String,
+    pub style: ButtonStyle,
+    pub disabled: bool,
 }
 
 /// Everything one answer needs; the bot turns it into an interaction response or a message.
@@ -87,6 +104,16 @@ impl Reply {
         }
     }
 
+    /// Button labels and ids cut to Discord's limits, at most five buttons.
+    pub fn fit_buttons(mut self) -> Reply {
+        self.buttons.truncate(MAX_BUTTONS);
+        for b in &mut self.buttons {
+            b.label = truncate_chars(&b.label, MAX_BUTTON_LABEL);
+            b.custom_id = truncate_chars(&b.custom_id, MAX_CUSTOM_ID);
+        }
+        self
+    }
+
     pub fn ephemeral(mut self) -> Reply {
         self.ephemeral = true;
         self
@@ -107,7 +134,11 @@ impl Reply {
             .map(|b| {
                 CreateButton::new(b.custom_id.clone())
                     .label(b.label.clone())
-                    .style(ButtonStyle::Secondary)
+                    .style(match b.style {
+                        self::ButtonStyle::Primary => serenity::all::ButtonStyle::Primary,
+                        self::ButtonStyle::Secondary => serenity::all::ButtonStyle::Secondary,
+                    })
+                    .disabled(b.disabled)
             })
             .collect();
         vec![CreateActionRow::Buttons(buttons)]
@@ -174,6 +205,12 @@ impl Embed {
         }
         if let Some(footer) = &self.footer {
             e = e.footer(CreateEmbedFooter::new(footer.clone()));
+        }
+        if let Some(ts) = self
+            .timestamp
+            .and_then(|ms| serenity::all::Timestamp::from_unix_timestamp(ms.div_euclid(1000)).ok())
+        {
+            e = e.timestamp(ts);
         }
         e
     }
@@ -291,6 +328,7 @@ pub fn entry_reply(entry: &Entry, kb: &Knowledge, why: String, others: &[Match])
         fields,
         footer: Some(format!("{why} · entry {}", entry.id)),
         color: COLOR_ANSWER,
+        timestamp: None,
     }
     .fit();
     let buttons = unique_buttons(
@@ -323,6 +361,8 @@ fn open_button(entry: &Entry) -> Button {
     Button {
         custom_id: format!("{OPEN_ENTRY}{}", entry.id),
         label: truncate_chars(&entry.title, MAX_BUTTON_LABEL),
+        style: ButtonStyle::Secondary,
+        disabled: false,
     }
 }
 
@@ -346,6 +386,7 @@ pub fn no_match(d: &Diagnosis) -> Reply {
         fields: Vec::new(),
         footer: None,
         color: COLOR_UNSURE,
+        timestamp: None,
     }
     .fit();
     Reply {
@@ -379,6 +420,7 @@ pub fn help(h: &Help) -> Reply {
         ],
         footer: Some(format!("{} knowledge entries loaded", h.entries)),
         color: COLOR_INFO,
+        timestamp: None,
     };
     Reply::embed(embed).ephemeral()
 }
@@ -471,6 +513,7 @@ pub fn check_report(report: &CheckReport, kb: &Knowledge) -> Reply {
             Overall::Warn => COLOR_UNSURE,
             Overall::Fail => COLOR_FAIL,
         },
+        timestamp: None,
     };
     Reply::embed(embed)
 }
@@ -517,6 +560,7 @@ pub fn endpoints(lines: &[Line]) -> Reply {
         fields: Vec::new(),
         footer: Some("/check endpoint:<name> runs a check now".to_string()),
         color: COLOR_INFO,
+        timestamp: None,
     };
     Reply::embed(embed)
 }
