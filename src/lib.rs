@@ -25,6 +25,7 @@
 pub mod alerts;
 pub mod checks;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod console;

@@ -383,7 +383,7 @@ fn warnings_alert_once_per_incident() {
     // A warning from the checks (quota) is raised once too, and several kinds are independent.
     let quota = |at: Millis| {
         let mut o = ok(at);
-        o.health = medic::alerts::Health::Warn;
+        o.health = medic::checks::Overall::Warn;
         o.warnings.push(Warning {
             key: "rate_limit".into(),
             detail: "5% of quota left".into(),
@@ -1373,7 +1373,7 @@ async fn delivery_keeps_going_through_store_errors_and_sends_each_alert_once() {
     assert!(store.lock().unwrap().outbox().unwrap()[0]
         .delivered_at
         .is_some());
-    m.observe("api", &ok(clock.now())).unwrap();
+    m.observe("api", &ok(clock.now_ms())).unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(
         kinds(&sink.sent.lock().unwrap()),
@@ -1956,7 +1956,7 @@ async fn discord_alerts_post_once_each_in_order_through_500_429_and_dropped_conn
         clock.clone(),
         policy(1, 1, Duration::ZERO),
     );
-    let now = clock.now();
+    let now = clock.now_ms();
     m.observe("api", &fail(now - 60_000)).unwrap();
     m.observe("api", &ok(now)).unwrap();
 
@@ -2083,7 +2083,7 @@ async fn a_discord_post_whose_answer_is_lost_is_retried_with_its_nonce_and_appea
         clock.clone(),
         policy(1, 1, Duration::ZERO),
     );
-    m.observe("api", &fail(clock.now())).unwrap();
+    m.observe("api", &fail(clock.now_ms())).unwrap();
 
     const CHANNEL: u64 = 77;
     let path = format!("/channels/{CHANNEL}/messages");
@@ -2146,7 +2146,7 @@ async fn discord_bad_token_channel_or_permission_is_a_broken_sink_and_a_400_reje
     let http = fake.http();
     const CHANNEL: u64 = 77;
     let path = format!("/channels/{CHANNEL}/messages");
-    let now = medic::alerts::SystemClock.now();
+    let now = medic::alerts::SystemClock.now_ms();
     let alert = Engine::new(policy(1, 1, Duration::ZERO))
         .observe("api", &fail(now))
         .remove(0);

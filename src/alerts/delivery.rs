@@ -180,7 +180,7 @@ pub async fn run<S: Sink>(
                 _ = &mut shutdown => return Stopped::Shutdown,
             }
         };
-        let now = clock.now();
+        let now = clock.now_ms();
         if item.next_attempt_at > now {
             let wait = Duration::from_millis((item.next_attempt_at - now) as u64);
             tokio::select! {
@@ -198,7 +198,7 @@ pub async fn run<S: Sink>(
             _ = &mut shutdown => return Stopped::Shutdown,
         };
         let a = &item.alert;
-        let now = clock.now();
+        let now = clock.now_ms();
         let attempt = item.attempts + 1;
         let retry_at = now + backoff.delay(attempt).as_millis() as Millis;
         let marked = match sent {

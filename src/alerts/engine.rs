@@ -7,78 +7,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use serde::{Deserialize, Serialize};
-
-use super::{Ack, Alert, AlertKind, Change, Facts, Health, Millis, Observation, Policy, Silence};
-
-/// An open incident: the endpoint failed `failure_threshold` checks in a row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Incident {
-    /// The first failed check of the streak that opened it.
-    pub started_at: Millis,
-    pub failures: u32,
-    pub stage: Option<String>,
-    pub detail: Option<String>,
-    pub entry: Option<String>,
-    /// Whether DOWN went out; false while it is held by a silence.
-    pub announced: bool,
-    /// Last DOWN or REMINDER, for the reminder interval.
-    pub last_alert_at: Option<Millis>,
-    pub reminders: u32,
-    pub ack: Option<Ack>,
-}
-
-/// The last good check, to say what changed when the endpoint fails.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GoodCheck {
-    pub at: Millis,
-    pub facts: Facts,
-}
-
-/// Everything the engine remembers about one endpoint.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct EndpointState {
-    pub consecutive_failures: u32,
-    pub consecutive_successes: u32,
-    /// First check of the current failure streak.
-    pub failing_since: Option<Millis>,
-    /// First check of the current success streak ("up since").
-    pub up_since: Option<Millis>,
-    pub last_check: Option<Millis>,
-    pub last_health: Option<Health>,
-    pub last_good: Option<GoodCheck>,
-    pub incident: Option<Incident>,
-    /// Warning keys already announced; cleared when a good check no longer has them.
-    #[serde(default)]
-    pub warned: BTreeSet<String>,
-    /// A RECOVERED for an announced incident that closed during a silence, posted when it ends.
-    #[serde(default)]
-    pub held_recovery: Option<Alert>,
-}
-
-impl EndpointState {
-    /// "up", "down" (open incident), "failing" (below the threshold) or "unknown" (never checked).
-    pub fn state_word(&self) -> &'static str {
-        if self.incident.is_some() {
-            "down"
-        } else if self.consecutive_failures > 0 {
-            "failing"
-        } else if self.last_check.is_some() {
-            "up"
-        } else {
-            "unknown"
-        }
-    }
-
-    /// Since when the endpoint has been in its current state.
-    pub fn since(&self) -> Option<Millis> {
-        match &self.incident {
-            Some(i) => Some(i.started_at),
-            None if self.consecutive_failures > 0 => self.failing_since,
-            None => self.up_since,
-        }
-    }
-}
+use super::{
+    Ack, Alert, AlertKind, Change, EndpointState, Facts, GoodCheck, Incident, Millis, Observation,
+    Policy, Silence,
+};
+use crate::checks::Overall;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AckError {
@@ -457,7 +390,7 @@ impl Engine {
                 let last_good = st.last_good.clone();
                 let obs = Observation {
                     at: now,
-                    health: Health::Fail,
+                    health: Overall::Fail,
                     stage: incident.stage.clone(),
                     detail: incident.detail.clone(),
                     entry: incident.entry.clone(),

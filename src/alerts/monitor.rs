@@ -130,7 +130,7 @@ impl Monitor {
         let (states, silences) = {
             let mut s = lock(&store)?;
             // One engine per database: a second `watch`/`serve` would double every alert.
-            s.take_scheduler_lease(clock.now())?;
+            s.take_scheduler_lease(clock.now_ms())?;
             (s.load_states()?, s.open_silences()?)
         };
         // Endpoints removed from the config keep their history but raise nothing.
@@ -142,7 +142,7 @@ impl Monitor {
         }
         // Stored state is from before this start: reminders and silence summaries wait for
         // each endpoint's first check.
-        engine.wait_for_checks_since(clock.now());
+        engine.wait_for_checks_since(clock.now_ms());
         Ok(Monitor {
             engine,
             store,
@@ -186,7 +186,7 @@ impl Monitor {
     /// Reminders and silence ends that are due (and anything a failed commit left unsaved);
     /// keeps the scheduler lease alive; prunes old history once an hour.
     pub fn tick(&mut self) -> Result<Vec<Alert>> {
-        let now = self.clock.now();
+        let now = self.clock.now_ms();
         let alerts = self.engine.tick(now);
         let alerts = self.commit(Vec::new(), alerts)?;
         if !lock(&self.store)?.heartbeat(now)? {
@@ -219,7 +219,7 @@ impl Monitor {
         incident: Millis,
         by: &str,
     ) -> Result<Result<Ack, AckError>> {
-        let now = self.clock.now();
+        let now = self.clock.now_ms();
         let before = self.engine.state(endpoint).cloned();
         let ack = match self.engine.acknowledge(endpoint, incident, by, now) {
             Ok(ack) => ack,
@@ -245,7 +245,7 @@ impl Monitor {
                 "no endpoint named {endpoint:?} is configured"
             )));
         }
-        let now = self.clock.now();
+        let now = self.clock.now_ms();
         let mut silence = Silence {
             id: 0,
             endpoint: endpoint.to_string(),
@@ -263,7 +263,7 @@ impl Monitor {
 
     /// Lifts the silence on `endpoint`; returns it, or `None` if there was none.
     pub fn unsilence(&mut self, endpoint: &str) -> Result<Option<Silence>> {
-        let now = self.clock.now();
+        let now = self.clock.now_ms();
         let silence = self.engine.silence_of(endpoint).cloned();
         let Some(alerts) = self.engine.unsilence(endpoint, now) else {
             return Ok(None);
@@ -275,7 +275,7 @@ impl Monitor {
     pub fn status(&self) -> Result<Vec<EndpointStatus>> {
         let mut names: Vec<String> = self.endpoints.iter().cloned().collect();
         names.sort();
-        status(&*lock(&self.store)?, &names, self.clock.now())
+        status(&*lock(&self.store)?, &names, self.clock.now_ms())
     }
 
     /// Alerts raised but not yet stored (the database refused the last commit).

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::scheduler::{Probe, Target};
-use super::{Facts, Health, Observation, Policy, Warning};
-use crate::checks::{CheckReport, Checker, Overall, Stage, StageStatus};
+use super::{Facts, Observation, Policy, Warning};
+use crate::checks::{CheckReport, Checker, Stage, StageStatus};
 use crate::config::Config;
 
 /// What the alerting needs from `medic.toml`.
@@ -34,15 +34,7 @@ impl Setup {
                 interval: ep.interval,
                 timeout: ep.timeout,
             });
-            policies.push((
-                ep.name.clone(),
-                Policy {
-                    failure_threshold: p.failure_threshold,
-                    success_threshold: p.success_threshold,
-                    remind_every: p.remind_every,
-                    cert_warn_days: p.cert_warn_days,
-                },
-            ));
+            policies.push((ep.name.clone(), p));
         }
         Setup {
             targets,
@@ -77,11 +69,7 @@ fn stage_key(stage: Stage) -> &'static str {
 
 /// A report as the alerting sees it; its texts are already redacted by the checks module.
 pub fn observation(report: &CheckReport) -> Observation {
-    let health = match report.status {
-        Overall::Ok => Health::Ok,
-        Overall::Warn => Health::Warn,
-        Overall::Fail => Health::Fail,
-    };
+    let health = report.status;
     let failing = report.failing_stage();
     let warnings = report
         .stages

@@ -16,7 +16,8 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::monitor::Event;
-use super::{Clock, Health, Observation};
+use super::{Clock, Observation};
+use crate::checks::Overall;
 
 /// Extra time a probe gets beyond its own timeout before the scheduler gives up on it.
 const GRACE: Duration = Duration::from_secs(2);
@@ -161,7 +162,7 @@ async fn check_loop<P: Probe>(
         };
         let started = Instant::now();
         stats.record(started.saturating_duration_since(slot));
-        let at = clock.now();
+        let at = clock.now_ms();
         let mut obs = match tokio::time::timeout(target.timeout + GRACE, probe.probe(&target)).await
         {
             Ok(obs) => obs,
@@ -180,7 +181,7 @@ async fn check_loop<P: Probe>(
         };
         drop(permit);
         obs.at = at;
-        if obs.health == Health::Fail && obs.facts.latency_ms.is_none() {
+        if obs.health == Overall::Fail && obs.facts.latency_ms.is_none() {
             obs.facts.latency_ms = Some(started.elapsed().as_millis() as u64);
         }
         if events

@@ -116,7 +116,7 @@ impl Handle {
     /// connection of its own on a blocking thread: the history queries must hold up neither
     /// the monitor's writes nor the async workers.
     pub async fn status(&self) -> Result<Vec<EndpointStatus>> {
-        let (store, names, now) = (self.store.clone(), self.names.clone(), self.clock.now());
+        let (store, names, now) = (self.store.clone(), self.names.clone(), self.clock.now_ms());
         tokio::task::spawn_blocking(move || {
             let path = lock(&store)?.path().to_string();
             if path == ":memory:" {

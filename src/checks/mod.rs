@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use futures::StreamExt;
 use hickory_resolver::TokioAsyncResolver;
@@ -41,30 +41,7 @@ pub const BODY_CAP: usize = 1024 * 1024;
 /// The entry for a warning or failure no more specific entry covers.
 pub(crate) const GENERAL_ENTRY: &str = "general-troubleshooting";
 
-/// Where "now" comes from, so certificate and token expiry can be tested at any date.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> SystemTime;
-}
-
-/// The real wall clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> SystemTime {
-        SystemTime::now()
-    }
-}
-
-/// A clock that always says the same time (tests, reproducible reports).
-#[derive(Debug, Clone, Copy)]
-pub struct FixedClock(pub SystemTime);
-
-impl Clock for FixedClock {
-    fn now(&self) -> SystemTime {
-        self.0
-    }
-}
+pub use crate::clock::{Clock, FixedClock, SystemClock};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::knowledge::{Entry, Knowledge};
 
@@ -58,12 +58,26 @@ pub enum StageStatus {
 }
 
 /// The verdict on a whole check: the worst of its stages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Overall {
     Ok,
     Warn,
     Fail,
+}
+
+impl Overall {
+    /// Warnings do not make an endpoint down.
+    pub fn is_up(self) -> bool {
+        self != Overall::Fail
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Overall::Ok => "ok",
+            Overall::Warn => "warn",
+            Overall::Fail => "fail",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

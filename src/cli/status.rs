@@ -31,7 +31,7 @@ pub fn run(args: Args, config_path: Option<&Path>) -> Result<()> {
         Some(s) if !s.is_empty_schema()? => s,
         _ => Store::open_in_memory()?,
     };
-    let now = SystemClock.now();
+    let now = SystemClock.now_ms();
     let statuses = monitor::status(&store, &names, now)?;
     let backlog = store.backlog()?;
     if backlog.pending > 0 {

@@ -68,7 +68,7 @@ impl Default for DiscordSettings {
 }
 
 /// `[alerts]`: when a run of failures becomes an alert and how it is repeated and kept.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AlertPolicy {
     /// Consecutive failing checks before an alert opens.
     pub failure_threshold: u32,

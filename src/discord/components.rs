@@ -203,7 +203,7 @@ async fn rerun(
     // A check can take longer than the 3 s Discord allows for the first response.
     let defer = CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new());
     click.create_response(ctx, defer).await?;
-    let started = SystemClock.now();
+    let started = SystemClock.now_ms();
     let outcome = check_cmd::run(Some(checker), &data.services.statuses, &alert.endpoint).await;
     if let check_cmd::Outcome::Report(report) = &outcome {
         let mut obs = observation(report);

@@ -4,49 +4,11 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// A source of "now"; the bot uses [`SystemClock`], tests a [`ManualClock`].
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> Instant;
-}
+use crate::clock::Millis;
 
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-}
-
-/// A clock that only moves when told to.
-#[derive(Debug)]
-pub struct ManualClock {
-    start: Instant,
-    elapsed: Mutex<Duration>,
-}
-
-impl Default for ManualClock {
-    fn default() -> Self {
-        ManualClock {
-            start: Instant::now(),
-            elapsed: Mutex::new(Duration::ZERO),
-        }
-    }
-}
-
-impl ManualClock {
-    pub fn advance(&self, by: Duration) {
-        *self.elapsed.lock().unwrap_or_else(|e| e.into_inner()) += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Instant {
-        self.start + *self.elapsed.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
+pub use crate::clock::{Clock, ManualClock, SystemClock};
 
 /// Entries remembered before old ones are pruned, so a long-running bot's memory stays flat.
 const PRUNE_AT: usize = 4096;
@@ -55,7 +17,7 @@ const PRUNE_AT: usize = 4096;
 pub struct Cooldown {
     window: Duration,
     clock: std::sync::Arc<dyn Clock>,
-    last: Mutex<HashMap<(u64, String), Instant>>,
+    last: Mutex<HashMap<(u64, String), Millis>>,
 }
 
 impl Cooldown {
@@ -70,14 +32,15 @@ impl Cooldown {
     /// True (and the answer is recorded) when `entry` was not answered in `channel` during the
     /// window; false when medic should stay quiet.
     pub fn try_claim(&self, channel: u64, entry: &str) -> bool {
-        let now = self.clock.now();
+        let now = self.clock.now_ms();
+        let window = self.window.as_millis() as Millis;
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         if last.len() >= PRUNE_AT {
-            last.retain(|_, at| now.duration_since(*at) < self.window);
+            last.retain(|_, at| now - *at < window);
         }
         let key = (channel, entry.to_string());
         match last.get(&key) {
-            Some(at) if now.duration_since(*at) < self.window => false,
+            Some(at) if now - *at < window => false,
             _ => {
                 last.insert(key, now);
                 true

@@ -151,7 +151,7 @@ pub async fn endpoints(ctx: Context<'_>) -> Result<(), Error> {
         let problem = problem.as_ref().map(|(at, why)| (*at, why.as_str()));
         send(
             ctx,
-            render_alert::endpoints(&statuses, SystemClock.now(), problem),
+            render_alert::endpoints(&statuses, SystemClock.now_ms(), problem),
         )
         .await?;
         return Ok(());

@@ -5,7 +5,8 @@
 //! changes — the check, the new state, the alerts it raised — is written in one transaction
 //! ([`Store::commit`]), so a crash never leaves an alert without its state or the other way round.
 //! A lease row makes sure only one scheduler (`watch` or `serve`) writes a file at a time.
-//! The store knows nothing about when to alert ([`crate::alerts`]) or how to send.
+//! The store owns the records it persists ([`model`]) and knows nothing about when to alert
+//! ([`crate::alerts`]) or how to send.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,8 +15,11 @@ use std::time::Duration;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
-use crate::alerts::{Ack, Alert, EndpointState, Health, Incident, Millis, Observation, Silence};
+pub mod model;
+
+use crate::checks::Overall;
 use crate::{Error, Result};
+use model::{Ack, Alert, EndpointState, Incident, Millis, Observation, Silence};
 
 /// Default file name, relative to the working directory; `MEDIC_DB` overrides it.
 pub const DEFAULT_PATH: &str = "medic.db";
@@ -479,11 +483,11 @@ impl Store {
             for &(name, obs) in &c.checks {
                 let id = Self::endpoint_id(&tx, ids, name)?;
                 let health = match obs.health {
-                    Health::Ok => 0,
-                    Health::Warn => 1,
-                    Health::Fail => 2,
+                    Overall::Ok => 0,
+                    Overall::Warn => 1,
+                    Overall::Fail => 2,
                 };
-                let (stage, detail) = if obs.health == Health::Ok {
+                let (stage, detail) = if obs.health == Overall::Ok {
                     (None, None)
                 } else {
                     (obs.stage.as_deref(), obs.detail.as_deref())
