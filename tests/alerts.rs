@@ -31,7 +31,7 @@ fn kinds(alerts: &[Alert]) -> Vec<AlertKind> {
 
 fn fail(at: Millis) -> Observation {
     let mut o = Observation::fail(at, "http", "503 Service Unavailable");
-    o.entry = Some("http-503".into());
+    o.cause.entry = Some("http-503".into());
     o.facts.status_code = Some(503);
     o
 }
@@ -80,8 +80,8 @@ fn down_after_failure_threshold_and_recovered_with_downtime() {
         "since the first failed check"
     );
     assert_eq!(down[0].failures, 2);
-    assert_eq!(down[0].stage.as_deref(), Some("http"));
-    assert_eq!(down[0].entry.as_deref(), Some("http-503"));
+    assert_eq!(down[0].cause.stage.as_deref(), Some("http"));
+    assert_eq!(down[0].cause.entry.as_deref(), Some("http-503"));
     assert!(
         e.observe("api", &fail(T0 + 3 * MIN)).is_empty(),
         "no second DOWN"
@@ -354,8 +354,8 @@ fn warnings_alert_once_per_incident() {
     };
     let w = e.observe("api", &expiring(T0, 10));
     assert_eq!(kinds(&w), [AlertKind::Warning]);
-    assert_eq!(w[0].stage.as_deref(), Some("tls"));
-    assert!(w[0].detail.as_deref().unwrap().contains("10 days"));
+    assert_eq!(w[0].cause.stage.as_deref(), Some("tls"));
+    assert!(w[0].cause.detail.as_deref().unwrap().contains("10 days"));
     for i in 1..50 {
         assert!(
             e.observe("api", &expiring(T0 + i * MIN, 10)).is_empty(),
@@ -433,10 +433,14 @@ fn down_alert_says_what_changed_since_the_last_good_check() {
         latency_ms: Some(900),
     };
     let down = e.observe("api", &bad);
-    let changes: Vec<(&str, &str, &str)> = down[0]
+    let parts: Vec<(&str, String, String)> = down[0]
         .changes
         .iter()
-        .map(|c| (c.what.as_str(), c.before.as_str(), c.after.as_str()))
+        .map(medic::render::text::change_parts)
+        .collect();
+    let changes: Vec<(&str, &str, &str)> = parts
+        .iter()
+        .map(|(w, b, a)| (*w, b.as_str(), a.as_str()))
         .collect();
     assert_eq!(
         changes,

@@ -8,8 +8,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::{
-    Ack, Alert, AlertKind, Change, EndpointState, Facts, GoodCheck, Incident, Millis, Observation,
-    Policy, Silence,
+    Ack, Alert, AlertKind, Cause, Change, EndpointState, Facts, GoodCheck, Incident, Millis,
+    Observation, Policy, Silence,
 };
 use crate::checks::Overall;
 
@@ -182,8 +182,8 @@ impl Engine {
                     // Down from the first failed check to the first good one of this streak.
                     let up = st.up_since.unwrap_or(now);
                     a.downtime_ms = Some((up - incident.started_at).max(0));
-                    a.stage = incident.stage.clone();
-                    a.detail = incident.detail.clone();
+                    a.cause.stage = incident.cause.stage.clone();
+                    a.cause.detail = incident.cause.detail.clone();
                     a.check = Some(obs.facts.clone());
                     a.check_at = Some(now);
                     if silenced {
@@ -213,18 +213,14 @@ impl Engine {
             match &mut st.incident {
                 Some(incident) => {
                     incident.failures += 1;
-                    incident.stage = obs.stage.clone();
-                    incident.detail = obs.detail.clone();
-                    incident.entry = obs.entry.clone();
+                    incident.cause = obs.cause.clone();
                 }
                 None if st.consecutive_failures >= policy.failure_threshold.max(1) => {
                     let started_at = st.failing_since.unwrap_or(now);
                     let mut incident = Incident {
                         started_at,
                         failures: st.consecutive_failures,
-                        stage: obs.stage.clone(),
-                        detail: obs.detail.clone(),
-                        entry: obs.entry.clone(),
+                        cause: obs.cause.clone(),
                         announced: false,
                         last_alert_at: None,
                         reminders: 0,
@@ -254,9 +250,11 @@ impl Engine {
             // Not recorded while silenced, so that it is raised once the silence ends.
             if !silenced && st.warned.insert(key.clone()) {
                 let mut a = Alert::new(AlertKind::Warning, endpoint, now);
-                a.stage = Some(key);
-                a.detail = Some(detail);
-                a.entry = entry;
+                a.cause = Cause {
+                    stage: Some(key),
+                    detail: Some(detail),
+                    entry,
+                };
                 a.check = Some(obs.facts.clone());
                 a.check_at = Some(now);
                 alerts.push(a);
@@ -391,9 +389,7 @@ impl Engine {
                 let obs = Observation {
                     at: now,
                     health: Overall::Fail,
-                    stage: incident.stage.clone(),
-                    detail: incident.detail.clone(),
-                    entry: incident.entry.clone(),
+                    cause: incident.cause.clone(),
                     warnings: Vec::new(),
                     facts: Facts::default(),
                 };
@@ -433,9 +429,7 @@ fn down_alert(
     let mut a = Alert::new(AlertKind::Down, endpoint, obs.at);
     a.since = Some(incident.started_at);
     a.failures = incident.failures;
-    a.stage = incident.stage.clone();
-    a.detail = incident.detail.clone();
-    a.entry = incident.entry.clone();
+    a.cause = incident.cause.clone();
     a.check = Some(obs.facts.clone());
     a.check_at = Some(obs.at);
     a.note = note.map(str::to_string);
@@ -449,9 +443,7 @@ fn reminder_alert(endpoint: &str, incident: &Incident, now: Millis) -> Alert {
     let mut a = Alert::new(AlertKind::Reminder, endpoint, now);
     a.since = Some(incident.started_at);
     a.failures = incident.failures;
-    a.stage = incident.stage.clone();
-    a.detail = incident.detail.clone();
-    a.entry = incident.entry.clone();
+    a.cause = incident.cause.clone();
     a.reminder = incident.reminders;
     a
 }
@@ -480,52 +472,31 @@ fn warnings_of(obs: &Observation, policy: &Policy) -> Vec<(String, String, Optio
 pub fn changes(before: &Facts, after: &Facts) -> Vec<Change> {
     let mut out = Vec::new();
     if !after.addresses.is_empty() && before.addresses != after.addresses {
-        out.push(Change {
-            what: "addresses".into(),
-            before: list_or_none(&before.addresses),
-            after: list_or_none(&after.addresses),
+        out.push(Change::Addresses {
+            before: before.addresses.clone(),
+            after: after.addresses.clone(),
         });
     }
     if after.status_code.is_some() && before.status_code != after.status_code {
-        out.push(Change {
-            what: "status".into(),
-            before: opt(before.status_code),
-            after: opt(after.status_code),
+        out.push(Change::Status {
+            before: before.status_code,
+            after: after.status_code,
         });
     }
     if after.cert_fingerprint.is_some() && before.cert_fingerprint != after.cert_fingerprint {
-        let short = |f: &Option<String>| {
-            f.as_deref()
-                .map(|f| f.chars().take(16).collect())
-                .unwrap_or_else(|| "none".to_string())
-        };
-        out.push(Change {
-            what: "certificate".into(),
-            before: short(&before.cert_fingerprint),
-            after: short(&after.cert_fingerprint),
+        out.push(Change::Certificate {
+            before: before.cert_fingerprint.clone(),
+            after: after.cert_fingerprint.clone(),
         });
     }
     if let (Some(b), Some(a)) = (before.latency_ms, after.latency_ms) {
         // Only worth mentioning when it moved a lot.
         if a > b.saturating_mul(2) && a - b >= 100 {
-            out.push(Change {
-                what: "latency".into(),
-                before: format!("{b} ms"),
-                after: format!("{a} ms"),
+            out.push(Change::Latency {
+                before_ms: b,
+                after_ms: a,
             });
         }
     }
     out
-}
-
-fn list_or_none(v: &[String]) -> String {
-    if v.is_empty() {
-        "none".into()
-    } else {
-        v.join(", ")
-    }
-}
-
-fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
-    v.map(|v| v.to_string()).unwrap_or_else(|| "none".into())
 }

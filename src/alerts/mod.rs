@@ -16,8 +16,8 @@ pub mod service;
 
 pub use crate::clock::{Clock, ManualClock, Millis, SystemClock, TokioClock};
 pub use crate::store::model::{
-    Ack, Alert, AlertKind, Change, EndpointState, Facts, GoodCheck, Incident, Observation, Silence,
-    Warning,
+    Ack, Alert, AlertKind, Cause, Change, EndpointState, Facts, GoodCheck, Incident, Observation,
+    Silence, Warning,
 };
 pub use engine::Engine;
 

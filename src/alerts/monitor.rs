@@ -351,7 +351,7 @@ impl Monitor {
     }
 
     fn add_steps(&self, a: &mut Alert) {
-        let (Some(kb), Some(id)) = (&self.knowledge, &a.entry) else {
+        let (Some(kb), Some(id)) = (&self.knowledge, &a.cause.entry) else {
             return;
         };
         if let Some(entry) = kb.get(id) {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::scheduler::{Probe, Target};
-use super::{Facts, Observation, Policy, Warning};
+use super::{Cause, Facts, Observation, Policy, Warning};
 use crate::checks::{CheckReport, Checker, Stage, StageStatus};
 use crate::config::Config;
 
@@ -85,9 +85,11 @@ pub fn observation(report: &CheckReport) -> Observation {
     Observation {
         at: 0,
         health,
-        stage: failing.map(|s| s.stage.label().to_string()),
-        detail: failing.map(|s| s.detail.clone()),
-        entry: failing.and_then(|s| s.entry.clone()),
+        cause: Cause {
+            stage: failing.map(|s| s.stage.label().to_string()),
+            detail: failing.map(|s| s.detail.clone()),
+            entry: failing.and_then(|s| s.entry.clone()),
+        },
         warnings,
         facts: Facts {
             addresses: f.addresses.clone(),

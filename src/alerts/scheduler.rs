@@ -175,7 +175,7 @@ async fn check_loop<P: Probe>(
                         humantime::format_duration(target.timeout + GRACE)
                     ),
                 );
-                o.entry = Some("network-timeout".into());
+                o.cause.entry = Some("network-timeout".into());
                 o
             }
         };

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::alerts::{Alert, AlertKind, Millis};
+use crate::alerts::{Alert, AlertKind, Change, Millis};
 
 /// RFC 3339, whole seconds, UTC.
 pub fn timestamp(at: Millis) -> String {
@@ -33,7 +33,7 @@ pub fn symbol(kind: AlertKind) -> &'static str {
 
 /// "http failed: 503 Service Unavailable".
 fn failure(a: &Alert) -> Option<String> {
-    match (&a.stage, &a.detail) {
+    match (&a.cause.stage, &a.cause.detail) {
         (Some(s), Some(d)) => Some(format!("{s} failed: {d}")),
         (Some(s), None) => Some(format!("{s} failed")),
         (None, Some(d)) => Some(d.clone()),
@@ -53,7 +53,7 @@ pub fn headline(a: &Alert) -> String {
             Some(f) => format!("still down: {f}"),
             None => "still down".into(),
         },
-        AlertKind::Warning => match (&a.stage, &a.detail) {
+        AlertKind::Warning => match (&a.cause.stage, &a.cause.detail) {
             (Some(s), Some(d)) => format!("{s}: {d}"),
             (_, Some(d)) => d.clone(),
             _ => "warning".into(),
@@ -120,7 +120,10 @@ pub fn details(a: &Alert) -> Vec<String> {
         let changes: Vec<String> = a
             .changes
             .iter()
-            .map(|c| format!("{} {} → {}", c.what, c.before, c.after))
+            .map(|c| {
+                let (what, before, after) = change_parts(c);
+                format!("{what} {before} → {after}")
+            })
             .collect();
         lines.push(format!(
             "changed since the last good check: {}",
@@ -131,8 +134,45 @@ pub fn details(a: &Alert) -> Vec<String> {
 }
 
 pub fn guidance_title(a: &Alert) -> String {
-    match &a.entry {
+    match &a.cause.entry {
         Some(e) => format!("what to do ({e}):"),
         None => "what to do:".into(),
+    }
+}
+
+/// A change as (what, before, after) words: "status", "200", "503".
+pub fn change_parts(c: &Change) -> (&'static str, String, String) {
+    fn list_or_none(v: &[String]) -> String {
+        if v.is_empty() {
+            "none".into()
+        } else {
+            v.join(", ")
+        }
+    }
+    fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+        v.as_ref()
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "none".into())
+    }
+    // A fingerprint's first 16 hex digits tell two certificates apart at a glance.
+    let short = |f: &Option<String>| {
+        f.as_deref()
+            .map(|f| f.chars().take(16).collect())
+            .unwrap_or_else(|| "none".to_string())
+    };
+    match c {
+        Change::Addresses { before, after } => {
+            ("addresses", list_or_none(before), list_or_none(after))
+        }
+        Change::Status { before, after } => ("status", opt(before), opt(after)),
+        Change::Certificate { before, after } => ("certificate", short(before), short(after)),
+        Change::Latency {
+            before_ms,
+            after_ms,
+        } => (
+            "latency",
+            format!("{before_ms} ms"),
+            format!("{after_ms} ms"),
+        ),
     }
 }

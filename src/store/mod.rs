@@ -90,6 +90,11 @@ const MIGRATIONS: &[&str] = &[
         token TEXT NOT NULL,
         heartbeat INTEGER NOT NULL
     );",
+    // 3: alert changes became tagged values; drop the old word triples from stored alerts
+    // (only a "what changed" line is lost).
+    "UPDATE outbox SET alert = json_remove(alert, '$.changes');
+    UPDATE endpoints SET state = json_remove(state, '$.held_recovery.changes')
+        WHERE json_extract(state, '$.held_recovery') IS NOT NULL;",
 ];
 
 /// A scheduler lease whose heartbeat is older than this is free, even if its pid seems alive.
@@ -490,7 +495,7 @@ impl Store {
                 let (stage, detail) = if obs.health == Overall::Ok {
                     (None, None)
                 } else {
-                    (obs.stage.as_deref(), obs.detail.as_deref())
+                    (obs.cause.stage.as_deref(), obs.cause.detail.as_deref())
                 };
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO checks (endpoint_id, at, health, latency_ms, stage, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -826,13 +831,13 @@ fn write_incident(
     if let Some(Incident {
         started_at,
         failures,
-        stage,
-        detail,
+        cause,
         announced,
         ack,
         ..
     }) = &state.incident
     {
+        let (stage, detail) = (&cause.stage, &cause.detail);
         tx.prepare_cached(
             "INSERT INTO incidents (endpoint, started_at, failures, stage, detail, announced) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (endpoint, started_at) DO UPDATE SET failures = ?3, stage = ?4, detail = ?5, announced = ?6",

@@ -36,6 +36,21 @@ pub struct Warning {
     pub entry: Option<String>,
 }
 
+/// Why a check failed or warned: the stage, its (redacted) error text, and the knowledge entry
+/// whose steps apply. Carried unchanged from the observation to the incident and its alerts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cause {
+    /// The failing stage (or, for warnings, the key of what warned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// Redacted error text of that stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Knowledge entry whose steps apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+}
+
 /// One check of one endpoint, as the scheduler hands it to the engine. Details are already
 /// redacted by the checks module: nothing here may hold a secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,12 +58,9 @@ pub struct Observation {
     /// When the check started.
     pub at: Millis,
     pub health: Overall,
-    /// The failing stage (or, for warnings, the stage that warned).
-    pub stage: Option<String>,
-    /// Redacted error text of that stage.
-    pub detail: Option<String>,
-    /// Knowledge entry whose steps apply.
-    pub entry: Option<String>,
+    /// Why it failed (or, for warnings, what warned).
+    #[serde(flatten)]
+    pub cause: Cause,
     pub warnings: Vec<Warning>,
     pub facts: Facts,
 }
@@ -59,9 +71,7 @@ impl Observation {
         Observation {
             at,
             health: Overall::Ok,
-            stage: None,
-            detail: None,
-            entry: None,
+            cause: Cause::default(),
             warnings: Vec::new(),
             facts: Facts {
                 latency_ms: Some(latency_ms),
@@ -75,9 +85,11 @@ impl Observation {
         Observation {
             at,
             health: Overall::Fail,
-            stage: Some(stage.to_string()),
-            detail: Some(detail.to_string()),
-            entry: None,
+            cause: Cause {
+                stage: Some(stage.to_string()),
+                detail: Some(detail.to_string()),
+                entry: None,
+            },
             warnings: Vec::new(),
             facts: Facts::default(),
         }
@@ -105,12 +117,28 @@ impl AlertKind {
     }
 }
 
-/// One fact that differs between the last good check and the failing one.
+/// One fact that differs between the last good check and the failing one, as values; the
+/// renderers word it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Change {
-    pub what: String,
-    pub before: String,
-    pub after: String,
+#[serde(tag = "what", rename_all = "lowercase")]
+pub enum Change {
+    /// The addresses DNS answered.
+    Addresses {
+        before: Vec<String>,
+        after: Vec<String>,
+    },
+    /// The HTTP status.
+    Status {
+        before: Option<u16>,
+        after: Option<u16>,
+    },
+    /// The server certificate's SHA-256 fingerprint (hex).
+    Certificate {
+        before: Option<String>,
+        after: Option<String>,
+    },
+    /// Total check time, when it moved a lot.
+    Latency { before_ms: u64, after_ms: u64 },
 }
 
 /// Who acknowledged an incident, and when: stops its reminders.
@@ -148,12 +176,8 @@ pub struct Alert {
     /// Failed checks in the incident so far.
     #[serde(default)]
     pub failures: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stage: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entry: Option<String>,
+    #[serde(flatten)]
+    pub cause: Cause,
     /// The top steps of `entry`, filled in by the monitor from the knowledge catalogue.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<String>,
@@ -184,9 +208,7 @@ impl Alert {
             at,
             since: None,
             failures: 0,
-            stage: None,
-            detail: None,
-            entry: None,
+            cause: Cause::default(),
             steps: Vec::new(),
             changes: Vec::new(),
             downtime_ms: None,
@@ -210,9 +232,9 @@ pub struct Incident {
     /// The first failed check of the streak that opened it.
     pub started_at: Millis,
     pub failures: u32,
-    pub stage: Option<String>,
-    pub detail: Option<String>,
-    pub entry: Option<String>,
+    /// What the failing check said (the first failure's, updated as the incident goes on).
+    #[serde(flatten)]
+    pub cause: Cause,
     /// Whether DOWN went out; false while it is held by a silence.
     pub announced: bool,
     /// Last DOWN or REMINDER, for the reminder interval.

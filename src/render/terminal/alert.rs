@@ -68,7 +68,7 @@ pub fn status_lines(s: &EndpointStatus, now: Millis) -> (Vec<String>, Vec<String
             timestamp(i.started_at),
             i.failures
         );
-        if let (Some(stage), Some(detail)) = (&i.stage, &i.detail) {
+        if let (Some(stage), Some(detail)) = (&i.cause.stage, &i.cause.detail) {
             let _ = write!(n, ", {stage} failed: {detail}");
         }
         if let Some(ack) = &i.ack {
