@@ -17,7 +17,7 @@ use medic::alerts::{
     Alert, AlertKind, Clock, Engine, Facts, ManualClock, Millis, Observation, Policy, Silence,
     TokioClock, Warning,
 };
-use medic::store::Store;
+use medic::store::{SqliteStore, Store};
 
 use alerts_support::{SwitchServer, Watch};
 
@@ -541,11 +541,11 @@ fn console_alert_starts_with_kind_then_endpoint() {
 fn store_creates_a_wal_database_with_the_current_schema() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("medic.db");
-    let store = Store::open(&path).unwrap();
+    let store = SqliteStore::open(&path).unwrap();
     let version = store.schema_version().unwrap();
     assert!(version >= 1);
     drop(store);
-    let store = Store::open(&path).unwrap();
+    let store = SqliteStore::open(&path).unwrap();
     assert_eq!(
         store.schema_version().unwrap(),
         version,
@@ -557,7 +557,7 @@ fn store_creates_a_wal_database_with_the_current_schema() {
 
 fn rusqlite_journal_mode(path: &std::path::Path) -> String {
     // A second connection sees the mode stored in the file.
-    let store = Store::open(path).unwrap();
+    let store = SqliteStore::open(path).unwrap();
     drop(store);
     let bytes = std::fs::read(path).unwrap();
     // Bytes 18 and 19 of the header are 2 in WAL mode.
@@ -577,7 +577,7 @@ fn corrupted_or_unusable_database_is_a_clear_error() {
         b"this is not an sqlite database, just some text. ".repeat(200),
     )
     .unwrap();
-    let e = Store::open(&garbage).unwrap_err().to_string();
+    let e = SqliteStore::open(&garbage).unwrap_err().to_string();
     assert!(
         e.contains("garbage.db") && e.contains("not a medic database"),
         "{e}"
@@ -600,7 +600,7 @@ fn corrupted_or_unusable_database_is_a_clear_error() {
     }
     std::fs::write(&damaged, &bytes).unwrap();
     // The full read happens only when watch/serve start, not on every open.
-    let e = Store::open(&damaged)
+    let e = SqliteStore::open(&damaged)
         .and_then(|s| s.check_integrity())
         .unwrap_err()
         .to_string();
@@ -609,16 +609,18 @@ fn corrupted_or_unusable_database_is_a_clear_error() {
         "{e}"
     );
 
-    let e = Store::open(dir.path()).unwrap_err().to_string();
+    let e = SqliteStore::open(dir.path()).unwrap_err().to_string();
     assert!(e.contains("is a directory"), "{e}");
-    let e = Store::open(&dir.path().join("missing/dir/medic.db"))
+    let e = SqliteStore::open(&dir.path().join("missing/dir/medic.db"))
         .unwrap_err()
         .to_string();
     assert!(e.contains("cannot be opened"), "{e}");
     // A directory in the path that is a regular file: creating the database fails, root or not.
     let file = dir.path().join("plain-file");
     std::fs::write(&file, b"x").unwrap();
-    let e = Store::open(&file.join("medic.db")).unwrap_err().to_string();
+    let e = SqliteStore::open(&file.join("medic.db"))
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("plain-file/medic.db") && e.contains("cannot be"),
         "{e}"
@@ -628,7 +630,7 @@ fn corrupted_or_unusable_database_is_a_clear_error() {
     let ro = dir.path().join("ro");
     std::fs::create_dir(&ro).unwrap();
     let file = ro.join("medic.db");
-    drop(Store::open(&file).unwrap());
+    drop(SqliteStore::open(&file).unwrap());
     checkpoint(&file);
     for f in std::fs::read_dir(&ro).unwrap() {
         let f = f.unwrap().path();
@@ -643,7 +645,7 @@ fn corrupted_or_unusable_database_is_a_clear_error() {
         .open(&file)
         .is_err()
     {
-        let e = Store::open(&file).unwrap_err().to_string();
+        let e = SqliteStore::open(&file).unwrap_err().to_string();
         assert!(e.contains("cannot be"), "{e}");
     }
     set_mode(&ro, 0o755);
@@ -660,7 +662,7 @@ fn two_processes_creating_the_same_database_at_once_both_succeed() {
                 let (path, barrier) = (path.clone(), barrier.clone());
                 std::thread::spawn(move || {
                     barrier.wait();
-                    Store::open(&path).map(|_| ())
+                    SqliteStore::open(&path).map(|_| ())
                 })
             })
             .collect();
@@ -677,7 +679,7 @@ fn set_mode(path: &std::path::Path, mode: u32) {
 
 /// Folds the WAL into the main file (as a clean shutdown would), so the file alone is the DB.
 fn checkpoint(path: &std::path::Path) {
-    let store = Store::open(path).unwrap();
+    let store = SqliteStore::open(path).unwrap();
     store.checkpoint().unwrap();
 }
 
@@ -685,8 +687,8 @@ fn monitor_on(
     path: &std::path::Path,
     clock: Arc<dyn Clock>,
     policy: Policy,
-) -> (Monitor, Arc<Mutex<Store>>) {
-    let store = Arc::new(Mutex::new(Store::open(path).unwrap()));
+) -> (Monitor, Arc<Mutex<SqliteStore>>) {
+    let store = Arc::new(Mutex::new(SqliteStore::open(path).unwrap()));
     let kb = Arc::new(medic::knowledge::Knowledge::builtin().unwrap());
     let m = Monitor::open(
         store.clone(),
@@ -699,7 +701,7 @@ fn monitor_on(
     (m, store)
 }
 
-fn outbox_kinds(store: &Mutex<Store>) -> Vec<AlertKind> {
+fn outbox_kinds(store: &Mutex<SqliteStore>) -> Vec<AlertKind> {
     store
         .lock()
         .unwrap()
@@ -891,9 +893,9 @@ fn an_acknowledgement_that_cannot_be_stored_is_undone() {
 fn one_scheduler_per_database() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("medic.db");
-    drop(Store::open(&path).unwrap());
+    drop(SqliteStore::open(&path).unwrap());
     let open = |at: Millis| {
-        let store = Arc::new(Mutex::new(Store::open(&path).unwrap()));
+        let store = Arc::new(Mutex::new(SqliteStore::open(&path).unwrap()));
         Monitor::open(
             store,
             Arc::new(ManualClock::new(at)),
@@ -936,7 +938,7 @@ fn one_scheduler_per_database() {
     assert_eq!(open(T0 + 1000), None);
 
     // One that lost its lease (stalled past the TTL and taken over) notices at its next tick.
-    let store = Arc::new(Mutex::new(Store::open(&path).unwrap()));
+    let store = Arc::new(Mutex::new(SqliteStore::open(&path).unwrap()));
     let clock = Arc::new(ManualClock::new(T0 + HOUR));
     let mut m = Monitor::open(
         store,
@@ -964,7 +966,7 @@ fn pruning_removes_old_history_of_every_kind_but_keeps_what_is_pending() {
             .collect::<Vec<_>>()
     };
     let open = |names: &[&str], clock: Arc<ManualClock>| {
-        let store = Arc::new(Mutex::new(Store::open(&path).unwrap()));
+        let store = Arc::new(Mutex::new(SqliteStore::open(&path).unwrap()));
         let m = Monitor::open(
             store.clone(),
             clock,
@@ -1216,7 +1218,7 @@ impl Sink for ScriptedSink {
 
 /// Starts the delivery loop on `store`; stop it with the returned sender.
 fn deliver<S: Sink>(
-    store: &Arc<Mutex<Store>>,
+    store: &Arc<Mutex<SqliteStore>>,
     sink: S,
     clock: &Arc<dyn Clock>,
     m: &Monitor,
@@ -1680,7 +1682,7 @@ fn watch_alerts_on_stdout_in_order_and_a_restart_mid_incident_recovers_once() {
         "alerts do not go to stderr"
     );
 
-    let store = Store::open(&db).unwrap();
+    let store = SqliteStore::open(&db).unwrap();
     let outbox = store.outbox().unwrap();
     assert_eq!(
         outbox.iter().map(|i| i.alert.kind).collect::<Vec<_>>(),
@@ -1713,7 +1715,7 @@ fn assert_consistent_after_kill(
     seen_checks: u64,
     seen_alerts: &[String],
 ) -> Vec<medic::store::OutboxItem> {
-    let store = Store::open(db).expect("the database opens after SIGKILL");
+    let store = SqliteStore::open(db).expect("the database opens after SIGKILL");
     store.check_integrity().unwrap();
     assert!(
         store.check_count().unwrap() >= seen_checks,
@@ -1785,7 +1787,8 @@ fn sigkill_at_random_moments_loses_nothing_committed_and_state_stays_consistent(
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
             // Watched from outside, read-only, while medic writes.
-            match Store::open_read_only(&db).and_then(|s| Ok((s.check_count()?, s.outbox()?))) {
+            match SqliteStore::open_read_only(&db).and_then(|s| Ok((s.check_count()?, s.outbox()?)))
+            {
                 Ok((checks, o)) => {
                     seen_checks = checks;
                     seen_alerts = o.into_iter().map(|i| i.alert.id).collect();
@@ -1824,7 +1827,7 @@ fn sigkill_at_random_moments_loses_nothing_committed_and_state_stays_consistent(
         Duration::from_secs(30),
         || {
             server.hits.load(Ordering::SeqCst) >= hits + 60
-                && Store::open_read_only(&db)
+                && SqliteStore::open_read_only(&db)
                     .and_then(|s| s.outbox())
                     .is_ok_and(|o| o.iter().all(|i| i.delivered_at.is_some()))
         },
@@ -1836,7 +1839,7 @@ fn sigkill_at_random_moments_loses_nothing_committed_and_state_stays_consistent(
         "only the undelivered ones: {:#?}",
         w2.stdout
     );
-    let store = Store::open(&db).unwrap();
+    let store = SqliteStore::open(&db).unwrap();
     assert_eq!(
         store.outbox().unwrap().len(),
         outbox.len(),
@@ -1885,7 +1888,7 @@ fn watch_stops_cleanly_when_stdout_is_closed() {
         status.unwrap().success(),
         "a closed pipe is a normal end: {log}"
     );
-    let outbox = Store::open_read_only(&db).unwrap().outbox().unwrap();
+    let outbox = SqliteStore::open_read_only(&db).unwrap().outbox().unwrap();
     assert_eq!(
         outbox.iter().map(|i| i.alert.kind).collect::<Vec<_>>(),
         [AlertKind::Down, AlertKind::Recovered]
@@ -2202,7 +2205,7 @@ fn bot_posts_alerts_and_handles_acknowledge_rerun_silence_and_unsilence() {
         let fake = FakeDiscord::start().await;
         let checker = Arc::new(Checker::new(config.clone()));
         let store = Arc::new(Mutex::new(
-            Store::open(&dir.path().join("medic.db")).unwrap(),
+            SqliteStore::open(&dir.path().join("medic.db")).unwrap(),
         ));
         let slot = HttpSlot::default();
         let kb = Arc::new(medic::knowledge::Knowledge::builtin().unwrap());

@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 
 use super::monitor::lock;
 use super::{Alert, Clock, Millis};
-use crate::store::Store;
+use crate::store::SharedStore;
 
 /// Why a send failed, and whether trying again can help.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,7 +136,7 @@ pub enum Stopped {
 /// Delivers queued alerts until `shutdown` resolves or the sink is closed. Errors of the store
 /// are logged and retried with backoff: the loop keeps going as long as the checks do.
 pub async fn run<S: Sink>(
-    store: Arc<Mutex<Store>>,
+    store: SharedStore,
     sink: S,
     clock: Arc<dyn Clock>,
     notify: Arc<Notify>,

@@ -16,7 +16,7 @@ use super::{
     Ack, Alert, Clock, EndpointState, Engine, Incident, Millis, Observation, Policy, Silence,
 };
 use crate::knowledge::Knowledge;
-use crate::store::{Commit, History, Store};
+use crate::store::{Commit, History, SharedStore, Store};
 use crate::{Error, Result};
 
 /// How many steps of the knowledge entry an alert carries.
@@ -76,7 +76,7 @@ pub struct EndpointStatus {
 
 /// The status of `names` (in that order) from what the store holds. Reads history per
 /// endpoint: give it its own (read-only) connection, off the async workers.
-pub fn status(store: &Store, names: &[String], now: Millis) -> Result<Vec<EndpointStatus>> {
+pub fn status(store: &dyn Store, names: &[String], now: Millis) -> Result<Vec<EndpointStatus>> {
     let states: std::collections::HashMap<String, EndpointState> =
         store.load_states()?.into_iter().collect();
     let silences = store.open_silences()?;
@@ -102,7 +102,7 @@ pub fn status(store: &Store, names: &[String], now: Millis) -> Result<Vec<Endpoi
 /// Engine + store + knowledge: turns events into committed state and queued alerts.
 pub struct Monitor {
     engine: Engine,
-    store: Arc<Mutex<Store>>,
+    store: SharedStore,
     clock: Arc<dyn Clock>,
     knowledge: Option<Arc<Knowledge>>,
     outbox: Arc<Notify>,
@@ -120,7 +120,7 @@ pub struct Monitor {
 impl Monitor {
     /// Continues from the store's state for the configured `endpoints` (name, policy).
     pub fn open(
-        store: Arc<Mutex<Store>>,
+        store: SharedStore,
         clock: Arc<dyn Clock>,
         endpoints: &[(String, Policy)],
         retention: Duration,
@@ -461,6 +461,8 @@ impl Monitor {
     }
 }
 
-pub(crate) fn lock(store: &Mutex<Store>) -> Result<std::sync::MutexGuard<'_, Store>> {
+pub(crate) fn lock<'a>(
+    store: &'a Mutex<dyn Store + 'static>,
+) -> Result<std::sync::MutexGuard<'a, dyn Store + 'static>> {
     store.lock().map_err(|_| Error::StorePoisoned)
 }

@@ -3,7 +3,7 @@
 //! through which chat surfaces acknowledge, silence and ask for status.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -16,7 +16,7 @@ use super::probe::Setup;
 use super::scheduler::{self, Probe, Stats};
 use super::{Ack, Clock, Millis, Silence};
 use crate::knowledge::Knowledge;
-use crate::store::Store;
+use crate::store::SharedStore;
 use crate::{Error, Result};
 
 /// How often the scheduler's figures are logged.
@@ -26,7 +26,7 @@ const STATS_EVERY: Duration = Duration::from_secs(60);
 #[derive(Clone)]
 pub struct Handle {
     events: mpsc::Sender<Event>,
-    store: Arc<Mutex<Store>>,
+    store: SharedStore,
     clock: Arc<dyn Clock>,
     names: Arc<Vec<String>>,
     health: Arc<SinkHealth>,
@@ -118,12 +118,11 @@ impl Handle {
     pub async fn status(&self) -> Result<Vec<EndpointStatus>> {
         let (store, names, now) = (self.store.clone(), self.names.clone(), self.clock.now_ms());
         tokio::task::spawn_blocking(move || {
-            let path = lock(&store)?.path().to_string();
-            if path == ":memory:" {
-                return super::monitor::status(&*lock(&store)?, &names, now);
+            let reader = lock(&store)?.reader()?;
+            match reader {
+                Some(reader) => super::monitor::status(&*reader, &names, now),
+                None => super::monitor::status(&*lock(&store)?, &names, now),
             }
-            let reader = Store::open_read_only(std::path::Path::new(&path))?;
-            super::monitor::status(&reader, &names, now)
         })
         .await
         .map_err(|source| Error::TaskFailed {
@@ -137,7 +136,7 @@ impl Handle {
         self.health.problem()
     }
 
-    pub fn store(&self) -> &Arc<Mutex<Store>> {
+    pub fn store(&self) -> &SharedStore {
         &self.store
     }
 }
@@ -151,7 +150,7 @@ pub fn spawn<P: Probe, S: Sink>(
     setup: Setup,
     probe: Arc<P>,
     sink: S,
-    store: Arc<Mutex<Store>>,
+    store: SharedStore,
     clock: Arc<dyn Clock>,
     knowledge: Option<Arc<Knowledge>>,
     shutdown: impl Future<Output = ()> + Send + 'static,

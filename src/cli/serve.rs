@@ -20,7 +20,7 @@ use crate::commands::Services;
 use crate::discord::alerts::{DiscordSink, HttpSlot};
 use crate::discord::{self, Bot, Settings};
 use crate::knowledge::Knowledge;
-use crate::store::{self, Store};
+use crate::store::{self, SqliteStore};
 use crate::{Error, Result};
 
 /// How long the bot gets to close its gateway connections once told to stop.
@@ -94,7 +94,7 @@ fn start_alerts(
     if setup.targets.is_empty() {
         return Ok(None);
     }
-    let store = Store::open(db)?;
+    let store = SqliteStore::open(db)?;
     store.check_integrity()?;
     let store = Arc::new(Mutex::new(store));
     let mut sink = DiscordSink::deferred(slot, channel, config.discord.mention_role);

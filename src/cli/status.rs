@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::alerts::{monitor, Clock, SystemClock};
 use crate::render::json;
 use crate::render::terminal::alert;
-use crate::store::{self, Store};
+use crate::store::{self, SqliteStore, Store};
 use crate::Result;
 
 #[derive(Debug, clap::Args)]
@@ -24,12 +24,12 @@ pub fn run(args: Args, config_path: Option<&Path>) -> Result<()> {
     let names: Vec<String> = config.endpoints.iter().map(|e| e.name.clone()).collect();
     // Only reads: no database is created, migrated or checked just to say what is known.
     let store = match args.db.exists() {
-        true => Some(Store::open_read_only(&args.db)?),
+        true => Some(SqliteStore::open_read_only(&args.db)?),
         false => None,
     };
     let store = match store {
         Some(s) if !s.is_empty_schema()? => s,
-        _ => Store::open_in_memory()?,
+        _ => SqliteStore::open_in_memory()?,
     };
     let now = SystemClock.now_ms();
     let statuses = monitor::status(&store, &names, now)?;

@@ -11,7 +11,7 @@ use crate::alerts::{service, SystemClock};
 use crate::checks::Checker;
 use crate::console::sink::ConsoleSink;
 use crate::knowledge::Knowledge;
-use crate::store::{self, Store};
+use crate::store::{self, SqliteStore};
 use crate::{Error, Result};
 
 #[derive(Debug, clap::Args)]
@@ -33,7 +33,7 @@ pub fn run(args: Args, config_path: Option<&Path>, knowledge_dir: Option<&Path>)
     let kb = Arc::new(Knowledge::load(knowledge_dir)?);
     // Opened and checked before anything runs, so a corrupted or unwritable file stops medic at
     // once (the scheduler lease is taken by service::spawn).
-    let store = Store::open(&args.db)?;
+    let store = SqliteStore::open(&args.db)?;
     store.check_integrity()?;
     let store = Arc::new(Mutex::new(store));
     let runtime = super::runtime::runtime(super::runtime::Threads::PerCore)?;

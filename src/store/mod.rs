@@ -1,4 +1,6 @@
-//! medic's state on disk: one SQLite file (WAL mode) with versioned migrations kept in code.
+//! medic's state: the [`Store`] interface the alerting writes through, the records it persists
+//! ([`model`]), and the embedded SQLite backend ([`SqliteStore`]: one file in WAL mode with
+//! versioned migrations kept in code).
 //!
 //! It holds check results (pruned after the retention period), per-endpoint incident state,
 //! incident history, silences, acknowledgements and the alert outbox. Everything one event
@@ -8,94 +10,20 @@
 //! The store owns the records it persists ([`model`]) and knows nothing about when to alert
 //! ([`crate::alerts`]) or how to send.
 
-use std::collections::HashMap;
-use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
 pub mod model;
+mod sqlite;
 
-use crate::checks::Overall;
-use crate::{Error, Result};
-use model::{Ack, Alert, EndpointState, Incident, Millis, Observation, Silence};
+pub use sqlite::SqliteStore;
+
+use crate::Result;
+use model::{Ack, Alert, EndpointState, Millis, Observation, Silence};
 
 /// Default file name, relative to the working directory; `MEDIC_DB` overrides it.
 pub const DEFAULT_PATH: &str = "medic.db";
-
-/// Schema migrations, applied in order; `PRAGMA user_version` is the number applied so far.
-/// Never edit one that has shipped: append a new one.
-const MIGRATIONS: &[&str] = &[
-    // 1: the initial schema.
-    "CREATE TABLE endpoints (
-        id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL UNIQUE,
-        state TEXT NOT NULL DEFAULT '{}'
-    );
-    -- One row per check; compact (integer endpoint id, no rowid) because there are many.
-    CREATE TABLE checks (
-        endpoint_id INTEGER NOT NULL,
-        at INTEGER NOT NULL,
-        health INTEGER NOT NULL,
-        latency_ms INTEGER,
-        stage TEXT,
-        detail TEXT,
-        PRIMARY KEY (endpoint_id, at)
-    ) WITHOUT ROWID;
-    CREATE TABLE incidents (
-        id INTEGER PRIMARY KEY,
-        endpoint TEXT NOT NULL,
-        started_at INTEGER NOT NULL,
-        closed_at INTEGER,
-        failures INTEGER NOT NULL,
-        stage TEXT,
-        detail TEXT,
-        announced INTEGER NOT NULL,
-        UNIQUE (endpoint, started_at)
-    );
-    CREATE TABLE acknowledgements (
-        incident_id INTEGER NOT NULL REFERENCES incidents (id),
-        by_user TEXT NOT NULL,
-        at INTEGER NOT NULL
-    );
-    CREATE TABLE silences (
-        id INTEGER PRIMARY KEY,
-        endpoint TEXT NOT NULL,
-        author TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        from_at INTEGER NOT NULL,
-        until INTEGER NOT NULL,
-        ended_at INTEGER
-    );
-    CREATE TABLE outbox (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT NOT NULL UNIQUE,
-        endpoint TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        alert TEXT NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_attempt_at INTEGER NOT NULL,
-        delivered_at INTEGER,
-        message_id TEXT,
-        last_error TEXT,
-        dead INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX outbox_pending ON outbox (delivered_at, dead, seq);",
-    // 2: who runs the scheduler on this file (one `watch` or `serve` at a time).
-    "CREATE TABLE scheduler_lease (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        pid INTEGER NOT NULL,
-        token TEXT NOT NULL,
-        heartbeat INTEGER NOT NULL
-    );",
-    // 3: alert changes became tagged values; drop the old word triples from stored alerts
-    // (only a "what changed" line is lost).
-    "UPDATE outbox SET alert = json_remove(alert, '$.changes');
-    UPDATE endpoints SET state = json_remove(state, '$.held_recovery.changes')
-        WHERE json_extract(state, '$.held_recovery') IS NOT NULL;",
-];
 
 /// A scheduler lease whose heartbeat is older than this is free, even if its pid seems alive.
 pub const LEASE_TTL: Duration = Duration::from_secs(60);
@@ -145,765 +73,85 @@ pub struct Backlog {
     pub last_error: Option<String>,
 }
 
-/// The SQLite file and the ids of the endpoints seen so far.
-pub struct Store {
-    conn: Connection,
-    path: String,
-    endpoint_ids: HashMap<String, i64>,
-    /// Our token in `scheduler_lease`, once taken.
-    lease: Option<String>,
-}
-
-impl std::fmt::Debug for Store {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
-    }
-}
-
-impl Store {
-    /// Opens (creating if needed) and migrates the database. A file that is not a medic database
-    /// or cannot be written is a clear error here, before any check runs; damaged pages further
-    /// in are found by [`Store::check_integrity`].
-    pub fn open(path: &Path) -> Result<Store> {
-        let shown = path.display().to_string();
-        if path.is_dir() {
-            return Err(store_error(&shown, "is a directory, not a database file"));
-        }
-        // Two processes creating or migrating the same file at once can get SQLITE_BUSY without
-        // SQLite's busy handler being asked (lock upgrades); the loser simply tries again.
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let conn = Connection::open(path).map_err(|e| db_error(&shown, e))?;
-            match Self::init(conn, shown.clone()) {
-                Err(Error::Store { message, .. })
-                    if message == LOCKED && std::time::Instant::now() < deadline =>
-                {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                other => return other,
-            }
-        }
-    }
-
-    /// Opens an existing database for reading only: no migrations, no integrity check, no
-    /// writes (`medic status`, `/endpoints`). A file without medic's schema yet reads as empty
-    /// through [`Store::is_empty_schema`].
-    pub fn open_read_only(path: &Path) -> Result<Store> {
-        let shown = path.display().to_string();
-        if path.is_dir() {
-            return Err(store_error(&shown, "is a directory, not a database file"));
-        }
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-            | OpenFlags::SQLITE_OPEN_URI;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| db_error(&shown, e))?;
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(|e| db_error(&shown, e))?;
-        let store = Store {
-            conn,
-            path: shown,
-            endpoint_ids: HashMap::new(),
-            lease: None,
-        };
-        let version = store.schema_version()?;
-        if version as usize > MIGRATIONS.len() {
-            return Err(store_error(
-                &store.path,
-                &format!(
-                    "schema version {version} is newer than this medic understands ({}); upgrade medic",
-                    MIGRATIONS.len()
-                ),
-            ));
-        }
-        Ok(store)
-    }
-
-    /// Whether the file has no medic tables yet (never used by `watch` or `serve`).
-    pub fn is_empty_schema(&self) -> Result<bool> {
-        Ok(self.schema_version()? == 0)
-    }
-
-    /// A private database that lives as long as the value (tests, `--db :memory:`).
-    pub fn open_in_memory() -> Result<Store> {
-        let conn = Connection::open_in_memory().map_err(|e| db_error(":memory:", e))?;
-        Self::init(conn, ":memory:".into())
-    }
-
-    fn init(conn: Connection, path: String) -> Result<Store> {
-        let err = |e| db_error(&path, e);
-        conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
-        // Reading the header is what detects a corrupted or foreign file.
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(err)?;
-        if mode != "wal" && path != ":memory:" {
-            return Err(store_error(
-                &path,
-                &format!("cannot use WAL mode (journal mode is {mode})"),
-            ));
-        }
-        // NORMAL is durable against a crash of the process in WAL mode (only power loss can
-        // lose the last transactions), and much cheaper than FULL.
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
-            .map_err(err)?;
-        let mut store = Store {
-            conn,
-            path,
-            endpoint_ids: HashMap::new(),
-            lease: None,
-        };
-        store.migrate()?;
-        Ok(store)
-    }
-
-    /// Reads every page once (`PRAGMA quick_check`), so that corruption stops `watch`/`serve`
-    /// at start-up instead of surfacing mid-run. Costs a full read of the file: start-up only.
-    pub fn check_integrity(&self) -> Result<()> {
-        let ok: String = self
-            .conn
-            .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
-        if ok != "ok" {
-            return Err(store_error(
-                &self.path,
-                &format!("database is corrupted ({ok})"),
-            ));
-        }
-        Ok(())
-    }
-
+/// What the alerting needs from a state database. [`SqliteStore`] is the embedded one; another
+/// backend is another implementation of this trait, not an edit across `alerts/`.
+pub trait Store: Send {
     /// Claims the scheduler for this process: one `watch` or `serve` per file, or two engines
     /// would raise every alert twice and steal each other's outbox rows. The claim is free when
     /// nobody holds it, when the holder's heartbeat is older than [`LEASE_TTL`], or when the
     /// holder's pid no longer runs (after a crash or SIGKILL).
-    pub fn take_scheduler_lease(&mut self, now: Millis) -> Result<()> {
-        let path = self.path.clone();
-        let err = |e| db_error(&path, e);
-        let me = std::process::id();
-        let token = format!("{me}-{:016x}", rand::random::<u64>());
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let holder: Option<(u32, Millis)> = tx
-            .query_row(
-                "SELECT pid, heartbeat FROM scheduler_lease WHERE id = 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(err)?;
-        if let Some((pid, heartbeat)) = holder {
-            let fresh = now - heartbeat < LEASE_TTL.as_millis() as Millis;
-            // Our own pid: an earlier store of this process that was dropped without releasing.
-            if pid != me && fresh && process_alive(pid) {
-                return Err(store_error(
-                    &path,
-                    &format!(
-                        "another medic watch/serve (pid {pid}) is using this database; stop it \
-                         first, or give this one its own file with MEDIC_DB"
-                    ),
-                ));
-            }
-        }
-        tx.execute(
-            "INSERT INTO scheduler_lease (id, pid, token, heartbeat) VALUES (1, ?1, ?2, ?3)
-             ON CONFLICT (id) DO UPDATE SET pid = ?1, token = ?2, heartbeat = ?3",
-            params![me, token, now],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)?;
-        self.lease = Some(token);
-        Ok(())
-    }
+    fn take_scheduler_lease(&mut self, now: Millis) -> Result<()>;
 
     /// Keeps our scheduler lease alive. `false` if another process took it over (this one was
     /// stalled for longer than [`LEASE_TTL`]): this one must stop.
-    pub fn heartbeat(&mut self, now: Millis) -> Result<bool> {
-        let Some(token) = &self.lease else {
-            return Ok(true);
-        };
-        let n = self
-            .conn
-            .prepare_cached("UPDATE scheduler_lease SET heartbeat = ?2 WHERE id = 1 AND token = ?1")
-            .and_then(|mut s| s.execute(params![token, now]))
-            .map_err(|e| self.err(e))?;
-        Ok(n > 0)
-    }
+    fn heartbeat(&mut self, now: Millis) -> Result<bool>;
 
     /// Gives the scheduler lease up (clean shutdown), so the next start need not check the pid.
-    pub fn release_scheduler_lease(&mut self) -> Result<()> {
-        let Some(token) = self.lease.take() else {
-            return Ok(());
-        };
-        self.conn
-            .execute("DELETE FROM scheduler_lease WHERE token = ?1", [token])
-            .map(drop)
-            .map_err(|e| self.err(e))
-    }
+    fn release_scheduler_lease(&mut self) -> Result<()>;
 
-    fn migrate(&mut self) -> Result<()> {
-        let path = self.path.clone();
-        let err = |e| db_error(&path, e);
-        let read = |c: &Connection| c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0));
-        let newer = |v: i64| {
-            store_error(
-                &path,
-                &format!(
-                    "schema version {v} is newer than this medic understands ({}); upgrade medic",
-                    MIGRATIONS.len()
-                ),
-            )
-        };
-        let version = read(&self.conn).map_err(err)?;
-        if version as usize > MIGRATIONS.len() {
-            return Err(newer(version));
-        }
-        if version as usize == MIGRATIONS.len() {
-            return Ok(());
-        }
-        // Another process may be migrating the same file right now: take the write lock first,
-        // then look at the version again.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let version = read(&tx).map_err(err)?;
-        if version as usize > MIGRATIONS.len() {
-            return Err(newer(version));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            tx.execute_batch(sql).map_err(err)?;
-            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
-                .map_err(err)?;
-        }
-        tx.commit().map_err(err)
-    }
-
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
-    /// The schema version in the file.
-    pub fn schema_version(&self) -> Result<i64> {
-        self.conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| self.err(e))
-    }
-
-    fn err(&self, e: rusqlite::Error) -> Error {
-        db_error(&self.path, e)
-    }
-
-    fn endpoint_id(
-        conn: &Connection,
-        cache: &mut HashMap<String, i64>,
-        name: &str,
-    ) -> rusqlite::Result<i64> {
-        if let Some(id) = cache.get(name) {
-            return Ok(*id);
-        }
-        conn.execute("INSERT OR IGNORE INTO endpoints (name) VALUES (?1)", [name])?;
-        let id = conn.query_row("SELECT id FROM endpoints WHERE name = ?1", [name], |r| {
-            r.get(0)
-        })?;
-        cache.insert(name.to_string(), id);
-        Ok(id)
-    }
+    fn path(&self) -> &str;
 
     /// Every endpoint's saved state.
-    pub fn load_states(&self) -> Result<Vec<(String, EndpointState)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name, state FROM endpoints")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (name, json) = row.map_err(|e| self.err(e))?;
-            let state = serde_json::from_str(&json).map_err(|e| {
-                store_error(
-                    &self.path,
-                    &format!("state of endpoint {name:?} is unreadable: {e}"),
-                )
-            })?;
-            out.push((name, state));
-        }
-        Ok(out)
-    }
+    fn load_states(&self) -> Result<Vec<(String, EndpointState)>>;
 
     /// Silences not yet ended (including ones that expired while medic was not running, so
     /// their end is still handled).
-    pub fn open_silences(&self) -> Result<Vec<Silence>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, endpoint, author, reason, from_at, until FROM silences WHERE ended_at IS NULL ORDER BY id")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(Silence {
-                    id: r.get(0)?,
-                    endpoint: r.get(1)?,
-                    author: r.get(2)?,
-                    reason: r.get(3)?,
-                    from: r.get(4)?,
-                    until: r.get(5)?,
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e))
-    }
+    fn open_silences(&self) -> Result<Vec<Silence>>;
 
     /// Stores a new silence and returns its id. A silence it replaces is ended at `from`.
-    pub fn insert_silence(&mut self, s: &Silence) -> Result<i64> {
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| db_error(&self.path, e))?;
-        let result = (|| {
-            tx.execute(
-                "UPDATE silences SET ended_at = ?2 WHERE endpoint = ?1 AND ended_at IS NULL",
-                params![s.endpoint, s.from],
-            )?;
-            tx.execute(
-                "INSERT INTO silences (endpoint, author, reason, from_at, until) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![s.endpoint, s.author, s.reason, s.from, s.until],
-            )?;
-            let id = tx.last_insert_rowid();
-            tx.commit()?;
-            Ok(id)
-        })();
-        result.map_err(|e| db_error(&self.path, e))
-    }
+    fn insert_silence(&mut self, s: &Silence) -> Result<i64>;
 
     /// Writes one event's changes in a single transaction.
-    pub fn commit(&mut self, c: &Commit<'_>) -> Result<()> {
-        let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(|e| db_error(&path, e))?;
-        let ids = &mut self.endpoint_ids;
-        let result = (|| -> rusqlite::Result<()> {
-            for &(name, obs) in &c.checks {
-                let id = Self::endpoint_id(&tx, ids, name)?;
-                let health = match obs.health {
-                    Overall::Ok => 0,
-                    Overall::Warn => 1,
-                    Overall::Fail => 2,
-                };
-                let (stage, detail) = if obs.health == Overall::Ok {
-                    (None, None)
-                } else {
-                    (obs.cause.stage.as_deref(), obs.cause.detail.as_deref())
-                };
-                tx.prepare_cached(
-                    "INSERT OR REPLACE INTO checks (endpoint_id, at, health, latency_ms, stage, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute(params![id, obs.at, health, obs.facts.latency_ms.map(|l| l as i64), stage, detail])?;
-            }
-            for (name, state) in &c.states {
-                let id = Self::endpoint_id(&tx, ids, name)?;
-                let json = serde_json::to_string(state)
-                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                tx.prepare_cached("UPDATE endpoints SET state = ?2 WHERE id = ?1")?
-                    .execute(params![id, json])?;
-                write_incident(&tx, name, state)?;
-            }
-            for a in c.alerts {
-                let json = serde_json::to_string(a)
-                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                tx.prepare_cached(
-                    "INSERT INTO outbox (id, endpoint, kind, created_at, alert, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?4)",
-                )?
-                .execute(params![a.id, a.endpoint, a.kind.word(), a.at, json])?;
-            }
-            for (s, at) in c.ended_silences {
-                tx.execute(
-                    "UPDATE silences SET ended_at = ?2 WHERE id = ?1 AND ended_at IS NULL",
-                    params![s.id, at],
-                )?;
-            }
-            Ok(())
-        })();
-        result
-            .and_then(|()| tx.commit())
-            .map_err(|e| db_error(&path, e))
-    }
+    fn commit(&mut self, c: &Commit<'_>) -> Result<()>;
 
     /// The oldest alert not yet delivered (and not given up on), whatever its retry time: alerts
     /// go out in order, so a failing one holds back the ones after it.
-    pub fn next_pending(&self) -> Result<Option<OutboxItem>> {
-        self.outbox_query("WHERE delivered_at IS NULL AND dead = 0 ORDER BY seq LIMIT 1")
-            .map(|mut v| v.pop())
-    }
+    fn next_pending(&self) -> Result<Option<OutboxItem>>;
 
     /// Every outbox row, oldest first (for tests and diagnostics).
-    pub fn outbox(&self) -> Result<Vec<OutboxItem>> {
-        self.outbox_query("ORDER BY seq")
-    }
+    fn outbox(&self) -> Result<Vec<OutboxItem>>;
 
     /// An alert by its id (the id in a button's custom id).
-    pub fn alert(&self, id: &str) -> Result<Option<Alert>> {
-        let json: Option<String> = self
-            .conn
-            .query_row("SELECT alert FROM outbox WHERE id = ?1", [id], |r| r.get(0))
-            .optional()
-            .map_err(|e| self.err(e))?;
-        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
-    }
+    fn alert(&self, id: &str) -> Result<Option<Alert>>;
 
-    fn outbox_query(&self, tail: &str) -> Result<Vec<OutboxItem>> {
-        let sql = format!(
-            "SELECT seq, alert, attempts, next_attempt_at, delivered_at, message_id, last_error, dead FROM outbox {tail}"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, u32>(2)?,
-                    r.get::<_, i64>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                    r.get::<_, Option<String>>(6)?,
-                    r.get::<_, bool>(7)?,
-                ))
-            })
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seq, json, attempts, next_attempt_at, delivered_at, message_id, last_error, dead) =
-                row.map_err(|e| self.err(e))?;
-            let alert = serde_json::from_str(&json).map_err(|e| {
-                store_error(
-                    &self.path,
-                    &format!("outbox entry {seq} is unreadable: {e}"),
-                )
-            })?;
-            out.push(OutboxItem {
-                seq,
-                alert,
-                attempts,
-                next_attempt_at,
-                delivered_at,
-                message_id,
-                last_error,
-                dead,
-            });
-        }
-        Ok(out)
-    }
-
-    pub fn mark_delivered(&mut self, seq: i64, at: Millis, message_id: Option<&str>) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE outbox SET delivered_at = ?2, message_id = ?3, attempts = attempts + 1 WHERE seq = ?1",
-                params![seq, at, message_id],
-            )
-            .map(drop)
-            .map_err(|e| self.err(e))
-    }
+    fn mark_delivered(&mut self, seq: i64, at: Millis, message_id: Option<&str>) -> Result<()>;
 
     /// Records a failed attempt; `retry_at` `None` gives up on the alert (Discord rejected it).
-    pub fn mark_failed(&mut self, seq: i64, error: &str, retry_at: Option<Millis>) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2,
-                 next_attempt_at = COALESCE(?3, next_attempt_at), dead = (?3 IS NULL) WHERE seq = ?1",
-                params![seq, error, retry_at],
-            )
-            .map(drop)
-            .map_err(|e| self.err(e))
-    }
+    fn mark_failed(&mut self, seq: i64, error: &str, retry_at: Option<Millis>) -> Result<()>;
 
     /// Deletes what is older than `retention`: check results, delivered and given-up alerts,
     /// closed incidents with their acknowledgements, ended silences, and endpoints that are no
     /// longer in `configured` once none of their checks is left. Returns rows removed.
-    pub fn prune(
+    fn prune(
         &mut self,
         now: Millis,
         retention: Duration,
         configured: &std::collections::HashSet<String>,
-    ) -> Result<usize> {
-        // Zero is refused by the configuration; never delete the history of the last hour.
-        let retention = retention.max(Duration::from_secs(3600));
-        let cutoff = now - retention.as_millis() as Millis;
-        // Per endpoint, so each delete is a range of the primary key (no index on `at` needed).
-        let ids: Vec<i64> = self
-            .conn
-            .prepare("SELECT id FROM endpoints")
-            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
-            .map_err(|e| self.err(e))?;
-        let mut checks = 0;
-        for id in ids {
-            checks += self
-                .conn
-                .execute(
-                    "DELETE FROM checks WHERE endpoint_id = ?1 AND at < ?2",
-                    params![id, cutoff],
-                )
-                .map_err(|e| self.err(e))?;
-        }
-        let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(|e| db_error(&path, e))?;
-        let result = (|| -> rusqlite::Result<(usize, Vec<String>)> {
-            let mut removed = 0;
-            for sql in [
-                "DELETE FROM outbox WHERE (delivered_at IS NOT NULL AND delivered_at < ?1)
-                 OR (dead = 1 AND created_at < ?1)",
-                "DELETE FROM acknowledgements WHERE incident_id IN
-                 (SELECT id FROM incidents WHERE closed_at IS NOT NULL AND closed_at < ?1)",
-                "DELETE FROM incidents WHERE closed_at IS NOT NULL AND closed_at < ?1",
-                "DELETE FROM silences WHERE ended_at IS NOT NULL AND ended_at < ?1",
-            ] {
-                removed += tx.execute(sql, [cutoff])?;
-            }
-            // Endpoints gone from the configuration, once their last check is pruned.
-            let candidates: Vec<(i64, String)> = tx
-                .prepare(
-                    "SELECT id, name FROM endpoints e
-                     WHERE NOT EXISTS (SELECT 1 FROM checks c WHERE c.endpoint_id = e.id)",
-                )?
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
-            let mut gone = Vec::new();
-            for (id, name) in candidates {
-                if configured.contains(&name) {
-                    continue;
-                }
-                removed += tx.execute("DELETE FROM endpoints WHERE id = ?1", [id])?;
-                removed += tx.execute(
-                    "DELETE FROM acknowledgements WHERE incident_id IN
-                     (SELECT id FROM incidents WHERE endpoint = ?1)",
-                    [&name],
-                )?;
-                removed += tx.execute("DELETE FROM incidents WHERE endpoint = ?1", [&name])?;
-                removed += tx.execute("DELETE FROM silences WHERE endpoint = ?1", [&name])?;
-                gone.push(name);
-            }
-            Ok((removed, gone))
-        })();
-        let (removed, gone) = result
-            .and_then(|r| tx.commit().map(|()| r))
-            .map_err(|e| db_error(&path, e))?;
-        for name in gone {
-            self.endpoint_ids.remove(&name);
-        }
-        Ok(checks + removed)
-    }
+    ) -> Result<usize>;
 
     /// How many alerts wait for delivery, and why the oldest has not gone out.
-    pub fn backlog(&self) -> Result<Backlog> {
-        let (pending, oldest): (u64, Option<Millis>) = self
-            .conn
-            .query_row(
-                "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE delivered_at IS NULL AND dead = 0",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(|e| self.err(e))?;
-        let last_error = self
-            .conn
-            .query_row(
-                "SELECT last_error FROM outbox WHERE delivered_at IS NULL AND dead = 0 ORDER BY seq LIMIT 1",
-                [],
-                |r| r.get::<_, Option<String>>(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?
-            .flatten();
-        Ok(Backlog {
-            pending,
-            oldest,
-            last_error,
-        })
-    }
+    fn backlog(&self) -> Result<Backlog>;
 
     /// Copies the WAL into the main file (done at a clean shutdown, so the file alone is
     /// complete for backups).
-    pub fn checkpoint(&self) -> Result<()> {
-        self.conn
-            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
-            .map_err(|e| self.err(e))
-    }
+    fn checkpoint(&self) -> Result<()>;
 
     /// Number of stored check results (for tests and the benchmark).
-    pub fn check_count(&self) -> Result<u64> {
-        self.conn
-            .query_row("SELECT COUNT(*) FROM checks", [], |r| r.get(0))
-            .map_err(|e| self.err(e))
-    }
+    fn check_count(&self) -> Result<u64>;
 
     /// Uptime over 24 h and 7 d and latency percentiles over 24 h.
-    pub fn history(&self, endpoint: &str, now: Millis) -> Result<History> {
-        let mut h = History::default();
-        let Some(id) = self
-            .conn
-            .query_row(
-                "SELECT id FROM endpoints WHERE name = ?1",
-                [endpoint],
-                |r| r.get::<_, i64>(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?
-        else {
-            return Ok(h);
-        };
-        let day = now - 24 * 3600 * 1000;
-        let week = now - 7 * 24 * 3600 * 1000;
-        let uptime = |from: Millis| -> Result<(u64, Option<f64>)> {
-            let (n, good): (u64, u64) = self
-                .conn
-                .prepare_cached("SELECT COUNT(*), COALESCE(SUM(health < 2), 0) FROM checks WHERE endpoint_id = ?1 AND at >= ?2")
-                .and_then(|mut s| s.query_row(params![id, from], |r| Ok((r.get(0)?, r.get(1)?))))
-                .map_err(|e| self.err(e))?;
-            Ok((n, (n > 0).then(|| good as f64 * 100.0 / n as f64)))
-        };
-        let (n, up) = uptime(day)?;
-        h.checks_24h = n;
-        h.uptime_24h = up;
-        h.uptime_7d = uptime(week)?.1;
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT latency_ms FROM checks WHERE endpoint_id = ?1 AND at >= ?2 AND health < 2 AND latency_ms IS NOT NULL ORDER BY latency_ms",
-            )
-            .map_err(|e| self.err(e))?;
-        let lat: Vec<u64> = stmt
-            .query_map(params![id, day], |r| r.get(0))
-            .and_then(|rows| rows.collect())
-            .map_err(|e| self.err(e))?;
-        h.p50_ms = percentile(&lat, 50);
-        h.p95_ms = percentile(&lat, 95);
-        Ok(h)
-    }
+    fn history(&self, endpoint: &str, now: Millis) -> Result<History>;
 
     /// Past and open incidents of an endpoint, newest first: (started_at, closed_at, failures).
-    pub fn incidents(&self, endpoint: &str) -> Result<Vec<(Millis, Option<Millis>, u32)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT started_at, closed_at, failures FROM incidents WHERE endpoint = ?1 ORDER BY started_at DESC")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([endpoint], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e))
-    }
+    fn incidents(&self, endpoint: &str) -> Result<Vec<(Millis, Option<Millis>, u32)>>;
 
     /// Who acknowledged the incident that started at `started_at`.
-    pub fn acks(&self, endpoint: &str, started_at: Millis) -> Result<Vec<Ack>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT a.by_user, a.at FROM acknowledgements a JOIN incidents i ON i.id = a.incident_id
-                 WHERE i.endpoint = ?1 AND i.started_at = ?2 ORDER BY a.at",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params![endpoint, started_at], |r| {
-                Ok(Ack {
-                    by: r.get(0)?,
-                    at: r.get(1)?,
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e))
-    }
+    fn acks(&self, endpoint: &str, started_at: Millis) -> Result<Vec<Ack>>;
+
+    /// A second, read-only connection for status readers, so they do not wait behind the
+    /// writer; `None` when the database cannot be opened twice (in memory).
+    fn reader(&self) -> Result<Option<Box<dyn Store>>>;
 }
 
-/// Keeps the incidents table in step with the state: the open incident upserted, any other
-/// open row closed at the start of the good streak that ended it.
-fn write_incident(
-    tx: &rusqlite::Transaction<'_>,
-    name: &str,
-    state: &EndpointState,
-) -> rusqlite::Result<()> {
-    let open_start = state.incident.as_ref().map(|i| i.started_at);
-    let closed_at = state.up_since.or(state.last_check);
-    tx.prepare_cached(
-        "UPDATE incidents SET closed_at = ?3 WHERE endpoint = ?1 AND closed_at IS NULL AND started_at IS NOT ?2",
-    )?
-    .execute(params![name, open_start, closed_at])?;
-    if let Some(Incident {
-        started_at,
-        failures,
-        cause,
-        announced,
-        ack,
-        ..
-    }) = &state.incident
-    {
-        let (stage, detail) = (&cause.stage, &cause.detail);
-        tx.prepare_cached(
-            "INSERT INTO incidents (endpoint, started_at, failures, stage, detail, announced) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (endpoint, started_at) DO UPDATE SET failures = ?3, stage = ?4, detail = ?5, announced = ?6",
-        )?
-        .execute(params![name, started_at, failures, stage, detail, announced])?;
-        // The acknowledgement lands in the same transaction as the state that holds it.
-        if let Some(ack) = ack {
-            tx.prepare_cached(
-                "INSERT INTO acknowledgements (incident_id, by_user, at)
-                 SELECT i.id, ?3, ?4 FROM incidents i WHERE i.endpoint = ?1 AND i.started_at = ?2
-                 AND NOT EXISTS (SELECT 1 FROM acknowledgements a WHERE a.incident_id = i.id)",
-            )?
-            .execute(params![name, started_at, ack.by, ack.at])?;
-        }
-    }
-    Ok(())
-}
-
-/// Whether `pid` is a running (not zombie) process; `true` where `/proc` cannot tell, so that
-/// only the heartbeat's age decides there.
-fn process_alive(pid: u32) -> bool {
-    if !Path::new("/proc/self").exists() {
-        return true;
-    }
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state letter follows the parenthesised command name.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_none_or(|state| state != "Z" && state != "X"),
-        Err(_) => false,
-    }
-}
-
-fn percentile(sorted: &[u64], p: usize) -> Option<u64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (p * sorted.len()).div_ceil(100).max(1) - 1;
-    Some(sorted[rank.min(sorted.len() - 1)])
-}
-
-fn store_error(path: &str, message: &str) -> Error {
-    Error::Store {
-        path: path.to_string(),
-        message: message.to_string(),
-    }
-}
-
-const LOCKED: &str = "is locked by another process";
-
-/// Turns SQLite's error codes into messages that say what to do.
-fn db_error(path: &str, e: rusqlite::Error) -> Error {
-    let message = match &e {
-        rusqlite::Error::SqliteFailure(f, _) => match f.code {
-            ErrorCode::NotADatabase => "is not a medic database or is corrupted (SQLite: file is not a database); move it away or set MEDIC_DB to another path".to_string(),
-            ErrorCode::DatabaseCorrupt => "is corrupted; move it away or set MEDIC_DB to another path".to_string(),
-            ErrorCode::ReadOnly => "cannot be written (read-only file or directory); check its permissions".to_string(),
-            ErrorCode::CannotOpen => "cannot be opened (missing directory or no permission); check the path and permissions".to_string(),
-            ErrorCode::PermissionDenied => "cannot be opened: permission denied".to_string(),
-            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => LOCKED.to_string(),
-            ErrorCode::DiskFull => "cannot be written: disk full".to_string(),
-            ErrorCode::SystemIoFailure => format!("I/O error: {e}"),
-            _ => e.to_string(),
-        },
-        _ => e.to_string(),
-    };
-    store_error(path, &message)
-}
+/// A store shared between the monitor, the delivery loop and status readers.
+pub type SharedStore = std::sync::Arc<std::sync::Mutex<dyn Store>>;
