@@ -1,26 +1,33 @@
 //! medic helps teams fix broken system integrations from chat.
 //!
 //! # Layout
+//! From the bottom up; a module imports only modules listed above it.
+//! - Leaves: [`located`] (a problem at `file:line`), [`text`] (cutting text), [`clock`] (one
+//!   [`clock::Clock`] for checks, alerts and cooldowns), [`secrets`] (secret values and their
+//!   redaction from every output).
 //! - [`knowledge`]: troubleshooting entries, embedded from `knowledge/` or loaded from a user
-//!   directory, validated with `file:line` errors.
+//!   directory, validated with `file:line` errors ([`knowledge::LoadErrors`]).
+//! - [`config`]: `medic.toml` — endpoints to check, Discord settings, alert policy — validated
+//!   with `file:line` errors ([`config::ConfigErrors`]); secrets resolved from the environment.
 //! - [`matcher`]: reads error codes and symptoms from a message and ranks entries
 //!   ([`matcher::Diagnosis`]).
-//! - [`config`]: `medic.toml` — endpoints to check, Discord settings, alert policy — validated
-//!   with `file:line` errors; secrets resolved from the environment, never stored in the file.
 //! - [`checks`]: checks an endpoint stage by stage (DNS, TCP, TLS, HTTP, credentials, rate
 //!   limit, format) into a [`checks::CheckReport`] whose failing stage names a knowledge entry.
-//! - [`secrets`]: secret values and their redaction from every output.
-//! - [`commands`]: the command logic every chat surface shares (`/diagnose`, `/help`, …),
-//!   returning data.
-//! - [`discord`]: the Discord bot (poise on serenity): slash commands, free-text answers,
-//!   cooldowns; [`discord::run`] is handed its settings and shutdown signal.
+//! - [`error`]: the library's typed [`Error`], wrapping the lower modules' errors; its exit
+//!   codes are decided in one place.
+//! - [`store`]: the [`store::Store`] interface, the records it keeps ([`store::model`]) and the
+//!   SQLite backend ([`store::SqliteStore`]).
 //! - [`alerts`]: scheduled checks and the incident state machine — thresholds, reminders,
-//!   acknowledgements, silences — producing [`alerts::Alert`]s, delivered through an outbox.
-//! - [`store`]: the SQLite state file (`MEDIC_DB`): check history, incidents, silences, outbox.
-//! - [`console`]: `medic chat`, the same commands on stdin/stdout without Discord.
-//! - [`render`]: one renderer per surface (terminal text, JSON, Discord embed) for every result.
-//! - [`cli`]: the `medic` command line; `main.rs` only maps its result to an exit code.
-//! - [`error`]: the library's typed errors and their exit codes.
+//!   acknowledgements, silences — producing [`alerts::Alert`]s, delivered through an outbox into
+//!   a [`alerts::delivery::Sink`] that a surface provides. No surface code here.
+//! - [`commands`]: the command logic every chat surface shares (`/diagnose`, `/check`, …),
+//!   returning data.
+//! - [`render`]: one renderer per surface — [`render::terminal`], [`render::discord`],
+//!   [`render::json`] — the only code that turns results into text.
+//! - Surfaces: [`discord`] (the poise/serenity bot, its alert sink, slash commands, buttons),
+//!   [`console`] (`medic chat` and `medic watch`'s stdout sink).
+//! - [`cli`]: the `medic` command line, wiring stores, sinks and surfaces together; `main.rs`
+//!   only maps its result to an exit code.
 
 pub mod alerts;
 pub mod checks;
