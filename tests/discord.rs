@@ -249,6 +249,11 @@ impl Harness {
             .expect("bot stops on shutdown")
             .expect("bot task did not panic");
         assert!(result.is_ok(), "{result:?}");
+        assert_eq!(
+            self.fake.closes(),
+            [1000],
+            "the gateway was closed with a close frame"
+        );
         self.fake.assert_no_unknown_events();
         self.fake.assert_valid_bodies();
     }
@@ -1789,5 +1794,23 @@ async fn a_reply_that_failed_for_good_does_not_use_up_the_cooldown() {
         .await
         .is_empty());
     assert_eq!(h.fake.channel_messages(LISTEN).len(), 1);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_reidentify_the_bot_answers_and_closes_the_gateway_on_shutdown() {
+    let h = Harness::start().await;
+    assert_eq!(h.fake.identifies(), 1);
+    // Invalid session, not resumable: serenity restarts the shard and identifies again.
+    h.fake.send_raw(json!({"op": 9, "d": false}).to_string());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while h.fake.identifies() < 2 {
+        assert!(Instant::now() < deadline, "never identified again");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cb = h.command("help", &[], &h.member(&[], 0)).await;
+    assert_eq!(cb.status, 204, "answering on the new session");
+    assert!(h.fake.closes().is_empty());
+    // `stop` checks the close frame (serenity alone would send none here).
     h.stop().await;
 }

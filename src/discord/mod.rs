@@ -15,6 +15,7 @@
 //! - `gate`: who may run checks and manage alerts.
 //! - [`alerts`]: the alert sink that posts scheduled-check alerts to `alert_channel`.
 //! - [`cooldown`]: keeps busy channels from getting the same answer over and over.
+//! - `shutdown`: closes the gateway on shutdown, also after serenity restarted a shard.
 
 pub mod alerts;
 mod answer;
@@ -23,12 +24,13 @@ pub mod cooldown;
 pub mod delivery;
 mod free_text;
 mod gate;
+mod shutdown;
 pub(crate) mod slash;
 
 use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use poise::serenity_prelude as serenity;
@@ -367,9 +369,13 @@ pub async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send + 'static) 
         .build();
 
     let intents = intents(settings.message_content);
+    let restarts = Arc::new(shutdown::Restarts::default());
     let mut client = ClientBuilder::new_with_http(http, intents)
         .framework(Frontend(framework))
-        .raw_event_handler(UnknownEvents(on_unknown_event))
+        .raw_event_handler(RawEvents {
+            on_unknown: on_unknown_event,
+            restarts: restarts.clone(),
+        })
         .await
         .map_err(|e| MedicError::discord("cannot build the Discord client", e.to_string()))?;
 
@@ -379,12 +385,20 @@ pub async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send + 'static) 
         channel_limit,
     )));
     let shards = client.shard_manager.clone();
+    let stopping = Arc::new(Mutex::new(None));
+    let stopped = stopping.clone();
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down");
-        shards.shutdown_all().await;
+        let told = shutdown::stop(&shards, &restarts).await;
+        *stopped.lock().unwrap_or_else(|e| e.into_inner()) = Some(told);
     });
-    client.start_autosharded().await.map_err(|e| match e {
+    let result = client.start_autosharded().await;
+    let told = stopping.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(told) = told {
+        shutdown::finish(&client.shard_manager, told).await;
+    }
+    result.map_err(|e| match e {
         serenity::Error::Gateway(serenity::GatewayError::DisallowedGatewayIntents) => {
             MedicError::discord(DISALLOWED_INTENTS, "")
         }
@@ -432,16 +446,25 @@ impl serenity::Framework for Frontend {
     }
 }
 
-struct UnknownEvents(Option<UnknownEventHook>);
+/// Sees every gateway event first: logs (and reports) those serenity could not parse, and
+/// counts READYs for [`shutdown`].
+struct RawEvents {
+    on_unknown: Option<UnknownEventHook>,
+    restarts: Arc<shutdown::Restarts>,
+}
 
 #[serenity::async_trait]
-impl serenity::RawEventHandler for UnknownEvents {
+impl serenity::RawEventHandler for RawEvents {
     async fn raw_event(&self, _ctx: serenity::Context, event: serenity::Event) {
-        if let serenity::Event::Unknown(unknown) = &event {
-            tracing::warn!(event = %unknown.kind, "ignored a gateway event serenity could not parse");
-            if let Some(hook) = &self.0 {
-                hook(&unknown.kind, &unknown.value);
+        match &event {
+            serenity::Event::Unknown(unknown) => {
+                tracing::warn!(event = %unknown.kind, "ignored a gateway event serenity could not parse");
+                if let Some(hook) = &self.on_unknown {
+                    hook(&unknown.kind, &unknown.value);
+                }
             }
+            serenity::Event::Ready(ready) => self.restarts.ready(ready.ready.shard),
+            _ => {}
         }
     }
 }

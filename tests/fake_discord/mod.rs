@@ -95,6 +95,10 @@ struct State {
     /// The message each enforced nonce created, by (authorization, channel, nonce).
     nonces: Mutex<HashMap<(String, String, String), Value>>,
     identified: Mutex<Option<Value>>,
+    /// How many IDENTIFYs arrived (a re-identify after op 9 makes it 2).
+    identifies: AtomicU64,
+    /// Close codes of the close frames the client sent.
+    closes: Mutex<Vec<u16>>,
     /// Close code to answer IDENTIFY with instead of READY (e.g. 4014, disallowed intents).
     close_on_identify: Mutex<Option<u16>>,
     seq: AtomicU64,
@@ -330,6 +334,16 @@ impl FakeDiscord {
         }
     }
 
+    /// How many IDENTIFYs the gateway received so far.
+    pub fn identifies(&self) -> u64 {
+        self.state.identifies.load(Ordering::SeqCst)
+    }
+
+    /// The codes of the close frames the client sent, in order.
+    pub fn closes(&self) -> Vec<u16> {
+        self.state.closes.lock().unwrap().clone()
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.state.requests.lock().unwrap().clone()
     }
@@ -448,7 +462,14 @@ async fn gateway(listener: TcpListener, state: Arc<State>, rx: mpsc::UnboundedRe
                         let Some(Ok(msg)) = incoming else { return };
                         let text = match msg {
                             WsMessage::Text(t) => t,
-                            WsMessage::Close(_) => return,
+                            WsMessage::Close(frame) => {
+                                let code = frame.as_ref().map_or(1005, |f| u16::from(f.code));
+                                state.closes.lock().unwrap().push(code);
+                                state.changed.notify_waiters();
+                                // Answer the close handshake, as Discord does.
+                                let _ = sink.send(WsMessage::Close(frame)).await;
+                                return;
+                            }
                             _ => continue,
                         };
                         let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
@@ -459,6 +480,7 @@ async fn gateway(listener: TcpListener, state: Arc<State>, rx: mpsc::UnboundedRe
                                 if sink.send(WsMessage::Text(ack)).await.is_err() { return }
                             }
                             Some(2) => {
+                                state.identifies.fetch_add(1, Ordering::SeqCst);
                                 let close = *state.close_on_identify.lock().unwrap();
                                 if let Some(code) = close {
                                     *state.identified.lock().unwrap() = Some(v);
