@@ -1317,6 +1317,58 @@ async fn measure_interaction_latency() {
     h.stop().await;
 }
 
+/// What the delivery path adds to a reply that lands on the first try: the same message posted
+/// through serenity's own `send_message` and through `Delivery::post`, interleaved, 2,000 each
+/// after 200 warm-up pairs, each to a fresh channel (a quiet channel: nothing queued).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: run benches/discord.sh"]
+async fn measure_delivery_overhead() {
+    use medic::discord::delivery::Surface;
+    use poise::serenity_prelude as serenity;
+    let fake = FakeDiscord::start().await;
+    let http = fake.http();
+    let delivery = medic::discord::Delivery::with_default_client(http.clone());
+    let message = |i: u64| {
+        serenity::CreateMessage::new()
+            .content("HTTP 503 · Service Unavailable: the upstream is overloaded")
+            .allowed_mentions(serenity::CreateAllowedMentions::new())
+            .nonce(serenity::Nonce::String(format!("m{i}")))
+            .enforce_nonce(true)
+    };
+    let (mut direct, mut medic) = (Vec::new(), Vec::new());
+    for i in 0..2200u64 {
+        let channel = serenity::ChannelId::new(10_000 + i);
+        let m = message(2 * i);
+        let t = Instant::now();
+        http.send_message(channel, vec![], &m).await.unwrap();
+        let d = t.elapsed();
+        let m = message(2 * i + 1);
+        let t = Instant::now();
+        let sent = delivery
+            .post(channel, &m, Surface::FREE_TEXT)
+            .await
+            .unwrap();
+        let e = t.elapsed();
+        assert_eq!(sent.attempts, 1);
+        if i >= 200 {
+            direct.push(d);
+            medic.push(e);
+        }
+    }
+    direct.sort();
+    medic.sort();
+    let (d50, m50) = (percentile(&direct, 0.5), percentile(&medic, 0.5));
+    println!(
+        "first-try reply over {} runs: serenity send_message median {:?} p90 {:?}; Delivery::post median {:?} p90 {:?}; added at the median {:.1} µs",
+        direct.len(),
+        d50,
+        percentile(&direct, 0.9),
+        m50,
+        percentile(&medic, 0.9),
+        (m50.as_secs_f64() - d50.as_secs_f64()) * 1e6
+    );
+}
+
 /// Resident memory of `medic serve` connected and idle.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement: run benches/discord.sh"]
