@@ -2023,7 +2023,8 @@ async fn discord_alerts_post_once_each_in_order_through_500_429_and_dropped_conn
     }
     assert_eq!(posts[4].body["nonce"], recovered.alert.id.as_str());
     assert!(down.message_id.is_some() && recovered.message_id.is_some());
-    assert_eq!(down.attempts, 4);
+    // The sink's delivery path rode out the 500, the 429 and the drop itself: one outbox try.
+    assert_eq!(down.attempts, 1);
 
     let body = &posts[3].body;
     assert_eq!(
@@ -2122,7 +2123,11 @@ async fn a_discord_post_whose_answer_is_lost_is_retried_with_its_nonce_and_appea
     let down = &outbox[0];
     let posts = fake.requests_matching(Method::POST, &path);
     let statuses: Vec<u16> = posts.iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [0, 200], "lost answer, then the retry");
+    assert_eq!(
+        statuses,
+        [0, 200],
+        "lost answer, then the delivery path's retry"
+    );
     for p in &posts {
         assert_eq!(p.body["nonce"], down.alert.id.as_str());
         assert_eq!(p.body["enforce_nonce"], true);
@@ -2139,7 +2144,7 @@ async fn a_discord_post_whose_answer_is_lost_is_retried_with_its_nonce_and_appea
         messages[0]["id"].as_str(),
         "the retry was answered with the message the lost post created"
     );
-    assert_eq!(down.attempts, 2);
+    assert_eq!(down.attempts, 1, "retried inside one outbox try");
     fake.assert_valid_bodies();
 }
 
@@ -2180,7 +2185,7 @@ fn bot_posts_alerts_and_handles_acknowledge_rerun_silence_and_unsilence() {
     use medic::checks::Checker;
     use medic::commands::Services;
     use medic::config::Config;
-    use medic::discord::alerts::{DiscordSink, HttpSlot};
+    use medic::discord::alerts::{DeliverySlot, DiscordSink};
     use medic::discord::{Bot, Settings};
     use medic::render::discord::{ALERT_ACK as ACK, ALERT_RERUN as RERUN};
 
@@ -2207,7 +2212,7 @@ fn bot_posts_alerts_and_handles_acknowledge_rerun_silence_and_unsilence() {
         let store = Arc::new(Mutex::new(
             SqliteStore::open(&dir.path().join("medic.db")).unwrap(),
         ));
-        let slot = HttpSlot::default();
+        let slot = DeliverySlot::default();
         let kb = Arc::new(medic::knowledge::Knowledge::builtin().unwrap());
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let until = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -2234,7 +2239,7 @@ fn bot_posts_alerts_and_handles_acknowledge_rerun_silence_and_unsilence() {
         settings.api_base = Some(fake.api_base());
         settings.check_roles = vec![ROLE];
         let bot = Bot::new(settings, services)
-            .alert_http(slot)
+            .alert_delivery(slot)
             .on_unknown_event(fake.unknown_event_hook());
         let bot_task = tokio::spawn(medic::discord::run(bot, until(stopped.clone())));
 

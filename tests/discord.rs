@@ -14,7 +14,7 @@ use fake_discord::{Failure, FakeDiscord, BOT_TOKEN};
 use medic::checks::Checker;
 use medic::commands::Services;
 use medic::config::Config;
-use medic::discord::{Bot, ManualClock, Settings, Token};
+use medic::discord::{Bot, ChannelLimit, ManualClock, Settings, Token};
 use medic::knowledge::Knowledge;
 use medic::matcher::Matcher;
 
@@ -76,6 +76,20 @@ impl Harness {
         Self::with(fake, settings, None, services, commands).await
     }
 
+    /// Proxy mode with the fake holding every channel to `limit` (as Discord does) and medic
+    /// spacing its sends under `medic_limit`.
+    async fn start_limited(limit: ChannelLimit, medic_limit: ChannelLimit) -> Harness {
+        let fake = FakeDiscord::start().await;
+        fake.limit_channels(limit.messages, limit.per);
+        let mut settings = settings();
+        settings.api_base = Some(fake.api_base());
+        let commands = medic::discord::commands();
+        Self::configured(fake, settings, None, services(), commands, |bot| {
+            bot.channel_limit(medic_limit)
+        })
+        .await
+    }
+
     /// TLS mode: serenity's real rate limiter, discord.com resolved to the fake.
     async fn start_tls() -> Harness {
         let fake = FakeDiscord::start_tls().await;
@@ -97,11 +111,23 @@ impl Harness {
         services: Services,
         commands: Vec<poise::Command<medic::discord::Data, medic::discord::Error>>,
     ) -> Harness {
+        Self::configured(fake, settings, client, services, commands, |bot| bot).await
+    }
+
+    async fn configured(
+        fake: FakeDiscord,
+        settings: Settings,
+        client: Option<reqwest::Client>,
+        services: Services,
+        commands: Vec<poise::Command<medic::discord::Data, medic::discord::Error>>,
+        configure: impl FnOnce(Bot) -> Bot,
+    ) -> Harness {
         let clock = Arc::new(ManualClock::default());
-        let mut bot = Bot::new(settings, services)
+        let bot = Bot::new(settings, services)
             .commands(commands)
             .clock(clock.clone())
             .on_unknown_event(fake.unknown_event_hook());
+        let mut bot = configure(bot);
         if let Some(c) = client {
             bot = bot.http_client(c);
         }
@@ -223,6 +249,11 @@ impl Harness {
             .expect("bot stops on shutdown")
             .expect("bot task did not panic");
         assert!(result.is_ok(), "{result:?}");
+        assert_eq!(
+            self.fake.closes(),
+            [1000],
+            "the gateway was closed with a close frame"
+        );
         self.fake.assert_no_unknown_events();
         self.fake.assert_valid_bodies();
     }
@@ -563,6 +594,30 @@ async fn mentions_and_dms_always_get_an_answer() {
         1,
         "a mention without a known problem still gets a hint"
     );
+    // Public, so a short hint rather than a "no match" embed in front of the channel.
+    let hint = sent[0].body["content"].as_str().unwrap();
+    assert!(
+        hint.contains("/help") && hint.contains("error line"),
+        "{hint}"
+    );
+    assert!(
+        sent[0].body["embeds"]
+            .as_array()
+            .is_none_or(|e| e.is_empty()),
+        "{}",
+        sent[0].body
+    );
+    no_pings(&sent[0].body);
+
+    // A DM is private: it gets the closest entries.
+    let dm = MessageCreate::new(
+        h.fake.next_id(),
+        99,
+        None,
+        payloads::user(30, "alice", false),
+        "hello there",
+    );
+    let sent = h.reply(dm).await;
     assert_eq!(sent[0].body["embeds"][0]["title"], "No confident match");
 
     let dm = MessageCreate::new(
@@ -699,9 +754,10 @@ async fn huge_binary_unicode_and_markdown_input_gets_a_clear_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_send_is_logged_and_the_bot_keeps_answering() {
+async fn a_refused_callback_is_logged_and_the_bot_keeps_answering() {
     let h = Harness::start().await;
-    for failure in [Failure::Status(500), Failure::Drop] {
+    // Refusals a retry cannot change.
+    for failure in [Failure::Status(400), Failure::Status(403)] {
         // The answer fails, then so does the apology that follows it.
         h.fake
             .fail_next(Method::POST, "/callback", failure.clone(), 2);
@@ -1261,6 +1317,58 @@ async fn measure_interaction_latency() {
     h.stop().await;
 }
 
+/// What the delivery path adds to a reply that lands on the first try: the same message posted
+/// through serenity's own `send_message` and through `Delivery::post`, interleaved, 2,000 each
+/// after 200 warm-up pairs, each to a fresh channel (a quiet channel: nothing queued).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: run benches/discord.sh"]
+async fn measure_delivery_overhead() {
+    use medic::discord::delivery::Surface;
+    use poise::serenity_prelude as serenity;
+    let fake = FakeDiscord::start().await;
+    let http = fake.http();
+    let delivery = medic::discord::Delivery::with_default_client(http.clone());
+    let message = |i: u64| {
+        serenity::CreateMessage::new()
+            .content("HTTP 503 · Service Unavailable: the upstream is overloaded")
+            .allowed_mentions(serenity::CreateAllowedMentions::new())
+            .nonce(serenity::Nonce::String(format!("m{i}")))
+            .enforce_nonce(true)
+    };
+    let (mut direct, mut medic) = (Vec::new(), Vec::new());
+    for i in 0..2200u64 {
+        let channel = serenity::ChannelId::new(10_000 + i);
+        let m = message(2 * i);
+        let t = Instant::now();
+        http.send_message(channel, vec![], &m).await.unwrap();
+        let d = t.elapsed();
+        let m = message(2 * i + 1);
+        let t = Instant::now();
+        let sent = delivery
+            .post(channel, &m, Surface::FREE_TEXT)
+            .await
+            .unwrap();
+        let e = t.elapsed();
+        assert_eq!(sent.attempts, 1);
+        if i >= 200 {
+            direct.push(d);
+            medic.push(e);
+        }
+    }
+    direct.sort();
+    medic.sort();
+    let (d50, m50) = (percentile(&direct, 0.5), percentile(&medic, 0.5));
+    println!(
+        "first-try reply over {} runs: serenity send_message median {:?} p90 {:?}; Delivery::post median {:?} p90 {:?}; added at the median {:.1} µs",
+        direct.len(),
+        d50,
+        percentile(&direct, 0.9),
+        m50,
+        percentile(&medic, 0.9),
+        (m50.as_secs_f64() - d50.as_secs_f64()) * 1e6
+    );
+}
+
 /// Resident memory of `medic serve` connected and idle.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement: run benches/discord.sh"]
@@ -1332,5 +1440,429 @@ async fn a_panicking_handler_is_answered_with_an_apology_and_the_bot_keeps_runni
         cb.body["data"]["embeds"][0]["title"],
         "429 · Too Many Requests"
     );
+    h.stop().await;
+}
+
+// ---- delivery: no answer lost to a 429, a 5xx or a race ----
+
+impl Harness {
+    /// Sends MESSAGE_CREATE and waits until a message to `channel` was created (200); returns
+    /// every POST to that channel's messages from then on, after [`QUIET`], so retries and
+    /// duplicates show.
+    async fn delivered(&self, msg: MessageCreate) -> Vec<fake_discord::Recorded> {
+        let path = format!("/channels/{}/messages", msg.channel);
+        let from = self.fake.request_count();
+        self.fake.dispatch("MESSAGE_CREATE", msg.build());
+        self.fake
+            .wait_for(from, WAIT, |r| r.path.contains(&path) && r.status == 200)
+            .await;
+        let after = self.fake.requests_after(from, QUIET).await;
+        after
+            .into_iter()
+            .filter(|r| r.path.contains(&path))
+            .collect()
+    }
+
+    fn mention(&self, channel: u64, text: &str) -> MessageCreate {
+        let mut msg = self.user_message(channel, &format!("<@{}> {text}", fake_discord::APP_ID));
+        msg.mentions = vec![payloads::user(fake_discord::APP_ID, "medic", true)];
+        msg
+    }
+
+    /// Dispatches INTERACTION_CREATE `d` (interaction `id`) with its first callback failing
+    /// with `failure`; once a callback was answered `settled`, waits [`QUIET`] and returns the
+    /// interaction's callbacks and every request since the dispatch.
+    async fn callback_through(
+        &self,
+        id: u64,
+        d: Value,
+        failure: Failure,
+        settled: u16,
+    ) -> (Vec<fake_discord::Recorded>, Vec<fake_discord::Recorded>) {
+        self.fake.fail_next(Method::POST, "/callback", failure, 1);
+        let path = format!("/interactions/{id}/");
+        let from = self.fake.request_count();
+        self.fake.dispatch("INTERACTION_CREATE", d);
+        self.fake
+            .wait_for(from, WAIT, |r| {
+                r.path.contains(&path) && r.status == settled
+            })
+            .await;
+        let all = self.fake.requests_after(from, QUIET).await;
+        let callbacks = all.iter().filter(|r| r.path.contains(&path)).cloned();
+        (callbacks.collect(), all)
+    }
+}
+
+fn statuses(requests: &[fake_discord::Recorded]) -> Vec<u16> {
+    requests.iter().map(|r| r.status).collect()
+}
+
+/// No request of `requests` carries the apology.
+fn no_apology(requests: &[fake_discord::Recorded]) {
+    for r in requests {
+        assert!(
+            !r.body.to_string().contains("Sorry"),
+            "{} {}: {}",
+            r.method,
+            r.path,
+            r.body
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_rate_limited_three_times_is_delivered_once_after_each_wait() {
+    // Proxy mode: serenity's limiter is off, so the waiting is medic's.
+    let h = Harness::start().await;
+    let path = format!("/channels/{LISTEN}/messages");
+    let wait = Duration::from_millis(80);
+    let limited = Failure::RateLimited {
+        retry_after: wait.as_secs_f64(),
+    };
+    h.fake.fail_next(Method::POST, &path, limited, 3);
+    let msg = h.user_message(
+        LISTEN,
+        "deploy failed: upstream answered 503 Service Unavailable",
+    );
+    let id = msg.id;
+    let posts = h.delivered(msg).await;
+    assert_eq!(statuses(&posts), [429, 429, 429, 200], "{posts:#?}");
+    for pair in posts.windows(2) {
+        assert!(
+            pair[1].at.duration_since(pair[0].at) >= wait,
+            "the retry waited retry_after"
+        );
+        assert_eq!(pair[0].body["nonce"], pair[1].body["nonce"], "one nonce");
+    }
+    let messages = h.fake.channel_messages(LISTEN);
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    assert_eq!(
+        messages[0]["message_reference"]["message_id"],
+        json!(id.to_string())
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_global_rate_limit_holds_every_channel_until_it_lifts() {
+    let h = Harness::start().await;
+    let listen = format!("/channels/{LISTEN}/messages");
+    let other = format!("/channels/{OTHER_CHANNEL}/messages");
+    let wait = Duration::from_millis(400);
+    let global = Failure::GlobalRateLimited {
+        retry_after: wait.as_secs_f64(),
+    };
+    h.fake.fail_next(Method::POST, &listen, global, 1);
+    let from = h.fake.request_count();
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        h.user_message(LISTEN, "HTTP 502 Bad Gateway from the proxy")
+            .build(),
+    );
+    let limited = h
+        .fake
+        .wait_for(from, WAIT, |r| r.path.contains(&listen) && r.status == 429)
+        .await;
+    // Another channel, while the global limit holds (after medic has read the 429: the fake
+    // records a request before its answer is on the wire).
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        h.mention(OTHER_CHANNEL, "we get ECONNREFUSED from the API")
+            .build(),
+    );
+    let second = h
+        .fake
+        .wait_for(from, WAIT, |r| r.path.contains(&other) && r.status == 200)
+        .await;
+    h.fake
+        .wait_for(from, WAIT, |r| r.path.contains(&listen) && r.status == 200)
+        .await;
+    assert!(
+        second.at.duration_since(limited.at) >= wait,
+        "the other channel waited for the global limit too: {:?}",
+        second.at.duration_since(limited.at)
+    );
+    let after = h.fake.requests_after(from, QUIET).await;
+    let posts = |p: &str| {
+        statuses(
+            &after
+                .iter()
+                .filter(|r| r.path.contains(p))
+                .cloned()
+                .collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(posts(&listen), [429, 200]);
+    assert_eq!(posts(&other), [200], "never sent into the global limit");
+    assert_eq!(h.fake.channel_messages(LISTEN).len(), 1);
+    assert_eq!(h.fake.channel_messages(OTHER_CHANNEL).len(), 1);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5xx_or_a_lost_connection_is_retried_and_posts_once() {
+    let h = Harness::start().await;
+    for (i, (failure, status)) in [
+        (Failure::Status(500), 500),
+        (Failure::Status(503), 503),
+        (Failure::Drop, 0),
+        // Discord created the message but the answer was lost: the nonce stops a second one.
+        (Failure::DropAfterProcessing, 0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let channel = 200 + i as u64;
+        let path = format!("/channels/{channel}/messages");
+        h.fake.fail_next(Method::POST, &path, failure.clone(), 1);
+        let dm = MessageCreate::new(
+            h.fake.next_id(),
+            channel,
+            None,
+            payloads::user(30, "alice", false),
+            "ECONNREFUSED when calling the billing API",
+        );
+        let posts = h.delivered(dm).await;
+        assert_eq!(statuses(&posts), [status, 200], "{failure:?}");
+        assert_eq!(posts[0].body["nonce"], posts[1].body["nonce"]);
+        assert_eq!(
+            h.fake.channel_messages(channel).len(),
+            1,
+            "{failure:?}: exactly one answer"
+        );
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interaction_callbacks_rate_limited_once_still_answer_diagnose_and_autocomplete() {
+    let h = Harness::start().await;
+    let limited = Failure::RateLimited { retry_after: 0.2 };
+    let who = h.member(&[], 0);
+
+    let id = h.fake.next_id();
+    let d = payloads::command(id, "diagnose", &[("query", "429")], &who);
+    let (cbs, all) = h.callback_through(id, d, limited.clone(), 204).await;
+    assert_eq!(statuses(&cbs), [429, 204], "{cbs:#?}");
+    assert_eq!(
+        cbs[1].body["data"]["embeds"][0]["title"],
+        "429 · Too Many Requests"
+    );
+    no_apology(&all);
+
+    let id = h.fake.next_id();
+    let d = payloads::autocomplete(id, "diagnose", "query", "429", &who);
+    let (cbs, _) = h.callback_through(id, d, limited, 204).await;
+    assert_eq!(statuses(&cbs), [429, 204], "{cbs:#?}");
+    assert_eq!(cbs[1].body["type"], 8);
+    assert_eq!(cbs[1].body["data"]["choices"][0]["value"], "http-429");
+
+    // The callback landed but its answer was lost: the retry hears "already acknowledged"
+    // (40060), which means delivered, so no apology follows.
+    let id = h.fake.next_id();
+    let d = payloads::command(id, "diagnose", &[("query", "429")], &who);
+    let (cbs, all) = h
+        .callback_through(id, d, Failure::DropAfterProcessing, 400)
+        .await;
+    assert_eq!(statuses(&cbs), [0, 400], "{cbs:#?}");
+    no_apology(&all);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_check_defer_and_edit_still_deliver_the_report() {
+    let h = check_harness().await;
+    let limited = Failure::RateLimited { retry_after: 0.2 };
+    h.fake
+        .fail_next(Method::POST, "/callback", limited.clone(), 1);
+    h.fake
+        .fail_next(Method::PATCH, "/messages/@original", limited, 1);
+    let id = h.fake.next_id();
+    let from = h.fake.request_count();
+    h.fake.dispatch(
+        "INTERACTION_CREATE",
+        payloads::command(
+            id,
+            "check",
+            &[("endpoint", "billing")],
+            &h.member(&[CHECK_ROLE], 0),
+        ),
+    );
+    let original = format!("itoken-{id}/messages/@original");
+    h.fake
+        .wait_for(from, WAIT, |r| {
+            r.path.contains(&original) && r.status == 200
+        })
+        .await;
+    let after = h.fake.requests_after(from, QUIET).await;
+    let cbs: Vec<_> = after
+        .iter()
+        .filter(|r| r.path.contains(&format!("/interactions/{id}/")))
+        .cloned()
+        .collect();
+    assert_eq!(statuses(&cbs), [429, 204]);
+    assert_eq!(cbs[1].body["type"], 5, "deferred");
+    let edits: Vec<_> = after
+        .iter()
+        .filter(|r| r.path.contains(&original))
+        .cloned()
+        .collect();
+    assert_eq!(statuses(&edits), [429, 200]);
+    let title = edits[1].body["embeds"][0]["title"].as_str().unwrap();
+    assert!(title.contains("billing"), "{title}");
+    no_apology(&after);
+    assert!(
+        !after.iter().any(|r| r.method == Method::POST
+            && r.path.contains(&format!("itoken-{id}"))
+            && !r.path.contains("/callback")),
+        "no follow-up: {after:#?}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_five_problems_under_the_channel_limit_are_all_answered_once() {
+    // Discord's 5 per 5 s, scaled down to 5 per 400 ms.
+    let limit = ChannelLimit {
+        messages: 5,
+        per: Duration::from_millis(400),
+    };
+    // medic knowing the limit, and medic not knowing it (it learns from 429s and headers).
+    let blind = ChannelLimit {
+        messages: 1000,
+        per: Duration::from_millis(1),
+    };
+    for medic_limit in [limit, blind] {
+        let h = Harness::start_limited(limit, medic_limit).await;
+        let path = format!("/channels/{OTHER_CHANNEL}/messages");
+        let from = h.fake.request_count();
+        let mut asked = std::collections::HashSet::new();
+        for i in 0..25 {
+            let msg = h.mention(
+                OTHER_CHANNEL,
+                &format!("build {i}: upstream answered 503 Service Unavailable"),
+            );
+            asked.insert(msg.id.to_string());
+            h.fake.dispatch("MESSAGE_CREATE", msg.build());
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while h.fake.channel_messages(OTHER_CHANNEL).len() < 25 {
+            assert!(
+                Instant::now() < deadline,
+                "{} of 25 delivered",
+                h.fake.channel_messages(OTHER_CHANNEL).len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let posts: Vec<_> = h
+            .fake
+            .requests_after(from, QUIET)
+            .await
+            .into_iter()
+            .filter(|r| r.path.contains(&path))
+            .collect();
+        let messages = h.fake.channel_messages(OTHER_CHANNEL);
+        let answered: std::collections::HashSet<String> = messages
+            .iter()
+            .map(|m| {
+                m["message_reference"]["message_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(messages.len(), 25, "none twice");
+        assert_eq!(answered, asked, "every problem answered");
+        let ok = posts.iter().filter(|r| r.status == 200).count();
+        let limited = posts.iter().filter(|r| r.status == 429).count();
+        assert_eq!(ok, 25);
+        assert_eq!(ok + limited, posts.len(), "nothing but deliveries and 429s");
+        if medic_limit == limit {
+            assert_eq!(limited, 0, "spaced under the limit, never refused");
+        }
+        h.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_to_a_deleted_message_arrives_without_the_reference() {
+    let h = Harness::start().await;
+    let msg = h.user_message(
+        LISTEN,
+        "deploy failed: upstream answered 503 Service Unavailable",
+    );
+    // Deleted before medic's reply arrives.
+    h.fake.delete_message(msg.id);
+    let posts = h.delivered(msg).await;
+    assert_eq!(statuses(&posts), [200], "{posts:#?}");
+    assert_eq!(
+        posts[0].body["message_reference"]["fail_if_not_exists"],
+        false
+    );
+    let messages = h.fake.channel_messages(LISTEN);
+    assert_eq!(messages.len(), 1);
+    assert!(
+        messages[0].get("message_reference").is_none(),
+        "{}",
+        messages[0]
+    );
+    assert!(messages[0]["embeds"][0]["title"]
+        .as_str()
+        .unwrap()
+        .starts_with("503"));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_that_failed_for_good_does_not_use_up_the_cooldown() {
+    let h = Harness::start().await;
+    let path = format!("/channels/{LISTEN}/messages");
+    // Missing permission: no retry can help, the reply is lost.
+    h.fake
+        .fail_next(Method::POST, &path, Failure::Status(403), 1);
+    let from = h.fake.request_count();
+    h.fake.dispatch(
+        "MESSAGE_CREATE",
+        h.user_message(LISTEN, "upstream answered 503 Service Unavailable")
+            .build(),
+    );
+    h.fake
+        .wait_for(from, WAIT, |r| r.path.contains(&path) && r.status == 403)
+        .await;
+    assert!(h.fake.channel_messages(LISTEN).is_empty());
+    // Until medic has read the 403 the entry is held (an answer is on its way), and the fake
+    // records a request before its answer is on the wire.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The same entry again is answered: the failed send did not start the cooldown.
+    let posts = h
+        .delivered(h.user_message(LISTEN, "503 again from the upstream"))
+        .await;
+    assert_eq!(statuses(&posts), [200]);
+    // Now delivered, the cooldown holds.
+    assert!(h
+        .message(h.user_message(LISTEN, "still 503 from the upstream"))
+        .await
+        .is_empty());
+    assert_eq!(h.fake.channel_messages(LISTEN).len(), 1);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_reidentify_the_bot_answers_and_closes_the_gateway_on_shutdown() {
+    let h = Harness::start().await;
+    assert_eq!(h.fake.identifies(), 1);
+    // Invalid session, not resumable: serenity restarts the shard and identifies again.
+    h.fake.send_raw(json!({"op": 9, "d": false}).to_string());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while h.fake.identifies() < 2 {
+        assert!(Instant::now() < deadline, "never identified again");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cb = h.command("help", &[], &h.member(&[], 0)).await;
+    assert_eq!(cb.status, 204, "answering on the new session");
+    assert!(h.fake.closes().is_empty());
+    // `stop` checks the close frame (serenity alone would send none here).
     h.stop().await;
 }

@@ -17,7 +17,7 @@ use crate::alerts::service::{self, Handle};
 use crate::alerts::SystemClock;
 use crate::checks::Checker;
 use crate::commands::Services;
-use crate::discord::alerts::{DiscordSink, HttpSlot};
+use crate::discord::alerts::{DeliverySlot, DiscordSink};
 use crate::discord::{self, Bot, Settings};
 use crate::knowledge::Knowledge;
 use crate::store::{self, SqliteStore};
@@ -55,13 +55,13 @@ pub fn run(args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> R
             }
         };
         // Scheduled checks post to `alert_channel` through the bot's client once it exists.
-        let slot = HttpSlot::default();
+        let slot = DeliverySlot::default();
         let kb = matcher.knowledge().clone();
         let (alerts, pipeline) =
             start_alerts(&args.db, checker.clone(), kb, slot.clone(), stopped(&stop))?.unzip();
         let services = Services::new(matcher, Some(checker)).with_alerts(alerts);
         let bot = tokio::spawn(discord::run(
-            Bot::new(settings, services).alert_http(slot),
+            Bot::new(settings, services).alert_delivery(slot),
             stopped(&stop),
         ));
         supervise(bot, pipeline, shutdown_signal(), &stop).await
@@ -80,7 +80,7 @@ fn start_alerts(
     db: &Path,
     checker: Arc<Checker>,
     knowledge: Arc<Knowledge>,
-    slot: HttpSlot,
+    slot: DeliverySlot,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Option<(Handle, JoinHandle<Result<()>>)>> {
     let config = checker.config();

@@ -5,6 +5,11 @@
 //! posting a second one (Discord forgets nonces after that: a much later retry may duplicate).
 //! Only a DOWN alert may ping, and only the configured `mention_role`. What an alert looks like
 //! is [`crate::render::discord::alert`]'s business.
+//!
+//! Posts take the bot's [`Delivery`] path: a 429 is waited out as Discord asks (the outbox's
+//! backoff knows no `retry_after`), 5xx and network errors are retried for a while
+//! ([`Surface::ALERT`]), and the alert channel's queue is shared with every other message medic
+//! sends there. What is still failing after that goes back to the outbox, which retries later.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,16 +18,18 @@ use poise::serenity_prelude as serenity;
 use serenity::{ChannelId, CreateAllowedMentions, CreateMessage, Http, Nonce, RoleId};
 use tokio::sync::OnceCell;
 
+use super::delivery::{Delivery, DeliveryError, Surface};
 use crate::alerts::delivery::{SendError, Sink};
 use crate::alerts::Alert;
 use crate::render::discord::alert as render;
 
-/// The bot's HTTP client, filled in once the bot has built it; alerts wait (and retry) until then.
-pub type HttpSlot = Arc<OnceCell<Arc<Http>>>;
+/// The bot's delivery path, filled in once the bot has built its client; alerts wait (and
+/// retry) until then.
+pub type DeliverySlot = Arc<OnceCell<Arc<Delivery>>>;
 
-/// Posts alerts to one channel through serenity's HTTP client.
+/// Posts alerts to one channel through the bot's [`Delivery`].
 pub struct DiscordSink {
-    http: HttpSlot,
+    delivery: DeliverySlot,
     channel: ChannelId,
     mention_role: Option<RoleId>,
     /// Per-endpoint `alerts = { mention_role = … }` overrides.
@@ -30,18 +37,21 @@ pub struct DiscordSink {
 }
 
 impl DiscordSink {
+    /// A sink with its own delivery path over `http` (built without a custom reqwest client).
     pub fn new(http: Arc<Http>, channel: u64, mention_role: Option<u64>) -> DiscordSink {
+        let delivery = Arc::new(Delivery::with_default_client(http));
         Self::deferred(
-            Arc::new(OnceCell::new_with(Some(http))),
+            Arc::new(OnceCell::new_with(Some(delivery))),
             channel,
             mention_role,
         )
     }
 
-    /// A sink whose client arrives later through `slot` (see [`crate::discord::Bot::alert_http`]).
-    pub fn deferred(slot: HttpSlot, channel: u64, mention_role: Option<u64>) -> DiscordSink {
+    /// A sink whose delivery path arrives later through `slot` (see
+    /// [`crate::discord::Bot::alert_delivery`]).
+    pub fn deferred(slot: DeliverySlot, channel: u64, mention_role: Option<u64>) -> DiscordSink {
         DiscordSink {
-            http: slot,
+            delivery: slot,
             channel: ChannelId::new(channel.max(1)),
             mention_role: mention_role.filter(|r| *r != 0).map(RoleId::new),
             mention_roles: HashMap::new(),
@@ -78,7 +88,7 @@ pub fn message(a: &Alert, mention_role: Option<RoleId>) -> CreateMessage {
 
 impl Sink for DiscordSink {
     async fn send(&self, alert: &Alert) -> Result<Option<String>, SendError> {
-        let Some(http) = self.http.get() else {
+        let Some(delivery) = self.delivery.get() else {
             return Err(SendError::Retry("not connected to Discord yet".into()));
         };
         let role = self
@@ -86,37 +96,34 @@ impl Sink for DiscordSink {
             .get(&alert.endpoint)
             .copied()
             .or(self.mention_role);
-        match self.channel.send_message(http, message(alert, role)).await {
-            Ok(sent) => Ok(Some(sent.id.to_string())),
+        match delivery
+            .post(self.channel, &message(alert, role), Surface::ALERT)
+            .await
+        {
+            Ok(sent) => Ok(sent.message_id.map(|id| id.to_string())),
             Err(e) => Err(classify(e)),
         }
     }
 }
 
-/// What a failed post means for the outbox: 429, 5xx and network errors are retried; 401, 403
-/// and 404 mean the token, channel or permission is wrong, so no alert can go out until someone
-/// fixes it ([`SendError::Broken`]: keep them queued); other 4xx refuse this message only; an
-/// answer or request serenity cannot handle will not get better by sending it again.
-fn classify(e: serenity::Error) -> SendError {
-    match &e {
-        serenity::Error::Http(serenity::HttpError::UnsuccessfulRequest(r)) => {
-            let code = r.status_code.as_u16();
-            let text = format!("Discord answered {code}: {}", r.error.message);
-            match code {
-                429 | 500.. => SendError::Retry(text),
-                401 => SendError::Broken(format!("{text} (is DISCORD_TOKEN valid?)")),
-                403 => SendError::Broken(format!(
-                    "{text} (may the bot view and send messages in alert_channel?)"
-                )),
-                404 => SendError::Broken(format!("{text} (does alert_channel exist?)")),
-                _ => SendError::Reject(text),
-            }
-        }
-        serenity::Error::Http(serenity::HttpError::Request(_))
-        | serenity::Error::Io(_)
-        | serenity::Error::Gateway(_) => SendError::Retry(e.to_string()),
-        serenity::Error::Model(_) | serenity::Error::Json(_) => SendError::Reject(e.to_string()),
-        serenity::Error::Http(_) => SendError::Reject(e.to_string()),
-        _ => SendError::Retry(e.to_string()),
+/// What a failed post means for the outbox: 429, 5xx and network errors that outlasted the
+/// delivery's own retries are retried later; 401, 403 and 404 mean the token, channel or
+/// permission is wrong, so no alert can go out until someone fixes it ([`SendError::Broken`]:
+/// keep them queued); other 4xx refuse this message only.
+fn classify(e: DeliveryError) -> SendError {
+    let text = match e.status {
+        Some(code) => format!("Discord answered {code}: {}", e.reason),
+        None => e.to_string(),
+    };
+    if e.retryable {
+        return SendError::Retry(text);
+    }
+    match e.status {
+        Some(401) => SendError::Broken(format!("{text} (is DISCORD_TOKEN valid?)")),
+        Some(403) => SendError::Broken(format!(
+            "{text} (may the bot view and send messages in alert_channel?)"
+        )),
+        Some(404) => SendError::Broken(format!("{text} (does alert_channel exist?)")),
+        _ => SendError::Reject(text),
     }
 }

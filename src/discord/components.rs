@@ -4,11 +4,10 @@
 //! the action. Other features add a [`Click`] variant and its prefix in [`Click::parse`].
 
 use poise::serenity_prelude as serenity;
-use serenity::{
-    ComponentInteraction, CreateInteractionResponse, CreateInteractionResponseMessage,
-    EditInteractionResponse,
-};
+use serenity::{ComponentInteraction, CreateInteractionResponse, CreateInteractionResponseMessage};
 
+use super::answer::{edit, message};
+use super::delivery::Interaction;
 use super::gate::{may_run_checks, REFUSED};
 use super::{Data, Error, NOT_RUNNING};
 use crate::alerts::engine::AckError;
@@ -17,7 +16,7 @@ use crate::alerts::service::Handle;
 use crate::alerts::{Clock, SystemClock};
 use crate::commands::{check as check_cmd, diagnose};
 use crate::render::discord::{
-    self as render, alert as render_alert, no_mentions, Reply, ALERT_ACK, ALERT_RERUN, OPEN_ENTRY,
+    self as render, alert as render_alert, Reply, ALERT_ACK, ALERT_RERUN, OPEN_ENTRY,
 };
 
 /// What a click asks for.
@@ -45,7 +44,7 @@ impl<'a> Click<'a> {
 }
 
 pub async fn handle(
-    ctx: &serenity::Context,
+    _ctx: &serenity::Context,
     data: &Data,
     click: &ComponentInteraction,
 ) -> Result<(), Error> {
@@ -67,57 +66,53 @@ pub async fn handle(
                 None => Reply::text("That entry no longer exists in this medic's knowledge.")
                     .ephemeral(),
             };
-            respond(ctx, click, reply).await
+            respond(data, click, reply).await
         }
-        Click::Acknowledge(alert_id) => acknowledge(ctx, data, click, alert_id).await,
-        Click::Rerun(alert_id) => rerun(ctx, data, click, alert_id).await,
+        Click::Acknowledge(alert_id) => acknowledge(data, click, alert_id).await,
+        Click::Rerun(alert_id) => rerun(data, click, alert_id).await,
     }
 }
 
 /// Answers a click with a new message (ephemeral when the reply says so).
-pub async fn respond(
-    ctx: &serenity::Context,
+pub async fn respond(data: &Data, click: &ComponentInteraction, reply: Reply) -> Result<(), Error> {
+    callback(
+        data,
+        click,
+        CreateInteractionResponse::Message(message(reply)),
+    )
+    .await
+}
+
+async fn callback(
+    data: &Data,
     click: &ComponentInteraction,
-    reply: Reply,
+    response: CreateInteractionResponse,
 ) -> Result<(), Error> {
-    let mut message = CreateInteractionResponseMessage::new()
-        .embeds(reply.serenity_embeds())
-        .components(reply.serenity_components())
-        .ephemeral(reply.ephemeral)
-        .allowed_mentions(no_mentions());
-    if let Some(content) = reply.content {
-        message = message.content(content);
-    }
-    click
-        .create_response(ctx, CreateInteractionResponse::Message(message))
+    data.delivery
+        .callback(Interaction::from(click), &response)
         .await?;
     Ok(())
 }
 
-async fn ephemeral(
-    ctx: &serenity::Context,
-    click: &ComponentInteraction,
-    text: &str,
-) -> Result<(), Error> {
-    respond(ctx, click, Reply::text(text).ephemeral()).await
+async fn ephemeral(data: &Data, click: &ComponentInteraction, text: &str) -> Result<(), Error> {
+    respond(data, click, Reply::text(text).ephemeral()).await
 }
 
 /// The alert a button belongs to, or the answer saying why there is none.
 async fn alert_of<'d>(
-    ctx: &serenity::Context,
     data: &'d Data,
     click: &ComponentInteraction,
     alert_id: &str,
 ) -> Result<Option<(crate::alerts::Alert, &'d Handle)>, Error> {
     let Some(alerts) = &data.services.alerts else {
-        ephemeral(ctx, click, NOT_RUNNING).await?;
+        ephemeral(data, click, NOT_RUNNING).await?;
         return Ok(None);
     };
     match alerts.alert(alert_id)? {
         Some(alert) => Ok(Some((alert, alerts))),
         None => {
             ephemeral(
-                ctx,
+                data,
                 click,
                 "medic no longer knows this alert (it is older than the retention period).",
             )
@@ -130,12 +125,11 @@ async fn alert_of<'d>(
 /// "Acknowledge" stops reminders; the alert then shows who and when. Anyone who sees the alert
 /// may acknowledge it.
 async fn acknowledge(
-    ctx: &serenity::Context,
     data: &Data,
     click: &ComponentInteraction,
     alert_id: &str,
 ) -> Result<(), Error> {
-    let Some((alert, alerts)) = alert_of(ctx, data, click, alert_id).await? else {
+    let Some((alert, alerts)) = alert_of(data, click, alert_id).await? else {
         return Ok(());
     };
     let who = click
@@ -146,19 +140,12 @@ async fn acknowledge(
     let incident = alert.since.unwrap_or(alert.at);
     match alerts.acknowledge(&alert.endpoint, incident, &who).await? {
         Ok(a) => {
-            let reply = render_alert::alert(&alert, Some(&a));
-            let update = CreateInteractionResponseMessage::new()
-                .embeds(reply.serenity_embeds())
-                .components(reply.serenity_components())
-                .allowed_mentions(no_mentions());
-            click
-                .create_response(ctx, CreateInteractionResponse::UpdateMessage(update))
-                .await?;
-            Ok(())
+            let update = message(render_alert::alert(&alert, Some(&a)));
+            callback(data, click, CreateInteractionResponse::UpdateMessage(update)).await
         }
         Err(AckError::NoIncident) => {
             ephemeral(
-                ctx,
+                data,
                 click,
                 &format!(
                     "**{}** has no open incident any more: nothing to acknowledge.",
@@ -169,7 +156,7 @@ async fn acknowledge(
         }
         Err(AckError::DifferentIncident) => {
             ephemeral(
-                ctx,
+                data,
                 click,
                 &format!(
                     "This alert's incident is over; **{}** has a newer one. Acknowledge its latest alert instead.",
@@ -179,30 +166,25 @@ async fn acknowledge(
             .await
         }
         Err(AckError::AlreadyAcknowledged(a)) => {
-            respond(ctx, click, render_alert::already_acknowledged(&a)).await
+            respond(data, click, render_alert::already_acknowledged(&a)).await
         }
     }
 }
 
 /// "Re-run check" (check roles only); the result also counts as a scheduled check.
-async fn rerun(
-    ctx: &serenity::Context,
-    data: &Data,
-    click: &ComponentInteraction,
-    alert_id: &str,
-) -> Result<(), Error> {
-    let Some((alert, alerts)) = alert_of(ctx, data, click, alert_id).await? else {
+async fn rerun(data: &Data, click: &ComponentInteraction, alert_id: &str) -> Result<(), Error> {
+    let Some((alert, alerts)) = alert_of(data, click, alert_id).await? else {
         return Ok(());
     };
     if !may_run_checks(data, click.member.as_ref()) {
-        return ephemeral(ctx, click, REFUSED).await;
+        return ephemeral(data, click, REFUSED).await;
     }
     let Some(checker) = data.services.checker() else {
-        return ephemeral(ctx, click, NOT_RUNNING).await;
+        return ephemeral(data, click, NOT_RUNNING).await;
     };
     // A check can take longer than the 3 s Discord allows for the first response.
     let defer = CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new());
-    click.create_response(ctx, defer).await?;
+    callback(data, click, defer).await?;
     let started = SystemClock.now_ms();
     let outcome = check_cmd::run(Some(checker), &data.services.statuses, &alert.endpoint).await;
     if let check_cmd::Outcome::Report(report) = &outcome {
@@ -211,13 +193,9 @@ async fn rerun(
         alerts.observe(&alert.endpoint, obs).await?;
     }
     let reply = render::check(&outcome, data.services.matcher.knowledge());
-    let mut edit = EditInteractionResponse::new()
-        .embeds(reply.serenity_embeds())
-        .allowed_mentions(no_mentions());
-    if let Some(content) = reply.content {
-        edit = edit.content(content);
-    }
-    click.edit_response(ctx, edit).await?;
+    data.delivery
+        .edit_original(Interaction::from(click), &edit(reply))
+        .await?;
     Ok(())
 }
 

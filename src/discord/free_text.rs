@@ -1,15 +1,23 @@
 //! Free-text answers: when mentioned, in DMs, and in listen channels.
 //!
-//! Mentions and DMs are questions to medic, so they always get an answer (the closest entries
-//! when nothing is confident). In listen channels medic only speaks up for a confident match,
-//! at most once per entry and channel per cooldown window, so chit-chat stays silent.
+//! Mentions and DMs are questions to medic, so they always get an answer: a DM without a
+//! confident match gets the closest entries (only the asker sees a DM); a mention without one
+//! gets a short public hint on how to ask, not a "no match" embed in front of the channel. In
+//! listen channels medic only speaks up for a confident match, at most once per entry and
+//! channel per cooldown window, so chit-chat stays silent. The cooldown counts only answers that
+//! were delivered.
 
 use poise::serenity_prelude as serenity;
-use serenity::{CreateMessage, Message, Nonce};
+use serenity::{Message, MessageReference, Nonce};
 
+use super::answer::create;
+use super::delivery::Surface;
 use super::{Data, Error};
 use crate::commands::diagnose::{self, Outcome};
-use crate::render::discord::{self as render, no_mentions, Reply};
+use crate::render::discord::{self as render, Reply};
+
+/// What a mention without a known problem gets.
+const HINT: &str = "I didn't recognise a problem there. Mention me with the error line or the HTTP status (`@medic 503 from the upstream`, `ECONNREFUSED`, …), use `/diagnose` to see the closest entries, or `/help`.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Trigger {
@@ -18,7 +26,7 @@ enum Trigger {
     ListenChannel,
 }
 
-pub async fn handle(ctx: &serenity::Context, data: &Data, msg: &Message) -> Result<(), Error> {
+pub async fn handle(_ctx: &serenity::Context, data: &Data, msg: &Message) -> Result<(), Error> {
     if msg.author.bot || msg.author.id == data.bot_user {
         return Ok(());
     }
@@ -34,12 +42,18 @@ pub async fn handle(ctx: &serenity::Context, data: &Data, msg: &Message) -> Resu
     };
     let text = strip_mention(&msg.content, data.bot_user.get());
     let outcome = diagnose::run(&data.services.matcher, &text);
+    let mut claim = None;
     let reply = match (&outcome, trigger) {
         (Outcome::Answer(d), _) => {
             let best = d.best().map(|m| m.id.as_str()).unwrap_or_default();
-            if trigger == Trigger::ListenChannel && !data.cooldown.try_claim(msg.channel_id.get(), best) {
-                tracing::debug!(channel = %msg.channel_id, entry = best, "cooldown: not repeating");
-                return Ok(());
+            if trigger == Trigger::ListenChannel {
+                match data.cooldown.claim(msg.channel_id.get(), best) {
+                    Some(c) => claim = Some(c),
+                    None => {
+                        tracing::debug!(channel = %msg.channel_id, entry = best, "cooldown: not repeating");
+                        return Ok(());
+                    }
+                }
             }
             render::outcome(&outcome, data.services.matcher.knowledge())
         }
@@ -47,9 +61,15 @@ pub async fn handle(ctx: &serenity::Context, data: &Data, msg: &Message) -> Resu
         (Outcome::Empty, _) => Reply::text(
             "Hi! Tell me what is failing: paste the error line or the HTTP status (`429`, `ECONNREFUSED`, …), or try `/help`.",
         ),
+        (Outcome::NoMatch(_), Trigger::Mention) => Reply::text(HINT),
         _ => render::outcome(&outcome, data.services.matcher.knowledge()),
     };
-    send_reply(ctx, msg, reply).await
+    // An undelivered reply drops the claim, which frees the entry for the next question.
+    send_reply(data, msg, reply).await?;
+    if let Some(c) = claim {
+        c.delivered();
+    }
+    Ok(())
 }
 
 /// Whether the text addresses medic. Only an explicit `<@id>` / `<@!id>` counts: Discord also
@@ -67,19 +87,18 @@ fn strip_mention(content: &str, bot: u64) -> String {
 }
 
 /// Replies to `msg` without pinging anyone. The nonce (derived from the message id) with
-/// `enforce_nonce` makes Discord drop a duplicate if a retry follows a lost response.
-async fn send_reply(ctx: &serenity::Context, msg: &Message, reply: Reply) -> Result<(), Error> {
-    let mut create = CreateMessage::new()
-        .reference_message(msg)
-        .allowed_mentions(no_mentions())
-        .embeds(reply.serenity_embeds())
-        .components(reply.serenity_components())
+/// `enforce_nonce` makes Discord drop a duplicate if a retry follows a lost response; with
+/// `fail_if_not_exists = false` a message deleted meanwhile still gets its answer, as a plain
+/// message (Discord's default would refuse the reply with 400).
+async fn send_reply(data: &Data, msg: &Message, reply: Reply) -> Result<(), Error> {
+    let reference = MessageReference::from(msg).fail_if_not_exists(false);
+    let create = create(reply)
+        .reference_message(reference)
         .nonce(Nonce::String(format!("m{}", msg.id.get())))
         .enforce_nonce(true);
-    if let Some(content) = reply.content {
-        create = create.content(content);
-    }
-    msg.channel_id.send_message(ctx, create).await?;
+    data.delivery
+        .post(msg.channel_id, &create, Surface::FREE_TEXT)
+        .await?;
     Ok(())
 }
 

@@ -5,34 +5,44 @@
 //! renders. [`run`] is handed its settings, HTTP client and shutdown signal, so tests start the
 //! real bot against a local fake Discord.
 //!
-//! - `slash`: the slash commands, listed once in [`commands()`].
+//! - [`delivery`]: the one path every message medic sends or edits takes to Discord (retries,
+//!   rate limits, per-channel queue).
+//! - `answer`: a rendered [`Reply`] as each kind of Discord message, sent through [`delivery`].
+//! - `slash`: the slash commands, listed once in [`commands()`]; autocomplete is answered by
+//!   [`Frontend`] so that it takes the delivery path too.
 //! - `free_text`: answers to mentions, DMs and messages in listen channels.
 //! - [`components`]: button clicks, parsed into a [`components::Click`].
 //! - `gate`: who may run checks and manage alerts.
 //! - [`alerts`]: the alert sink that posts scheduled-check alerts to `alert_channel`.
 //! - [`cooldown`]: keeps busy channels from getting the same answer over and over.
+//! - `shutdown`: closes the gateway on shutdown, also after serenity restarted a shard.
 
 pub mod alerts;
+mod answer;
 pub mod components;
 pub mod cooldown;
+pub mod delivery;
 mod free_text;
 mod gate;
+mod shutdown;
 pub(crate) mod slash;
 
 use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use poise::serenity_prelude as serenity;
 use serenity::{ChannelId, ClientBuilder, GatewayIntents, GuildId, HttpBuilder, RoleId, UserId};
 
 use crate::commands::Services;
-use crate::render::discord::{no_mentions, Reply};
+use crate::render::discord::no_mentions;
 use crate::{Error as MedicError, Result as MedicResult};
 
+pub(crate) use answer::send;
 pub use cooldown::{Clock, Cooldown, ManualClock, SystemClock};
+pub use delivery::{ChannelLimit, Delivery};
 pub use slash::commands;
 
 /// Errors inside handlers; they are logged and answered with an apology, never fatal.
@@ -182,7 +192,8 @@ pub struct Bot {
     clock: Arc<dyn Clock>,
     cooldown: Duration,
     on_unknown_event: Option<UnknownEventHook>,
-    alert_http: Option<alerts::HttpSlot>,
+    alert_delivery: Option<alerts::DeliverySlot>,
+    channel_limit: ChannelLimit,
     commands: Vec<poise::Command<Data, Error>>,
 }
 
@@ -195,7 +206,8 @@ impl Bot {
             clock: Arc::new(SystemClock),
             cooldown: DEFAULT_COOLDOWN,
             on_unknown_event: None,
-            alert_http: None,
+            alert_delivery: None,
+            channel_limit: ChannelLimit::default(),
             commands: commands(),
         }
     }
@@ -222,9 +234,16 @@ impl Bot {
         self
     }
 
-    /// Receives the bot's HTTP client once built, for posting scheduled-check alerts.
-    pub fn alert_http(mut self, slot: alerts::HttpSlot) -> Bot {
-        self.alert_http = Some(slot);
+    /// Receives the bot's [`Delivery`] once built, for posting scheduled-check alerts through
+    /// the same channel queues and rate limits as every other message.
+    pub fn alert_delivery(mut self, slot: alerts::DeliverySlot) -> Bot {
+        self.alert_delivery = Some(slot);
+        self
+    }
+
+    /// The per-channel message limit medic spaces its sends under (Discord's: 5 per 5 s).
+    pub fn channel_limit(mut self, limit: ChannelLimit) -> Bot {
+        self.channel_limit = limit;
         self
     }
 
@@ -243,6 +262,7 @@ pub struct Data {
     pub listen_channels: HashSet<ChannelId>,
     pub check_roles: HashSet<RoleId>,
     pub cooldown: Cooldown,
+    pub delivery: Arc<Delivery>,
 }
 
 /// Connects to the gateway (autosharded) and serves until `shutdown` resolves or every shard
@@ -255,16 +275,24 @@ pub async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send + 'static) 
         clock,
         cooldown,
         on_unknown_event,
-        alert_http,
+        alert_delivery,
+        channel_limit,
         commands,
     } = bot;
-    let mut http =
-        HttpBuilder::new(settings.token.expose()).default_allowed_mentions(no_mentions());
+    // serenity's own default client (rustls), kept so medic's delivery can use it too.
+    let rest_client = match http_client {
+        Some(c) => c,
+        None => reqwest::Client::builder()
+            .use_rustls_tls()
+            .build()
+            .map_err(|e| MedicError::discord("cannot build the HTTP client", e.to_string()))?,
+    };
+    let mut http = HttpBuilder::new(settings.token.expose())
+        .default_allowed_mentions(no_mentions())
+        .client(rest_client.clone());
     if let Some(base) = &settings.api_base {
+        // Off, because serenity's limiter ignores the proxy; medic's delivery handles 429s.
         http = http.proxy(base.clone()).ratelimiter_disabled(true);
-    }
-    if let Some(client) = http_client {
-        http = http.client(client);
     }
     let http = http.build();
     // serenity falls back to the real gateway when this call fails; behind a proxy (or a fake)
@@ -293,6 +321,9 @@ pub async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send + 'static) 
             .collect::<HashSet<_>>(),
         Cooldown::new(cooldown, clock),
     );
+    // Filled once the client exists (before it connects), read by `setup`.
+    let slot = alert_delivery.unwrap_or_default();
+    let delivery_slot = slot.clone();
     let options = poise::FrameworkOptions {
         commands,
         on_error: |error| Box::pin(on_error(error)),
@@ -321,34 +352,53 @@ pub async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send + 'static) 
                 }
                 tracing::info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected");
                 let (services, listen_channels, check_roles, cooldown) = data_parts;
+                let delivery = delivery_slot
+                    .get()
+                    .cloned()
+                    .unwrap_or_else(|| Arc::new(Delivery::with_default_client(ctx.http.clone())));
                 Ok(Data {
                     services,
                     bot_user: ready.user.id,
                     listen_channels,
                     check_roles,
                     cooldown,
+                    delivery,
                 })
             })
         })
         .build();
 
     let intents = intents(settings.message_content);
+    let restarts = Arc::new(shutdown::Restarts::default());
     let mut client = ClientBuilder::new_with_http(http, intents)
-        .framework(framework)
-        .raw_event_handler(UnknownEvents(on_unknown_event))
+        .framework(Frontend(framework))
+        .raw_event_handler(RawEvents {
+            on_unknown: on_unknown_event,
+            restarts: restarts.clone(),
+        })
         .await
         .map_err(|e| MedicError::discord("cannot build the Discord client", e.to_string()))?;
 
-    if let Some(slot) = alert_http {
-        let _ = slot.set(client.http.clone());
-    }
+    let _ = slot.set(Arc::new(Delivery::new(
+        client.http.clone(),
+        rest_client,
+        channel_limit,
+    )));
     let shards = client.shard_manager.clone();
+    let stopping = Arc::new(Mutex::new(None));
+    let stopped = stopping.clone();
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down");
-        shards.shutdown_all().await;
+        let told = shutdown::stop(&shards, &restarts).await;
+        *stopped.lock().unwrap_or_else(|e| e.into_inner()) = Some(told);
     });
-    client.start_autosharded().await.map_err(|e| match e {
+    let result = client.start_autosharded().await;
+    let told = stopping.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some(told) = told {
+        shutdown::finish(&client.shard_manager, told).await;
+    }
+    result.map_err(|e| match e {
         serenity::Error::Gateway(serenity::GatewayError::DisallowedGatewayIntents) => {
             MedicError::discord(DISALLOWED_INTENTS, "")
         }
@@ -375,16 +425,46 @@ fn intents(message_content: bool) -> GatewayIntents {
     }
 }
 
-struct UnknownEvents(Option<UnknownEventHook>);
+/// poise with one event taken over: autocomplete. poise would send the choices itself, once,
+/// through serenity (a 429 loses them); [`Frontend`] runs the command's declared callback and
+/// sends its choices through [`Delivery`]. Everything else is poise's.
+struct Frontend(poise::Framework<Data, Error>);
 
 #[serenity::async_trait]
-impl serenity::RawEventHandler for UnknownEvents {
+impl serenity::Framework for Frontend {
+    async fn init(&mut self, client: &serenity::Client) {
+        self.0.init(client).await
+    }
+
+    async fn dispatch(&self, ctx: serenity::Context, event: serenity::FullEvent) {
+        match &event {
+            serenity::FullEvent::InteractionCreate {
+                interaction: serenity::Interaction::Autocomplete(interaction),
+            } => slash::autocomplete(&self.0, &ctx, interaction).await,
+            _ => self.0.dispatch(ctx, event).await,
+        }
+    }
+}
+
+/// Sees every gateway event first: logs (and reports) those serenity could not parse, and
+/// counts READYs for [`shutdown`].
+struct RawEvents {
+    on_unknown: Option<UnknownEventHook>,
+    restarts: Arc<shutdown::Restarts>,
+}
+
+#[serenity::async_trait]
+impl serenity::RawEventHandler for RawEvents {
     async fn raw_event(&self, _ctx: serenity::Context, event: serenity::Event) {
-        if let serenity::Event::Unknown(unknown) = &event {
-            tracing::warn!(event = %unknown.kind, "ignored a gateway event serenity could not parse");
-            if let Some(hook) = &self.0 {
-                hook(&unknown.kind, &unknown.value);
+        match &event {
+            serenity::Event::Unknown(unknown) => {
+                tracing::warn!(event = %unknown.kind, "ignored a gateway event serenity could not parse");
+                if let Some(hook) = &self.on_unknown {
+                    hook(&unknown.kind, &unknown.value);
+                }
             }
+            serenity::Event::Ready(ready) => self.restarts.ready(ready.ready.shard),
+            _ => {}
         }
     }
 }
@@ -411,11 +491,11 @@ async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
     match error {
         poise::FrameworkError::Command { error, ctx, .. } => {
             tracing::error!(command = %ctx.command().name, "command failed: {error}");
-            apologize(ctx).await;
+            answer::apologize(ctx).await;
         }
         poise::FrameworkError::CommandPanic { ctx, payload, .. } => {
             tracing::error!(command = %ctx.command().name, "command panicked: {}", payload.unwrap_or_default());
-            apologize(ctx).await;
+            answer::apologize(ctx).await;
         }
         poise::FrameworkError::EventHandler { error, event, .. } => {
             tracing::error!(
@@ -429,37 +509,6 @@ async fn on_error(error: poise::FrameworkError<'_, Data, Error>) {
             }
         }
     }
-}
-
-const APOLOGY: &str =
-    "Sorry, something went wrong on my side while answering. Please try again in a moment.";
-
-async fn apologize(ctx: Context<'_>) {
-    if let Err(e) = send(ctx, Reply::text(APOLOGY).ephemeral()).await {
-        tracing::warn!("could not send the apology: {e}");
-    }
-}
-
-/// Sends a rendered reply as the interaction's response (or a follow-up once answered).
-pub(crate) async fn send(ctx: Context<'_>, reply: Reply) -> Result<(), serenity::Error> {
-    ctx.send(to_poise(reply)).await.map(|_| ())
-}
-
-fn to_poise(reply: Reply) -> poise::CreateReply {
-    let mut out = poise::CreateReply::default()
-        .ephemeral(reply.ephemeral)
-        .allowed_mentions(no_mentions());
-    for e in reply.serenity_embeds() {
-        out = out.embed(e);
-    }
-    let components = reply.serenity_components();
-    if !components.is_empty() {
-        out = out.components(components);
-    }
-    if let Some(c) = reply.content {
-        out = out.content(c);
-    }
-    out
 }
 
 #[cfg(test)]

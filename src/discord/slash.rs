@@ -1,9 +1,13 @@
 //! The slash commands. Each parses its options, calls [`crate::commands`] and sends what
 //! [`crate::render::discord`] renders; a command's doc comment is its description in Discord.
+//! Autocomplete callbacks are declared here and run by [`autocomplete`].
+
+use std::sync::atomic::AtomicBool;
 
 use poise::serenity_prelude as serenity;
-use serenity::EditInteractionResponse;
 
+use super::answer::{defer, edit_original};
+use super::delivery::Interaction;
 use super::gate::{may_run_checks, REFUSED};
 use super::{send, Context, Data, Error, NOT_RUNNING};
 use crate::alerts::service::Handle;
@@ -12,7 +16,7 @@ use crate::commands::{
     check as check_cmd, diagnose as diagnose_cmd, endpoints as endpoints_cmd, help as help_cmd,
 };
 use crate::render::discord::alert as render_alert;
-use crate::render::discord::{self as render, no_mentions, Reply};
+use crate::render::discord::{self as render, Reply};
 
 /// Every slash command medic registers, in the order `/help` lists them. Add new commands here
 /// (and to [`help_entries`]).
@@ -115,17 +119,66 @@ pub async fn check(
         return Ok(());
     }
     // A check can take longer than the 3 s Discord allows for the first response.
-    ctx.defer().await?;
+    defer(ctx).await?;
     let outcome = check_cmd::run(services.checker(), &services.statuses, &name).await;
-    let reply = render::check(&outcome, kb);
-    let mut edit = EditInteractionResponse::new()
-        .embeds(reply.serenity_embeds())
-        .allowed_mentions(no_mentions());
-    if let Some(content) = reply.content {
-        edit = edit.content(content);
+    edit_original(ctx, render::check(&outcome, kb)).await
+}
+
+/// Answers an autocomplete interaction: runs the focused option's declared callback (as poise
+/// would) and sends the choices through [`super::delivery`] (which poise would not).
+pub(super) async fn autocomplete(
+    framework: &poise::Framework<Data, Error>,
+    ctx: &serenity::Context,
+    interaction: &serenity::CommandInteraction,
+) {
+    let data = framework.user_data().await;
+    let options = framework.options();
+    let Some(command) = options
+        .commands
+        .iter()
+        .find(|c| c.name == interaction.data.name)
+    else {
+        return;
+    };
+    let Some(focused) = interaction.data.autocomplete() else {
+        return;
+    };
+    let Some(callback) = command
+        .parameters
+        .iter()
+        .find(|p| p.name == focused.name)
+        .and_then(|p| p.autocomplete_callback)
+    else {
+        return;
+    };
+    let args = interaction.data.options();
+    let answered = AtomicBool::new(false);
+    let invocation = tokio::sync::Mutex::new(Box::new(()) as Box<dyn std::any::Any + Send + Sync>);
+    let tree = [command];
+    let app = poise::ApplicationContext {
+        interaction,
+        interaction_type: poise::CommandInteractionType::Autocomplete,
+        args: &args,
+        has_sent_initial_response: &answered,
+        framework: poise::FrameworkContext {
+            serenity_context: ctx,
+            options,
+            user_data: data,
+            shard_manager: framework.shard_manager(),
+        },
+        command_tree: &tree,
+        invocation_data: &invocation,
+        __non_exhaustive: (),
+    };
+    let choices = callback(app, focused.value).await;
+    let response = serenity::CreateInteractionResponse::Autocomplete(choices);
+    if let Err(e) = data
+        .delivery
+        .callback(Interaction::from(interaction), &response)
+        .await
+    {
+        tracing::warn!(command = %command.name, "autocomplete choices not delivered: {e}");
     }
-    app.interaction.edit_response(ctx, edit).await?;
-    Ok(())
 }
 
 /// Configured endpoint names matching what the user typed (also used by `/silence`).

@@ -7,7 +7,11 @@
 //! `retry-after`, a dropped connection, or a request carried out whose answer is then lost).
 //! Created messages are kept per channel ([`FakeDiscord::channel_messages`]), and a create with
 //! `nonce` + `enforce_nonce` that repeats an earlier one returns the first message, as Discord
-//! does. Gateway events are sent with [`FakeDiscord::dispatch`]
+//! does. Like Discord, the fake can hold each channel to a message limit
+//! ([`FakeDiscord::limit_channels`]: 429 with `retry_after` beyond it), answers a reply to a
+//! deleted message ([`FakeDiscord::delete_message`]) with 400 unless `fail_if_not_exists` is
+//! false, answers a second callback to one interaction with 40060 and one later than 3 s after
+//! its INTERACTION_CREATE with 10062. Gateway events are sent with [`FakeDiscord::dispatch`]
 //! using the builders in [`payloads`]. Events the client could not parse are collected through
 //! [`FakeDiscord::unknown_event_hook`] and fail the test in [`FakeDiscord::assert_no_unknown_events`].
 #![allow(dead_code)]
@@ -62,6 +66,8 @@ pub enum Failure {
     Status(u16),
     /// 429 with `retry-after` (seconds) and Discord's rate-limit headers.
     RateLimited { retry_after: f64 },
+    /// A global 429: `"global": true`, `x-ratelimit-global` and scope `global`.
+    GlobalRateLimited { retry_after: f64 },
     /// Close the connection without answering.
     Drop,
     /// Carry the request out (a message is created) and then close the connection without
@@ -89,12 +95,29 @@ struct State {
     /// The message each enforced nonce created, by (authorization, channel, nonce).
     nonces: Mutex<HashMap<(String, String, String), Value>>,
     identified: Mutex<Option<Value>>,
+    /// How many IDENTIFYs arrived (a re-identify after op 9 makes it 2).
+    identifies: AtomicU64,
+    /// Close codes of the close frames the client sent.
+    closes: Mutex<Vec<u16>>,
     /// Close code to answer IDENTIFY with instead of READY (e.g. 4014, disallowed intents).
     close_on_identify: Mutex<Option<u16>>,
     seq: AtomicU64,
     ids: AtomicU64,
     ws_url: Mutex<String>,
+    /// At most this many messages per channel in any window (off when `None`).
+    channel_limit: Mutex<Option<(usize, Duration)>>,
+    /// When each channel accepted its recent messages.
+    channel_sends: Mutex<HashMap<String, VecDeque<Instant>>>,
+    /// Ids of messages deleted meanwhile (replies to them lose their reference or fail).
+    deleted: Mutex<std::collections::HashSet<String>>,
+    /// Interactions already answered by a callback.
+    acknowledged: Mutex<std::collections::HashSet<String>>,
+    /// When each INTERACTION_CREATE was dispatched, by interaction id.
+    interactions: Mutex<HashMap<String, Instant>>,
 }
+
+/// How long Discord accepts an interaction's first response.
+pub const CALLBACK_WINDOW: Duration = Duration::from_secs(3);
 
 /// A gateway frame to send, and where to report when it was sent.
 type Outgoing = (String, Option<tokio::sync::oneshot::Sender<Instant>>);
@@ -245,8 +268,26 @@ impl FakeDiscord {
         self.state.ids.fetch_add(1, Ordering::SeqCst)
     }
 
+    /// Holds every channel to `messages` per `per`, as Discord does (5 per 5 s): beyond it a
+    /// create is answered 429 with the `retry_after` until the oldest leaves the window.
+    pub fn limit_channels(&self, messages: usize, per: Duration) {
+        *self.state.channel_limit.lock().unwrap() = Some((messages, per));
+    }
+
+    /// The message `id` is gone: a reply referencing it gets 400, or with
+    /// `fail_if_not_exists: false` is posted without the reference.
+    pub fn delete_message(&self, id: u64) {
+        self.state.deleted.lock().unwrap().insert(id.to_string());
+    }
+
     /// Sends a dispatch event (op 0) with the next sequence number; returns that number.
     pub fn dispatch(&self, event: &str, d: Value) -> u64 {
+        if event == "INTERACTION_CREATE" {
+            if let Some(id) = d["id"].as_str() {
+                let mut i = self.state.interactions.lock().unwrap();
+                i.insert(id.to_string(), Instant::now());
+            }
+        }
         let s = self.state.seq.fetch_add(1, Ordering::SeqCst) + 1;
         let frame = json!({"op": 0, "s": s, "t": event, "d": d}).to_string();
         self.gateway_tx
@@ -291,6 +332,16 @@ impl FakeDiscord {
             assert!(!left.is_zero(), "the client never sent IDENTIFY");
             let _ = tokio::time::timeout(left.min(Duration::from_millis(50)), changed).await;
         }
+    }
+
+    /// How many IDENTIFYs the gateway received so far.
+    pub fn identifies(&self) -> u64 {
+        self.state.identifies.load(Ordering::SeqCst)
+    }
+
+    /// The codes of the close frames the client sent, in order.
+    pub fn closes(&self) -> Vec<u16> {
+        self.state.closes.lock().unwrap().clone()
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -411,7 +462,14 @@ async fn gateway(listener: TcpListener, state: Arc<State>, rx: mpsc::UnboundedRe
                         let Some(Ok(msg)) = incoming else { return };
                         let text = match msg {
                             WsMessage::Text(t) => t,
-                            WsMessage::Close(_) => return,
+                            WsMessage::Close(frame) => {
+                                let code = frame.as_ref().map_or(1005, |f| u16::from(f.code));
+                                state.closes.lock().unwrap().push(code);
+                                state.changed.notify_waiters();
+                                // Answer the close handshake, as Discord does.
+                                let _ = sink.send(WsMessage::Close(frame)).await;
+                                return;
+                            }
                             _ => continue,
                         };
                         let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
@@ -422,6 +480,7 @@ async fn gateway(listener: TcpListener, state: Arc<State>, rx: mpsc::UnboundedRe
                                 if sink.send(WsMessage::Text(ack)).await.is_err() { return }
                             }
                             Some(2) => {
+                                state.identifies.fetch_add(1, Ordering::SeqCst);
                                 let close = *state.close_on_identify.lock().unwrap();
                                 if let Some(code) = close {
                                     *state.identified.lock().unwrap() = Some(v);
@@ -549,23 +608,47 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         Some(Failure::RateLimited { retry_after }) => {
             (429, Some(error_response(429, Some(retry_after))))
         }
+        Some(Failure::GlobalRateLimited { retry_after }) => {
+            (429, Some(global_rate_limited(retry_after)))
+        }
         None if !violations.is_empty() => {
             let message = format!("{method} {path}: {}", violations.join("; "));
             state.violations.lock().unwrap().push(message);
             (400, Some(invalid_form_body(&violations)))
         }
-        None => {
-            let (code, value) = route(&state, &author, &method, &path, &body);
-            let resp = if code == 204 {
-                Response::builder()
-                    .status(204)
-                    .body(Full::new(Bytes::new()))
-                    .unwrap()
-            } else {
-                json_response(code, &value)
-            };
-            (code, Some(resp))
-        }
+        None => match channel_turn(&state, &method, &path) {
+            Turn::Wait(secs) => (429, Some(error_response(429, Some(secs)))),
+            turn => {
+                let (code, value) = route(&state, &author, &method, &path, &body);
+                let mut resp = if code == 204 {
+                    Response::builder()
+                        .status(204)
+                        .body(Full::new(Bytes::new()))
+                        .unwrap()
+                } else {
+                    json_response(code, &value)
+                };
+                if let Turn::Go {
+                    limit,
+                    remaining,
+                    reset_after,
+                } = turn
+                {
+                    let h = resp.headers_mut();
+                    h.insert("x-ratelimit-limit", limit.into());
+                    h.insert("x-ratelimit-remaining", remaining.into());
+                    h.insert(
+                        "x-ratelimit-reset-after",
+                        format!("{reset_after:.3}").parse().unwrap(),
+                    );
+                    h.insert(
+                        "x-ratelimit-bucket",
+                        "fake-channel-messages".parse().unwrap(),
+                    );
+                }
+                (code, Some(resp))
+            }
+        },
     };
     state.requests.lock().unwrap().push(Recorded {
         method,
@@ -604,6 +687,63 @@ fn error_response(code: u16, retry_after: Option<f64>) -> Response<Body> {
         None => json!({"message": format!("{code}: fake failure"), "code": 0}),
     };
     b.body(Full::new(Bytes::from(body.to_string()))).unwrap()
+}
+
+fn global_rate_limited(secs: f64) -> Response<Body> {
+    let body =
+        json!({"message": "You are being rate limited.", "retry_after": secs, "global": true});
+    Response::builder()
+        .status(429)
+        .header("content-type", "application/json")
+        .header("retry-after", secs.to_string())
+        .header("x-ratelimit-global", "true")
+        .header("x-ratelimit-scope", "global")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
+}
+
+/// Whether a request may create a message now under the channel limit.
+enum Turn {
+    /// Not a limited request.
+    Free,
+    /// Accepted (and counted); the bucket's headers.
+    Go {
+        limit: usize,
+        remaining: usize,
+        reset_after: f64,
+    },
+    /// Over the limit: retry after this many seconds.
+    Wait(f64),
+}
+
+fn channel_turn(state: &State, method: &Method, path: &str) -> Turn {
+    let Some((limit, per)) = *state.channel_limit.lock().unwrap() else {
+        return Turn::Free;
+    };
+    let path = path.split('?').next().unwrap_or_default();
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let ["api", "v10", "channels", channel, "messages"] = parts.as_slice() else {
+        return Turn::Free;
+    };
+    if method != Method::POST {
+        return Turn::Free;
+    }
+    let now = Instant::now();
+    let mut sends = state.channel_sends.lock().unwrap();
+    let sent = sends.entry(channel.to_string()).or_default();
+    while sent.front().is_some_and(|t| now.duration_since(*t) >= per) {
+        sent.pop_front();
+    }
+    if sent.len() >= limit {
+        let free_at = sent[0] + per;
+        return Turn::Wait(free_at.duration_since(now).as_secs_f64().max(0.001));
+    }
+    sent.push_back(now);
+    Turn::Go {
+        limit,
+        remaining: limit - sent.len(),
+        reset_after: (sent[0] + per).duration_since(now).as_secs_f64(),
+    }
 }
 
 fn invalid_form_body(violations: &[String]) -> Response<Body> {
@@ -837,12 +977,27 @@ fn route(state: &State, author: &str, method: &Method, path: &str, body: &Value)
                 .collect();
             (200, Value::Array(cmds))
         }
-        ("POST", ["interactions", _, _, "callback"]) => (204, Value::Null),
+        ("POST", ["interactions", id, _, "callback"]) => {
+            let dispatched = state.interactions.lock().unwrap().get(*id).copied();
+            if dispatched.is_some_and(|at| at.elapsed() > CALLBACK_WINDOW) {
+                return (
+                    404,
+                    json!({"message": "Unknown interaction", "code": 10062}),
+                );
+            }
+            if !state.acknowledged.lock().unwrap().insert(id.to_string()) {
+                return (
+                    400,
+                    json!({"message": "Interaction has already been acknowledged.", "code": 40060}),
+                );
+            }
+            (204, Value::Null)
+        }
         ("POST", ["webhooks", _, _]) | ("PATCH", ["webhooks", _, _, "messages", _]) => {
             (200, payloads::bot_message(new_id(), 1, body))
         }
         ("POST", ["channels", channel, "messages"]) => {
-            (200, create_message(state, author, channel, body, new_id))
+            create_message(state, author, channel, body, new_id)
         }
         _ => (404, json!({"message": "404: Not Found", "code": 0})),
     }
@@ -857,7 +1012,7 @@ fn create_message(
     channel: &str,
     body: &Value,
     new_id: impl Fn() -> u64,
-) -> Value {
+) -> (u16, Value) {
     let nonce = match (&body["nonce"], body["enforce_nonce"] == true) {
         (Value::String(n), true) => Some(n.clone()),
         (Value::Number(n), true) => Some(n.to_string()),
@@ -867,17 +1022,31 @@ fn create_message(
     // Held across the check and the insert, so two racing creates make one message.
     let mut nonces = state.nonces.lock().unwrap();
     if let Some(first) = key.as_ref().and_then(|k| nonces.get(k)) {
-        return first.clone();
+        return (200, first.clone());
+    }
+    let reference = &body["message_reference"];
+    let gone = reference["message_id"]
+        .as_str()
+        .is_some_and(|id| state.deleted.lock().unwrap().contains(id));
+    if gone && reference["fail_if_not_exists"] != false {
+        // What Discord answers when `fail_if_not_exists` is unset or true.
+        let errors = json!({"message_reference": {"_errors": [
+            {"code": "REPLIES_UNKNOWN_MESSAGE", "message": "Unknown message"}]}});
+        let refused = json!({"code": 50035, "message": "Invalid Form Body", "errors": errors});
+        return (400, refused);
     }
     let mut message = payloads::bot_message(new_id(), channel.parse().unwrap_or(1), body);
     if let Some(nonce) = body.get("nonce").filter(|n| !n.is_null()) {
         message["nonce"] = nonce.clone();
     }
+    if reference.is_object() && !gone {
+        message["message_reference"] = reference.clone();
+    }
     if let Some(key) = key {
         nonces.insert(key, message.clone());
     }
     state.messages.lock().unwrap().push(message.clone());
-    message
+    (200, message)
 }
 
 // ---- TLS ----
