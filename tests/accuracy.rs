@@ -8,6 +8,9 @@
 //! - `blind.jsonl`: written without sight of the catalogue and never tuned on — the honest
 //!   figure for unseen wording. Floors just below its first measurement (96.7 % / 92.5 % /
 //!   93.3 %): 93 % / 88 % / 88 %. Do not tune on it; write a new blind set instead.
+//! - `new_entries.jsonl`: messages for the 24 entries added in issue 14 (99 problems, 15
+//!   chit-chat), written before those entries existed but by their author, so not blind.
+//!   First run 99.0 % / 96.0 % / 80.0 %, then tuned on. Floors: 95 % / 90 % / 75 %.
 //!
 //! Runs without libtest's harness so the figures are printed on every `cargo test`.
 
@@ -44,6 +47,11 @@ const BLIND_BAR: Bar = Bar {
     top3: 0.93,
     top1: 0.88,
     silent: 0.88,
+};
+const NEW_ENTRIES_BAR: Bar = Bar {
+    top3: 0.95,
+    top1: 0.90,
+    silent: 0.75,
 };
 
 struct Figures {
@@ -169,6 +177,11 @@ fn main() -> ExitCode {
             HOLDOUT_BAR,
         ),
         ("blind.jsonl", include_str!("data/blind.jsonl"), BLIND_BAR),
+        (
+            "new_entries.jsonl",
+            include_str!("data/new_entries.jsonl"),
+            NEW_ENTRIES_BAR,
+        ),
     ];
     let passed = sets
         .iter()
