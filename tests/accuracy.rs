@@ -11,6 +11,11 @@
 //! - `new_entries.jsonl`: messages for the 24 entries added in issue 14 (99 problems, 15
 //!   chit-chat), written before those entries existed but by their author, so not blind.
 //!   First run 99.0 % / 96.0 % / 80.0 %, then tuned on. Floors: 95 % / 90 % / 75 %.
+//! - `blind2.jsonl`: 358 messages (287 problems, 71 chit-chat) written for issue 11 by a
+//!   helper who saw only the entry ids and titles, with vendor pastes and multi-line traces.
+//!   First run, on the 44-entry catalogue: top-3 63.4 %, top-1 58.5 %, silence 90.1 % (77.1 %
+//!   top-1 on the messages an old entry could answer); after issue 14's entries, untuned on it:
+//!   86.8 % / 81.2 % / 90.1 %. Floors: 84 % / 78 % / 86 %. Blind: do not tune on it.
 //!
 //! Runs without libtest's harness so the figures are printed on every `cargo test`.
 
@@ -47,6 +52,13 @@ const BLIND_BAR: Bar = Bar {
     top3: 0.93,
     top1: 0.88,
     silent: 0.88,
+};
+/// Regression floors only, set below the figures after the issue-14 catalogue: this set is
+/// blind and its misses are not to be tuned away one by one.
+const BLIND2_BAR: Bar = Bar {
+    top3: 0.84,
+    top1: 0.78,
+    silent: 0.86,
 };
 const NEW_ENTRIES_BAR: Bar = Bar {
     top3: 0.95,
@@ -182,6 +194,7 @@ fn main() -> ExitCode {
             include_str!("data/new_entries.jsonl"),
             NEW_ENTRIES_BAR,
         ),
+        ("blind2.jsonl", include_str!("data/blind2.jsonl"), BLIND2_BAR),
     ];
     let passed = sets
         .iter()
