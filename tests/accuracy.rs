@@ -194,7 +194,11 @@ fn main() -> ExitCode {
             include_str!("data/new_entries.jsonl"),
             NEW_ENTRIES_BAR,
         ),
-        ("blind2.jsonl", include_str!("data/blind2.jsonl"), BLIND2_BAR),
+        (
+            "blind2.jsonl",
+            include_str!("data/blind2.jsonl"),
+            BLIND2_BAR,
+        ),
     ];
     let passed = sets
         .iter()

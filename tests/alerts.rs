@@ -2501,3 +2501,139 @@ fn medic_serve_stops_the_bot_and_exits_1_when_its_alerts_stop() {
         fake.assert_valid_bodies();
     });
 }
+
+/// An endpoint that fails while `down` is set, recording when each check ran.
+#[derive(Default)]
+struct Flipper {
+    down: AtomicBool,
+    starts: Mutex<Vec<std::time::Instant>>,
+}
+
+impl Probe for Flipper {
+    async fn probe(&self, _target: &Target) -> Observation {
+        self.starts.lock().unwrap().push(std::time::Instant::now());
+        if self.down.load(Ordering::SeqCst) {
+            fail(0)
+        } else {
+            ok(0)
+        }
+    }
+}
+
+/// Another process holds the database locked (`BEGIN EXCLUSIVE`) for 8 s while the endpoint
+/// goes down and up twice: the checks keep their rate (SQLite's busy wait runs off the async
+/// workers), and once the lock is gone every delivered alert has its incident row, although
+/// both incidents opened and closed while nothing could be written.
+#[test]
+fn a_locked_database_neither_stalls_checks_nor_loses_incident_rows() {
+    use medic::alerts::probe::Setup;
+    use medic::alerts::service;
+    use std::time::Instant;
+
+    const INTERVAL: Duration = Duration::from_millis(100);
+    const LOCKED_FOR: Duration = Duration::from_secs(8);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("medic.db");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let probe = Arc::new(Flipper::default());
+    let sink = FlakySink::default();
+    runtime.block_on(async {
+        let store = Arc::new(Mutex::new(SqliteStore::open(&db).unwrap()));
+        let setup = Setup {
+            targets: vec![Target {
+                name: "api".into(),
+                interval: INTERVAL,
+                timeout: Duration::from_secs(1),
+            }],
+            policies: vec![("api".into(), policy(1, 1, Duration::ZERO))],
+            retention: Duration::from_secs(7 * 24 * 3600),
+            concurrency: 4,
+        };
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut rx = stopped.clone();
+        let (_handle, task) = service::spawn(
+            setup,
+            probe.clone(),
+            sink.clone(),
+            store.clone(),
+            Arc::new(medic::alerts::SystemClock),
+            None,
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            },
+        )
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The other process: a writer lock held for LOCKED_FOR.
+        let locker = rusqlite::Connection::open(&db).unwrap();
+        locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        let locked_at = Instant::now();
+        for (down, after) in [(true, 1000), (false, 1500), (true, 1500), (false, 1500)] {
+            tokio::time::sleep(Duration::from_millis(after)).await;
+            probe.down.store(down, Ordering::SeqCst);
+        }
+        tokio::time::sleep(LOCKED_FOR.saturating_sub(locked_at.elapsed())).await;
+        let unlocked_at = Instant::now();
+        locker.execute_batch("ROLLBACK").unwrap();
+        drop(locker);
+        // Give the queued results time to be written and their alerts delivered.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while sink.sent.lock().unwrap().len() < 4 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        stop.send(true).unwrap();
+        task.await.unwrap().unwrap();
+
+        let during = probe
+            .starts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|t| **t >= locked_at && **t < unlocked_at)
+            .count();
+        let expected = (unlocked_at - locked_at).as_millis() / INTERVAL.as_millis();
+        assert!(
+            during as f64 >= 0.9 * expected as f64,
+            "{during} checks while the database was locked, {expected} expected"
+        );
+    });
+    let sent = sink.sent.lock().unwrap().clone();
+    assert_eq!(
+        kinds(&sent),
+        [
+            AlertKind::Down,
+            AlertKind::Recovered,
+            AlertKind::Down,
+            AlertKind::Recovered
+        ]
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut rows: Vec<(i64, Option<i64>)> = conn
+        .prepare("SELECT started_at, closed_at FROM incidents WHERE endpoint = 'api' ORDER BY started_at")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    rows.sort();
+    let downs: Vec<i64> = sent
+        .iter()
+        .filter(|a| a.kind == AlertKind::Down)
+        .map(|a| a.since.unwrap())
+        .collect();
+    assert_eq!(
+        rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+        downs,
+        "one incident row per DOWN"
+    );
+    for (row, rec) in rows
+        .iter()
+        .zip(sent.iter().filter(|a| a.kind == AlertKind::Recovered))
+    {
+        assert_eq!(row.1, Some(rec.since.unwrap() + rec.downtime_ms.unwrap()));
+    }
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::monitor::lock;
+use super::monitor::{lock, off_async};
 use super::{Alert, Clock, Millis};
 use crate::store::SharedStore;
 
@@ -153,8 +153,9 @@ pub async fn run<S: Sink>(
     let mut unmarked: Option<(i64, Millis, Option<String>)> = None;
     loop {
         if let Some((seq, at, message_id)) = &unmarked {
-            match lock(&store).and_then(|mut s| s.mark_delivered(*seq, *at, message_id.as_deref()))
-            {
+            match off_async(|| {
+                lock(&store).and_then(|mut s| s.mark_delivered(*seq, *at, message_id.as_deref()))
+            }) {
                 Ok(()) => unmarked = None,
                 Err(e) => {
                     if store_pause(&mut store_errors, &e, &mut shutdown).await {
@@ -164,7 +165,7 @@ pub async fn run<S: Sink>(
                 }
             }
         }
-        let pending = match lock(&store).and_then(|s| s.next_pending()) {
+        let pending = match off_async(|| lock(&store).and_then(|s| s.next_pending())) {
             Ok(p) => p,
             Err(e) => {
                 if store_pause(&mut store_errors, &e, &mut shutdown).await {
@@ -205,8 +206,10 @@ pub async fn run<S: Sink>(
             Ok(message_id) => {
                 options.health.clear();
                 tracing::debug!(kind = a.kind.word(), endpoint = %a.endpoint, id = %a.id, "alert delivered");
-                let marked = lock(&store)
-                    .and_then(|mut s| s.mark_delivered(item.seq, now, message_id.as_deref()));
+                let marked = off_async(|| {
+                    lock(&store)
+                        .and_then(|mut s| s.mark_delivered(item.seq, now, message_id.as_deref()))
+                });
                 if marked.is_err() {
                     unmarked = Some((item.seq, now, message_id));
                 }
@@ -218,15 +221,17 @@ pub async fn run<S: Sink>(
                 tracing::error!(kind = a.kind.word(), endpoint = %a.endpoint, id = %a.id, attempt,
                     "alert still not delivered after {}, giving up on it: {e}",
                     humantime::format_duration(options.give_up_after));
-                lock(&store).and_then(|mut s| s.mark_failed(item.seq, &e, None))
+                off_async(|| lock(&store).and_then(|mut s| s.mark_failed(item.seq, &e, None)))
             }
             Err(SendError::Retry(e)) => {
                 tracing::warn!(kind = a.kind.word(), endpoint = %a.endpoint, attempt, "alert not delivered, will retry: {e}");
-                lock(&store).and_then(|mut s| s.mark_failed(item.seq, &e, Some(retry_at)))
+                off_async(|| {
+                    lock(&store).and_then(|mut s| s.mark_failed(item.seq, &e, Some(retry_at)))
+                })
             }
             Err(SendError::Reject(e)) => {
                 tracing::error!(kind = a.kind.word(), endpoint = %a.endpoint, id = %a.id, "alert refused, giving up on it: {e}");
-                lock(&store).and_then(|mut s| s.mark_failed(item.seq, &e, None))
+                off_async(|| lock(&store).and_then(|mut s| s.mark_failed(item.seq, &e, None)))
             }
             Err(SendError::Broken(e)) => {
                 options.health.set(now, &e);
@@ -235,7 +240,9 @@ pub async fn run<S: Sink>(
                     retry_in_s = backoff.delay(attempt).as_secs(),
                     "no alert can be posted: {e}; alerts stay queued and go out once this is fixed"
                 );
-                lock(&store).and_then(|mut s| s.mark_failed(item.seq, &e, Some(retry_at)))
+                off_async(|| {
+                    lock(&store).and_then(|mut s| s.mark_failed(item.seq, &e, Some(retry_at)))
+                })
             }
             Err(SendError::Closed) => {
                 tracing::info!(

@@ -381,7 +381,7 @@ impl Monitor {
                 event = events.recv() => {
                     let Some(event) = event else { break };
                     let Event::Observed { endpoint, obs } = event else {
-                        self.handle(event);
+                        off_async(|| self.handle(event));
                         continue;
                     };
                     // Collect the checks that finish within a short window into one
@@ -400,13 +400,13 @@ impl Monitor {
                         }
                     }
                     // A failure is logged by commit, and retried with the next one.
-                    let _ = self.observe_many(batch);
+                    let _ = off_async(|| self.observe_many(batch));
                     if let Some(event) = next {
-                        self.handle(event);
+                        off_async(|| self.handle(event));
                     }
                 }
                 _ = tick.tick() => {
-                    match self.tick() {
+                    match off_async(|| self.tick()) {
                         Err(e) if self.lease_lost => return Err(e),
                         Err(e) => tracing::error!("{e}"),
                         Ok(_) => {}
@@ -458,6 +458,18 @@ impl Monitor {
                 let _ = reply.send(self.unsilence(&endpoint));
             }
         }
+    }
+}
+
+/// Runs a store call without holding up the async workers: on a multi-thread runtime the worker
+/// hands its other tasks (checks, deliveries, commands) to another thread while SQLite waits
+/// on a lock held elsewhere; on a single-thread runtime (tests) it simply runs.
+pub(crate) fn off_async<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 

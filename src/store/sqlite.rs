@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::model::{Ack, Alert, EndpointState, Incident, Millis, Silence};
+use super::model::{Ack, Alert, AlertKind, EndpointState, Incident, Millis, Silence};
 use super::{Backlog, Commit, History, OutboxItem, Store, LEASE_TTL};
 use crate::checks::Overall;
 use crate::{Error, Result};
@@ -503,6 +503,7 @@ impl Store for SqliteStore {
                     "INSERT INTO outbox (id, endpoint, kind, created_at, alert, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?4)",
                 )?
                 .execute(params![a.id, a.endpoint, a.kind.word(), a.at, json])?;
+                write_incident_event(&tx, a)?;
             }
             for (s, at) in c.ended_silences {
                 tx.execute(
@@ -804,6 +805,31 @@ fn write_incident(
             )?
             .execute(params![name, started_at, ack.by, ack.at])?;
         }
+    }
+    Ok(())
+}
+
+/// The incident row an alert speaks of, written with the alert itself: when the database
+/// refused writes while an incident opened and closed, the state written afterwards no longer
+/// holds it, but its DOWN and RECOVERED do, so every delivered alert has its incident row.
+fn write_incident_event(tx: &rusqlite::Transaction<'_>, a: &Alert) -> rusqlite::Result<()> {
+    let Some(since) = a.since else { return Ok(()) };
+    match a.kind {
+        AlertKind::Down | AlertKind::Recovered => {
+            tx.prepare_cached(
+                "INSERT INTO incidents (endpoint, started_at, failures, stage, detail, announced) VALUES (?1, ?2, ?3, ?4, ?5, 1)
+                 ON CONFLICT (endpoint, started_at) DO NOTHING",
+            )?
+            .execute(params![a.endpoint, since, a.failures, a.cause.stage, a.cause.detail])?;
+        }
+        AlertKind::Reminder | AlertKind::Warning => return Ok(()),
+    }
+    if a.kind == AlertKind::Recovered {
+        let closed_at = since + a.downtime_ms.unwrap_or(0);
+        tx.prepare_cached(
+            "UPDATE incidents SET closed_at = ?3 WHERE endpoint = ?1 AND started_at = ?2 AND closed_at IS NULL",
+        )?
+        .execute(params![a.endpoint, since, closed_at])?;
     }
     Ok(())
 }
