@@ -9,7 +9,8 @@
 //!   with `file:line` errors; secrets resolved from the environment, never stored in the file.
 //! - [`checks`]: checks an endpoint stage by stage (DNS, TCP, TLS, HTTP, credentials, rate
 //!   limit, format) into a [`checks::CheckReport`] whose failing stage names a knowledge entry.
-//! - [`secrets`]: secret values and their redaction from every output.
+//! - [`secrets`]: secret values, where they come from, which URL parts are secret.
+//! - [`redact`]: the redaction gate every server-supplied or error string passes.
 //! - [`commands`]: the command logic every chat surface shares (`/diagnose`, `/help`, …),
 //!   returning data.
 //! - [`discord`]: the Discord bot (poise on serenity): slash commands, free-text answers,
@@ -33,6 +34,7 @@ pub mod error;
 pub mod knowledge;
 pub mod located;
 pub mod matcher;
+pub mod redact;
 pub mod render;
 pub mod secrets;
 pub mod store;

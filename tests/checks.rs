@@ -1857,3 +1857,184 @@ async fn cli_exit_codes_json_and_dotenv() {
         .unwrap();
     assert_eq!(code, 2);
 }
+
+// ---------------------------------------------------------------- hostile servers: the gate
+
+/// What the hostile server echoes next, and where.
+#[derive(Default)]
+struct Echo {
+    place: &'static str,
+    text: String,
+}
+
+/// The places of an answer a server controls and medic shows.
+const PLACES: [&str; 5] = [
+    "www-authenticate",
+    "body",
+    "location",
+    "content-type",
+    "ratelimit-policy",
+];
+
+/// An API server that puts `echo.text` into `echo.place`, and a token server that issues
+/// `token` or, when the place is `oauth-error`, refuses with the text as `error_description`.
+fn hostile_servers(
+    api: &HttpServer,
+    token_server: &HttpServer,
+    echo: &Arc<std::sync::Mutex<Echo>>,
+    token: &str,
+) {
+    let e = echo.clone();
+    api.set_default(Reply::handler(move |_| {
+        let echo = e.lock().unwrap();
+        let text = echo.text.as_str();
+        let quoted = text.replace('\\', "\\\\").replace('"', "\\\"");
+        match echo.place {
+            "www-authenticate" => Reply::status(401).with_header(
+                "www-authenticate",
+                &format!(
+                    "Bearer error=\"invalid_token\", error_description=\"rejected: {quoted}\""
+                ),
+            ),
+            "body" => Reply::html(200, &format!("{text} tail")),
+            "location" => {
+                Reply::status(302).with_header("location", &format!("/next/{text}?echo={text}"))
+            }
+            "content-type" => Reply::body(200, &format!("application/{text}"), b"{}".to_vec()),
+            _ => Reply::json(200, "{}").with_header(
+                "ratelimit-policy",
+                &format!("100;w=60;comment=\"{quoted}\""),
+            ),
+        }
+    }));
+    let e = echo.clone();
+    let token = token.to_string();
+    token_server.set_default(Reply::handler(move |_| {
+        let echo = e.lock().unwrap();
+        if echo.place == "oauth-error" {
+            let body = serde_json::json!({"error": "invalid_client", "error_description": format!("client {} unknown", echo.text)});
+            Reply::json(401, &body.to_string())
+        } else {
+            Reply::json(200, &format!(r#"{{"access_token":"{token}","expires_in":3600}}"#))
+        }
+    }));
+}
+
+/// Every surface a report reaches: `check` text, `check --json`, the Discord embed, and the
+/// observation the alerts (and so the database and alert texts) are built from.
+fn surfaces(r: &CheckReport, kb: &Knowledge) -> Vec<(&'static str, String)> {
+    let observation = medic::alerts::probe::observation(r);
+    vec![
+        ("text", medic::render::terminal::check::report(r, kb)),
+        ("json", serde_json::to_string(r).unwrap()),
+        (
+            "discord",
+            serde_json::to_string(&medic::render::discord::check_report(r, kb).serenity_embeds())
+                .unwrap(),
+        ),
+        ("observation", serde_json::to_string(&observation).unwrap()),
+    ]
+}
+
+#[tokio::test]
+async fn hostile_echoes_in_every_form_and_place_leak_nothing_for_every_auth_kind() {
+    let kb = Knowledge::builtin().unwrap();
+    let api = HttpServer::start().await;
+    let token_server = HttpServer::start().await;
+    let echo = Arc::new(std::sync::Mutex::new(Echo::default()));
+    let access_token = "at-OAuth-S9t0U1v2W3x4";
+    hostile_servers(&api, &token_server, &echo, access_token);
+    let oauth = format!("{{ kind = \"oauth2_client_credentials\", token_url = \"{}\", client_id_env = \"CI\", client_secret_env = \"CS\" }}", token_server.url("/token"));
+    type Env = Vec<(&'static str, &'static str)>;
+    // (kind, auth table, environment, what the API echoes, what the token endpoint echoes)
+    let kinds: Vec<(&str, String, Env, Vec<&str>, Vec<&str>)> = vec![
+        (
+            "bearer",
+            "{ kind = \"bearer\", token_env = \"T\" }".into(),
+            vec![("T", "tok-Bearer/9f8E+7d6=C5b4")],
+            vec!["tok-Bearer/9f8E+7d6=C5b4"],
+            vec![],
+        ),
+        (
+            "basic",
+            "{ kind = \"basic\", user_env = \"U\", password_env = \"P\" }".into(),
+            vec![("U", "svc-user-Basic"), ("P", "pw Basic/3a2B+1c0=")],
+            vec![
+                "svc-user-Basic",
+                "pw Basic/3a2B+1c0=",
+                "svc-user-Basic:pw Basic/3a2B+1c0=",
+            ],
+            vec![],
+        ),
+        (
+            "header",
+            "{ kind = \"header\", name = \"X-Api-Key\", value_env = \"K\" }".into(),
+            vec![("K", "key-Header_A1b2C3d4/e5+F6")],
+            vec!["key-Header_A1b2C3d4/e5+F6"],
+            vec![],
+        ),
+        (
+            "query",
+            "{ kind = \"query\", param = \"api_token\", value_env = \"Q\" }".into(),
+            vec![("Q", "q-Query/G7h8+I9j0=K1")],
+            vec!["q-Query/G7h8+I9j0=K1"],
+            vec![],
+        ),
+        (
+            "oauth2",
+            oauth,
+            vec![("CI", "cid-OAuth-L2m3N4"), ("CS", "csec-OAuth/O5p6+Q7r8=")],
+            vec![access_token],
+            vec!["cid-OAuth-L2m3N4", "csec-OAuth/O5p6+Q7r8="],
+        ),
+    ];
+    let mut cases = 0;
+    for (kind, auth, env, api_echoes, token_echoes) in &kinds {
+        let toml = endpoint(
+            &api.url("/v1/x"),
+            &format!("auth = {auth}\nexpect_content_type = \"application/json\""),
+        );
+        let checker = Checker::new(config_in(Path::new("."), &toml, env));
+        let mut all_secrets: Vec<&str> = env.iter().map(|(_, v)| *v).collect();
+        if *kind == "oauth2" {
+            all_secrets.push(access_token);
+        }
+        let plan = api_echoes
+            .iter()
+            .flat_map(|s| PLACES.iter().map(move |p| (*p, *s)))
+            .chain(token_echoes.iter().map(|s| ("oauth-error", *s)));
+        for (n, (place, secret)) in plan.enumerate() {
+            // The first secret of a kind in every form; the others in every other form, which
+            // still covers each form in each place across the kinds.
+            let forms = support::hostile::encodings(secret)
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| n < PLACES.len() || i % 2 == n % 2)
+                .map(|(_, f)| f);
+            for (encoding, text) in forms {
+                *echo.lock().unwrap() = Echo {
+                    place,
+                    text: text.clone(),
+                };
+                let r = checker.check_named("t").await.unwrap();
+                let case = format!("{kind} / {place} / {encoding}");
+                let outputs = surfaces(&r, &kb);
+                assert!(
+                    outputs[0].1.contains("***") || outputs[0].1.contains("[withheld"),
+                    "{case}: the echo was shown, masked:\n{}",
+                    outputs[0].1
+                );
+                let mut forbidden = support::hostile::Forbidden::default();
+                forbidden.add(secret, &text);
+                for other in &all_secrets {
+                    forbidden.add(other, other);
+                }
+                for (surface, out) in &outputs {
+                    forbidden.assert_absent(&format!("{case} in {surface}"), out);
+                }
+                cases += 1;
+            }
+        }
+    }
+    assert!(cases > 300, "{cases} cases");
+}

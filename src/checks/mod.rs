@@ -622,10 +622,7 @@ impl Checker {
 /// Values of well-known secret query parameters (`token`, `api_key`, …) of a URL.
 fn add_query_secrets(redactor: &mut Redactor, url: &Url) {
     for (k, v) in url.query_pairs() {
-        if crate::secrets::SECRET_QUERY_PARAMS
-            .iter()
-            .any(|s| k.eq_ignore_ascii_case(s))
-        {
+        if crate::secrets::is_secret_param(&k) {
             redactor.add(&v);
         }
     }

@@ -384,10 +384,7 @@ impl Endpoint {
             auth.add_to(&mut r);
         }
         for (k, v) in self.url.query_pairs() {
-            if crate::secrets::SECRET_QUERY_PARAMS
-                .iter()
-                .any(|s| k.eq_ignore_ascii_case(s))
-            {
+            if crate::secrets::is_secret_param(&k) {
                 r.add(&v);
             }
         }
