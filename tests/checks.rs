@@ -2038,3 +2038,97 @@ async fn hostile_echoes_in_every_form_and_place_leak_nothing_for_every_auth_kind
     }
     assert!(cases > 300, "{cases} cases");
 }
+
+// ---------------------------------------------------------------- configuration bounds
+
+fn config_error(toml: &str) -> Option<String> {
+    Config::parse("medic.toml", toml, Path::new("."), &HashMap::new())
+        .err()
+        .map(|e| e.to_string())
+}
+
+#[test]
+fn timing_settings_outside_their_bounds_are_refused_with_line_and_range() {
+    let ep = |extra: &str| {
+        format!("[[endpoints]]\nname = \"a\"\nurl = \"http://127.0.0.1:1/\"\n{extra}\n")
+    };
+    // (configuration, line of the value, key) that must be refused.
+    let refused = [
+        (ep("interval = \"1ns\""), 4, "interval"),
+        (ep("interval = \"999ms\""), 4, "interval"),
+        (ep("timeout = \"50ms\""), 4, "timeout"),
+        (ep("timeout = \"0\""), 4, "timeout"),
+        (
+            "[alerts]\nremind_every = \"1ms\"\n".to_string(),
+            2,
+            "remind_every",
+        ),
+        (
+            ep("alerts = { remind_every = \"59s\" }"),
+            4,
+            "alerts.remind_every",
+        ),
+        ("[alerts]\nretention = \"1s\"\n".to_string(), 2, "retention"),
+        ("[alerts]\nretention = \"0\"\n".to_string(), 2, "retention"),
+        (ep("follow_redirects = 4294967295"), 4, "follow_redirects"),
+        (ep("follow_redirects = 11"), 4, "follow_redirects"),
+        ("[checks]\nconcurrency = 0\n".to_string(), 2, "concurrency"),
+        (
+            "[checks]\nconcurrency = 5000\n".to_string(),
+            2,
+            "concurrency",
+        ),
+    ];
+    for (toml, line, key) in &refused {
+        let err = config_error(toml).unwrap_or_else(|| panic!("accepted:\n{toml}"));
+        assert!(
+            err.starts_with(&format!("medic.toml:{line}: {key}: ")) && err.contains("allowed: "),
+            "{toml}\n→ {err}"
+        );
+    }
+    // The edges of each range are fine, and so is zero where it means "off".
+    for ok in [
+        ep("interval = \"1s\""),
+        ep("interval = \"0\""),
+        ep("timeout = \"100ms\""),
+        ep("follow_redirects = 10"),
+        ep("alerts = { remind_every = \"never\" }"),
+        "[alerts]\nremind_every = \"1m\"\nretention = \"1h\"\n".to_string(),
+        "[alerts]\nremind_every = \"0\"\n".to_string(),
+        "[checks]\nconcurrency = 1024\n".to_string(),
+    ] {
+        assert_eq!(config_error(&ok), None, "{ok}");
+    }
+}
+
+#[test]
+fn config_errors_never_repeat_a_value_that_may_be_a_secret() {
+    let key = "sk_live_51HxQ2eLkdIwHu7ixWqYtR";
+    let ep = |name: &str, extra: &str| {
+        format!("[[endpoints]]\nname = \"{name}\"\nurl = \"http://127.0.0.1:1/\"\n{extra}\n")
+    };
+    let cases = [
+        ep(&format!("X-Api-Key: {key}"), ""),
+        ep(&format!("X-Api-Key: {key}"), "auth = { kind = \"bearer\", token_env = \"UNSET_X\" }"),
+        ep("a", &format!("auth = {{ kind = \"header\", name = \"X-Api-Key: {key}\", value_env = \"UNSET_Y\" }}")),
+        format!("[discord]\nalert_channel = \"{key}\"\n"),
+        ep("a", &format!("alerts = {{ mention_role = \"{key}\" }}")),
+        ep("a", &format!("follow_redirects = \"{key}\"")),
+        ep("a", &format!("timeout = \"{key}\"")),
+        ep("a", &format!("interval = \"Bearer {key}\"")),
+        ep("a", &format!("method = \"{key}\"")),
+        ep("a", &format!("expect_status = \"{key}\"")),
+        ep("a", &format!("resolver = \"{key}\"")),
+        ep("a", &format!("expect_json_pointers = [\"{key}\"]")),
+        ep("a", &format!("auth = {{ kind = \"{key}\" }}")),
+        ep("a", &format!("headers = {{ \"X-Token-{key}\" = \"v\" }}")),
+        format!("{}\n{}", ep("same", ""), ep("same", &format!("headers = {{ \"{key}\" = 1 }}"))),
+    ];
+    for toml in &cases {
+        let err = config_error(toml).unwrap_or_else(|| panic!("accepted:\n{toml}"));
+        assert!(err.starts_with("medic.toml:"), "{err}");
+        let mut forbidden = support::hostile::Forbidden::default();
+        forbidden.add(key, key);
+        forbidden.assert_absent(&format!("error for\n{toml}"), &err);
+    }
+}

@@ -82,15 +82,20 @@ fn chit_chat_gets_an_empty_result_and_exit_zero() {
     );
 }
 
-#[test]
-fn batch_streams_one_result_per_line_in_order() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_medic"))
+/// `medic diagnose --json --batch` with piped stdin and stdout.
+fn batch_child() -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_medic"))
         .args(["diagnose", "--json", "--batch"])
         .env_remove("MEDIC_KNOWLEDGE_DIR")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn batch_streams_one_result_per_line_in_order() {
+    let mut child = batch_child();
     let mut stdin = child.stdin.take().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     // Streaming: the answer to the first line arrives while stdin is still open.
@@ -400,4 +405,141 @@ async fn serve_errors_never_show_the_discord_token() {
         forbidden.assert_absent(&format!("{mode}: stderr"), &err);
         forbidden.assert_absent(&format!("{mode}: stdout"), &stdout(&o));
     }
+}
+
+// ---------------------------------------------------------------- configuration and files
+
+#[test]
+fn config_check_refuses_a_one_millisecond_reminder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("medic.toml"),
+        "[alerts]\nremind_every = \"1ms\"\n",
+    )
+    .unwrap();
+    let o = medic_in(dir.path(), &["config", "check"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("medic.toml:2: remind_every: `1ms` is too short; allowed: 0 or \"never\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn invalid_utf8_in_config_and_knowledge_files_names_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("medic.toml"),
+        b"[[endpoints]]\nname = \"a\"\nurl = \"http://127.0.0.1:1/\xff\"\n",
+    )
+    .unwrap();
+    let o = medic_in(dir.path(), &["config", "check"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("medic.toml:3: not valid UTF-8"),
+        "{}",
+        stderr(&o)
+    );
+
+    let kb = dir.path().join("kb");
+    std::fs::create_dir(&kb).unwrap();
+    std::fs::write(
+        kb.join("latin1.toml"),
+        b"id = \"latin1\"\ntitle = \"Caf\xe9\"\nsummary = \"s\"\nsteps = [\"x\"]\n",
+    )
+    .unwrap();
+    let o = medic_in(dir.path(), &["kb", "lint", kb.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("latin1.toml:2: not valid UTF-8"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn status_reads_a_stopped_database_without_writing_and_refuses_a_missing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    std::fs::write(
+        dir.path().join("medic.toml"),
+        format!("[[endpoints]]\nname = \"a\"\nurl = \"http://127.0.0.1:{port}/\"\ninterval = \"1s\"\ntimeout = \"500ms\"\n[alerts]\nfailure_threshold = 1\n"),
+    )
+    .unwrap();
+    let db = dir.path().join("state.db");
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_medic"))
+        .current_dir(dir.path())
+        .args(["watch", "--db", db.to_str().unwrap()])
+        .env_remove("MEDIC_CONFIG")
+        .env_remove("DISCORD_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The DOWN alert on stdout means a check and an incident are in the database.
+    let mut first = String::new();
+    BufReader::new(watch.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("DOWN"), "{first}");
+    let pid = watch.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(watch.wait().unwrap().success());
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing();
+    let o = medic_in(dir.path(), &["status", "--db", db.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("down"), "{}", stdout(&o));
+    assert_eq!(listing(), before, "status wrote next to the database");
+
+    let o = medic_in(dir.path(), &["status", "--db", "stat.db"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("stat.db does not exist"),
+        "{}",
+        stderr(&o)
+    );
+    let o = medic_in(dir.path(), &["status"], &[("MEDIC_DB", "typo.db")]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+}
+
+#[test]
+fn batch_lines_over_the_cap_get_an_error_and_the_stream_goes_on() {
+    let mut child = batch_child();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        writeln!(stdin, r#"{{"text": "HTTP 429 too many requests"}}"#).unwrap();
+        // 3 MiB of one line, written in pieces.
+        let piece = format!(r#"{{"text": "{}"#, "a".repeat(64 * 1024));
+        for _ in 0..48 {
+            stdin.write_all(piece.as_bytes()).unwrap();
+        }
+        stdin.write_all(b"\"}\n").unwrap();
+        writeln!(stdin, r#"{{"text": "ECONNREFUSED 127.0.0.1:5432"}}"#).unwrap();
+    });
+    let lines: Vec<serde_json::Value> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    writer.join().unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0]["matches"][0]["id"], "http-429");
+    let err = lines[1]["error"].as_str().unwrap();
+    assert!(err.starts_with("line 2: longer than 1024 KiB"), "{err}");
+    assert_eq!(lines[2]["matches"][0]["id"], "connection-refused");
 }
