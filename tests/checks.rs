@@ -484,9 +484,15 @@ async fn redirects_are_reported_or_followed() {
         "{r:#?}"
     );
 
-    // A redirect loop stops at the limit and is reported.
-    s.route("/loop", Reply::status(302).with_header("location", "/loop"));
-    let r = check_one(&endpoint(&s.url("/loop"), "follow_redirects = 2"), &[]).await;
+    // A chain longer than the limit stops there and is reported (a loop is named: see
+    // `redirect_loops_and_oversized_headers_are_named`).
+    for i in 1..=3 {
+        s.route(
+            &format!("/hop{i}"),
+            Reply::status(302).with_header("location", &format!("/hop{}", i + 1)),
+        );
+    }
+    let r = check_one(&endpoint(&s.url("/hop1"), "follow_redirects = 2"), &[]).await;
     expect(
         &r,
         Stage::Http,
@@ -1631,7 +1637,7 @@ async fn absurd_timeouts_are_config_errors_and_never_panic() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("medic.toml:4: timeout:") && err.contains("maximum"),
+        err.contains("medic.toml:4: timeout:") && err.contains("allowed: 100ms to 10m"),
         "{err}"
     );
     assert!(err.contains("medic.toml:9: timeout:"), "{err}");
@@ -2131,4 +2137,99 @@ fn config_errors_never_repeat_a_value_that_may_be_a_secret() {
         forbidden.add(key, key);
         forbidden.assert_absent(&format!("error for\n{toml}"), &err);
     }
+}
+
+// ---------------------------------------------------------------- redirect policy
+
+/// The HTTP stage's detail, which must be a warning about a redirect not followed.
+#[track_caller]
+fn redirect_warning(r: &CheckReport) -> &str {
+    expect(
+        r,
+        Stage::Http,
+        StageStatus::Warn,
+        Some("general-troubleshooting"),
+    );
+    detail(r, Stage::Http)
+}
+
+#[tokio::test]
+async fn redirects_to_internal_addresses_are_not_followed_from_a_public_name() {
+    let internal = HttpServer::start().await;
+    internal.set_default(Reply::json(200, r#"{"admin":"internal only"}"#));
+    let edge = HttpServer::start().await;
+    let dns = DnsServer::start(&[
+        (
+            "api.partner.test",
+            DnsAnswer::A("127.0.0.1".parse().unwrap()),
+        ),
+        (
+            "admin.partner.test",
+            DnsAnswer::A("127.0.0.1".parse().unwrap()),
+        ),
+    ])
+    .await;
+    edge.route(
+        "/by-name",
+        Reply::status(302).with_header(
+            "location",
+            &format!("http://admin.partner.test:{}/admin", internal.port()),
+        ),
+    );
+    edge.route(
+        "/by-ip",
+        Reply::status(302).with_header("location", &internal.url("/admin")),
+    );
+    let url = |path: &str| format!("http://api.partner.test:{}{path}", edge.port());
+    let extra = format!("follow_redirects = 3\nresolver = \"{}\"", dns.addr);
+    for path in ["/by-name", "/by-ip"] {
+        let r = check_one(&endpoint(&url(path), &extra), &[]).await;
+        let d = redirect_warning(&r);
+        assert!(
+            d.contains("not followed")
+                && d.contains("127.0.0.1, a loopback address")
+                && d.contains("allow_private_redirects"),
+            "{path}: {d}"
+        );
+        assert_eq!(r.status, Overall::Warn, "{r:#?}");
+    }
+    assert_eq!(internal.hits(), 0, "the internal service was never asked");
+
+    // Allowed explicitly, or when the configured URL is itself internal.
+    let allowed = format!("{extra}\nallow_private_redirects = true");
+    let r = check_one(&endpoint(&url("/by-name"), &allowed), &[]).await;
+    assert_eq!(r.status, Overall::Ok, "{r:#?}");
+    let r = check_one(&endpoint(&edge.url("/by-ip"), "follow_redirects = 3"), &[]).await;
+    assert_eq!(r.status, Overall::Ok, "{r:#?}");
+    assert_eq!(internal.hits(), 2);
+}
+
+#[tokio::test]
+async fn redirect_loops_and_oversized_headers_are_named() {
+    let s = HttpServer::start().await;
+    s.route("/a", Reply::status(302).with_header("location", "/b"));
+    s.route("/b", Reply::status(302).with_header("location", "/a#again"));
+    let r = check_one(&endpoint(&s.url("/a"), "follow_redirects = 10"), &[]).await;
+    let d = redirect_warning(&r);
+    assert!(
+        d.contains("redirect loop") && d.contains("/a → ") && d.contains("/b → "),
+        "{d}"
+    );
+
+    s.route(
+        "/big",
+        Reply::json(200, "{}").with_header("x-padding", &"p".repeat(500 * 1024)),
+    );
+    let r = check_one(&endpoint(&s.url("/big"), ""), &[]).await;
+    expect(
+        &r,
+        Stage::Http,
+        StageStatus::Fail,
+        Some("general-troubleshooting"),
+    );
+    let d = detail(&r, Stage::Http);
+    assert!(
+        d.contains("response headers") && d.contains("larger than"),
+        "{d}"
+    );
 }
