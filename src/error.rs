@@ -27,7 +27,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The Discord connection failed (gateway, REST, or an unreachable `DISCORD_API_BASE`).
-    /// `detail` is already redacted: serenity's own error text can quote the token.
+    /// `detail` is redacted by [`Error::discord`]: serenity's own error text can quote the token.
     #[error("{context}{}", if .detail.is_empty() { String::new() } else { format!(": {}", .detail) })]
     Discord { context: String, detail: String },
     /// The state database (`MEDIC_DB`) cannot be used: corrupted, foreign, unwritable, locked.
@@ -53,11 +53,13 @@ pub enum Error {
 }
 
 impl Error {
-    /// A Discord failure; `detail` must already be redacted.
+    /// A Discord failure. `detail` (serenity's error text, which can quote the request's
+    /// `Authorization` header or an answer's body) passes the process-wide redaction gate, which
+    /// knows `DISCORD_TOKEN`, so no caller can forget to.
     pub fn discord(context: impl Into<String>, detail: impl Into<String>) -> Error {
         Error::Discord {
             context: context.into(),
-            detail: detail.into(),
+            detail: crate::redact::process().redact(&detail.into()),
         }
     }
 

@@ -3,8 +3,9 @@
 //! # Layout
 //! From the bottom up; a module imports only modules listed above it.
 //! - Leaves: [`located`] (a problem at `file:line`), [`text`] (cutting text), [`clock`] (one
-//!   [`clock::Clock`] for checks, alerts and cooldowns), [`secrets`] (secret values and their
-//!   redaction from every output).
+//!   [`clock::Clock`] for checks, alerts and cooldowns), [`secrets`] (secret values, where they
+//!   come from, which URL parts are secret), [`redact`] (the redaction gate every
+//!   server-supplied or error string passes).
 //! - [`knowledge`]: troubleshooting entries, embedded from `knowledge/` or loaded from a user
 //!   directory, validated with `file:line` errors ([`knowledge::LoadErrors`]).
 //! - [`config`]: `medic.toml` — endpoints to check, Discord settings, alert policy — validated
@@ -41,6 +42,7 @@ pub mod error;
 pub mod knowledge;
 pub mod located;
 pub mod matcher;
+pub mod redact;
 pub mod render;
 pub mod secrets;
 pub mod store;

@@ -1,5 +1,7 @@
-//! A problem located in a file the user wrote (knowledge entry, `medic.toml`), and how a list of
-//! them is printed. A leaf: `config` and `knowledge` build their error types from it.
+//! A problem located in a file the user wrote (knowledge entry, `medic.toml`), how a list of
+//! them is printed, and the two things locating needs: byte offset to line ([`LineIndex`]) and
+//! text that must be UTF-8 ([`utf8_text`]). A leaf: `config` and `knowledge` build their error
+//! types from it.
 
 use std::fmt;
 
@@ -32,4 +34,66 @@ pub(crate) fn write_lines(f: &mut fmt::Formatter<'_>, problems: &[Located]) -> f
         write!(f, "{p}")?;
     }
     Ok(())
+}
+
+/// Line numbers for byte offsets of one text, computed once: asking for the line of every
+/// span by counting from the start would make parsing quadratic in the file's length.
+#[derive(Debug, Clone)]
+pub struct LineIndex {
+    /// Offset at which each line starts (the first is 0).
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(text: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
+    }
+
+    /// The 1-based line holding byte `offset`.
+    pub fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset)
+    }
+}
+
+/// The file's bytes as text, or where (`file:line`) the first byte that is not UTF-8 sits.
+pub fn utf8_text(file: &str, bytes: Vec<u8>) -> Result<String, Located> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = at
+            - bytes[..at]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1;
+        Located {
+            file: file.to_string(),
+            line: Some(line),
+            message: format!("not valid UTF-8 (byte {column} of the line); save the file as UTF-8"),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_of_offsets() {
+        let idx = LineIndex::new("a\nbc\n\nd");
+        let lines: Vec<usize> = (0..8).map(|o| idx.line(o)).collect();
+        assert_eq!(lines, [1, 1, 2, 2, 2, 3, 4, 4]);
+    }
+
+    #[test]
+    fn invalid_utf8_is_located() {
+        let e = utf8_text("f.toml", b"ok\nstill ok\nbad \xff here".to_vec()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "f.toml:3: not valid UTF-8 (byte 5 of the line); save the file as UTF-8"
+        );
+    }
 }

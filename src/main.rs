@@ -16,7 +16,8 @@ fn main() -> ExitCode {
     match medic::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("medic: {e}");
+            // The last gate: an error may quote what a server or the Discord API said.
+            eprintln!("medic: {}", medic::redact::process().redact(&e.to_string()));
             ExitCode::from(e.exit_code())
         }
     }

@@ -1,4 +1,5 @@
-//! Plain-text helpers every layer may use: cutting text to a length. A leaf module.
+//! Plain-text helpers every layer may use: cutting text to a length, and making text fit for a
+//! terminal or chat ([`printable`]). A leaf module.
 
 /// `text` cut to at most `max` characters, ending in `…` when it was cut.
 pub fn truncate_chars(text: &str, max: usize) -> String {
@@ -8,4 +9,56 @@ pub fn truncate_chars(text: &str, max: usize) -> String {
     let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+/// Whether a character may reach a terminal or Discord: no C0/C1 control (they move the
+/// cursor, retitle the window, erase what was printed) except newline and tab.
+fn is_forbidden_control(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
+}
+
+/// Bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): they reorder what
+/// follows, so a line can read as something else than it says.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// What replaces a bidi control: visible, so the reader sees something was there.
+pub const BIDI_REPLACEMENT: char = '\u{FFFD}';
+
+/// `text` fit for a terminal or a chat message: control characters dropped (newline and tab
+/// kept), bidi controls replaced by [`BIDI_REPLACEMENT`]. Borrowed when nothing changes.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| is_forbidden_control(c) || is_bidi_control(c))
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .filter(|c| !is_forbidden_control(*c))
+            .map(|c| {
+                if is_bidi_control(c) {
+                    BIDI_REPLACEMENT
+                } else {
+                    c
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_drops_controls_and_neutralises_bidi() {
+        assert_eq!(
+            printable("ok\u{1b}]0;title\u{7}\u{8}\r\u{9b}31m\n\tx\u{202E}y\u{2066}"),
+            "ok]0;title31m\n\tx\u{FFFD}y\u{FFFD}"
+        );
+        assert!(matches!(printable("plain"), std::borrow::Cow::Borrowed(_)));
+    }
 }

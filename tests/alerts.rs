@@ -1611,7 +1611,7 @@ fn watch_alerts_on_stdout_in_order_and_a_restart_mid_incident_recovers_once() {
     let server = SwitchServer::start();
     let dir = tempfile::tempdir().unwrap();
     let config =
-        alerts_support::write_config(dir.path(), "200ms", &[("local-api".into(), server.url())]);
+        alerts_support::write_config(dir.path(), "1s", &[("local-api".into(), server.url())]);
     let db = dir.path().join("state.db");
     let mut w = Watch::start(dir.path(), &config, &db);
     wait_until("good checks", Duration::from_secs(10), || {
@@ -1771,7 +1771,7 @@ fn sigkill_at_random_moments_loses_nothing_committed_and_state_stays_consistent(
     let mut endpoints: Vec<(String, String)> =
         (0..20).map(|i| (format!("up-{i}"), server.url())).collect();
     endpoints.extend((0..20).map(|i| (format!("refused-{i}"), format!("http://{closed}/health"))));
-    let config = alerts_support::write_config(dir.path(), "100ms", &endpoints);
+    let config = alerts_support::write_config(dir.path(), "1s", &endpoints);
     let db = dir.path().join("state.db");
 
     let mut rng = rand::thread_rng();
@@ -1854,7 +1854,7 @@ fn watch_stops_cleanly_when_stdout_is_closed() {
     let server = SwitchServer::start();
     let dir = tempfile::tempdir().unwrap();
     let config =
-        alerts_support::write_config(dir.path(), "200ms", &[("local-api".into(), server.url())]);
+        alerts_support::write_config(dir.path(), "1s", &[("local-api".into(), server.url())]);
     let db = dir.path().join("state.db");
     let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_medic"))
@@ -1913,8 +1913,17 @@ fn status_only_reads_the_database() {
     let status = medic_status_json(&config, &db);
     assert_eq!(status[0]["state"], "unknown");
     assert_eq!(std::fs::metadata(&db).unwrap().len(), 0, "not migrated");
+    // A mistyped --db is an error (exit 2), not a table of "unknown" endpoints.
     let missing = dir.path().join("missing.db");
-    assert_eq!(medic_status_json(&config, &missing)[0]["state"], "unknown");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_medic"))
+        .args(["status", "--json", "--config"])
+        .arg(&config)
+        .arg("--db")
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
     assert!(!missing.exists(), "not created");
 }
 
@@ -2197,7 +2206,7 @@ fn bot_posts_alerts_and_handles_acknowledge_rerun_silence_and_unsilence() {
     let dir = tempfile::tempdir().unwrap();
     let toml = format!(
         "[discord]\nalert_channel = {CHANNEL}\ncheck_roles = [{ROLE}]\n\n[alerts]\nfailure_threshold = 1\nremind_every = \"0\"\n\n\
-         [[endpoints]]\nname = \"api\"\nurl = \"{}\"\ninterval = \"300ms\"\ntimeout = \"2s\"\n",
+         [[endpoints]]\nname = \"api\"\nurl = \"{}\"\ninterval = \"1s\"\ntimeout = \"2s\"\n",
         server.url()
     );
     let env = std::collections::HashMap::<String, String>::new();

@@ -484,9 +484,15 @@ async fn redirects_are_reported_or_followed() {
         "{r:#?}"
     );
 
-    // A redirect loop stops at the limit and is reported.
-    s.route("/loop", Reply::status(302).with_header("location", "/loop"));
-    let r = check_one(&endpoint(&s.url("/loop"), "follow_redirects = 2"), &[]).await;
+    // A chain longer than the limit stops there and is reported (a loop is named: see
+    // `redirect_loops_and_oversized_headers_are_named`).
+    for i in 1..=3 {
+        s.route(
+            &format!("/hop{i}"),
+            Reply::status(302).with_header("location", &format!("/hop{}", i + 1)),
+        );
+    }
+    let r = check_one(&endpoint(&s.url("/hop1"), "follow_redirects = 2"), &[]).await;
     expect(
         &r,
         Stage::Http,
@@ -1631,7 +1637,7 @@ async fn absurd_timeouts_are_config_errors_and_never_panic() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("medic.toml:4: timeout:") && err.contains("maximum"),
+        err.contains("medic.toml:4: timeout:") && err.contains("allowed: 100ms to 10m"),
         "{err}"
     );
     assert!(err.contains("medic.toml:9: timeout:"), "{err}");
@@ -1856,4 +1862,374 @@ async fn cli_exit_codes_json_and_dotenv() {
         .await
         .unwrap();
     assert_eq!(code, 2);
+}
+
+// ---------------------------------------------------------------- hostile servers: the gate
+
+/// What the hostile server echoes next, and where.
+#[derive(Default)]
+struct Echo {
+    place: &'static str,
+    text: String,
+}
+
+/// The places of an answer a server controls and medic shows.
+const PLACES: [&str; 5] = [
+    "www-authenticate",
+    "body",
+    "location",
+    "content-type",
+    "ratelimit-policy",
+];
+
+/// An API server that puts `echo.text` into `echo.place`, and a token server that issues
+/// `token` or, when the place is `oauth-error`, refuses with the text as `error_description`.
+fn hostile_servers(
+    api: &HttpServer,
+    token_server: &HttpServer,
+    echo: &Arc<std::sync::Mutex<Echo>>,
+    token: &str,
+) {
+    let e = echo.clone();
+    api.set_default(Reply::handler(move |_| {
+        let echo = e.lock().unwrap();
+        let text = echo.text.as_str();
+        let quoted = text.replace('\\', "\\\\").replace('"', "\\\"");
+        match echo.place {
+            "www-authenticate" => Reply::status(401).with_header(
+                "www-authenticate",
+                &format!(
+                    "Bearer error=\"invalid_token\", error_description=\"rejected: {quoted}\""
+                ),
+            ),
+            "body" => Reply::html(200, &format!("{text} tail")),
+            "location" => {
+                Reply::status(302).with_header("location", &format!("/next/{text}?echo={text}"))
+            }
+            "content-type" => Reply::body(200, &format!("application/{text}"), b"{}".to_vec()),
+            _ => Reply::json(200, "{}").with_header(
+                "ratelimit-policy",
+                &format!("100;w=60;comment=\"{quoted}\""),
+            ),
+        }
+    }));
+    let e = echo.clone();
+    let token = token.to_string();
+    token_server.set_default(Reply::handler(move |_| {
+        let echo = e.lock().unwrap();
+        if echo.place == "oauth-error" {
+            let body = serde_json::json!({"error": "invalid_client", "error_description": format!("client {} unknown", echo.text)});
+            Reply::json(401, &body.to_string())
+        } else {
+            Reply::json(200, &format!(r#"{{"access_token":"{token}","expires_in":3600}}"#))
+        }
+    }));
+}
+
+/// Every surface a report reaches: `check` text, `check --json`, the Discord embed, and the
+/// observation the alerts (and so the database and alert texts) are built from.
+fn surfaces(r: &CheckReport, kb: &Knowledge) -> Vec<(&'static str, String)> {
+    let observation = medic::alerts::probe::observation(r);
+    vec![
+        ("text", medic::render::terminal::check::report(r, kb)),
+        ("json", serde_json::to_string(r).unwrap()),
+        (
+            "discord",
+            serde_json::to_string(&medic::render::discord::check_report(r, kb).serenity_embeds())
+                .unwrap(),
+        ),
+        ("observation", serde_json::to_string(&observation).unwrap()),
+    ]
+}
+
+#[tokio::test]
+async fn hostile_echoes_in_every_form_and_place_leak_nothing_for_every_auth_kind() {
+    let kb = Knowledge::builtin().unwrap();
+    let api = HttpServer::start().await;
+    let token_server = HttpServer::start().await;
+    let echo = Arc::new(std::sync::Mutex::new(Echo::default()));
+    let access_token = "at-OAuth-S9t0U1v2W3x4";
+    hostile_servers(&api, &token_server, &echo, access_token);
+    let oauth = format!("{{ kind = \"oauth2_client_credentials\", token_url = \"{}\", client_id_env = \"CI\", client_secret_env = \"CS\" }}", token_server.url("/token"));
+    type Env = Vec<(&'static str, &'static str)>;
+    // (kind, auth table, environment, what the API echoes, what the token endpoint echoes)
+    let kinds: Vec<(&str, String, Env, Vec<&str>, Vec<&str>)> = vec![
+        (
+            "bearer",
+            "{ kind = \"bearer\", token_env = \"T\" }".into(),
+            vec![("T", "tok-Bearer/9f8E+7d6=C5b4")],
+            vec!["tok-Bearer/9f8E+7d6=C5b4"],
+            vec![],
+        ),
+        (
+            "basic",
+            "{ kind = \"basic\", user_env = \"U\", password_env = \"P\" }".into(),
+            vec![("U", "svc-user-Basic"), ("P", "pw Basic/3a2B+1c0=")],
+            vec![
+                "svc-user-Basic",
+                "pw Basic/3a2B+1c0=",
+                "svc-user-Basic:pw Basic/3a2B+1c0=",
+            ],
+            vec![],
+        ),
+        (
+            "header",
+            "{ kind = \"header\", name = \"X-Api-Key\", value_env = \"K\" }".into(),
+            vec![("K", "key-Header_A1b2C3d4/e5+F6")],
+            vec!["key-Header_A1b2C3d4/e5+F6"],
+            vec![],
+        ),
+        (
+            "query",
+            "{ kind = \"query\", param = \"api_token\", value_env = \"Q\" }".into(),
+            vec![("Q", "q-Query/G7h8+I9j0=K1")],
+            vec!["q-Query/G7h8+I9j0=K1"],
+            vec![],
+        ),
+        (
+            "oauth2",
+            oauth,
+            vec![("CI", "cid-OAuth-L2m3N4"), ("CS", "csec-OAuth/O5p6+Q7r8=")],
+            vec![access_token],
+            vec!["cid-OAuth-L2m3N4", "csec-OAuth/O5p6+Q7r8="],
+        ),
+    ];
+    let mut cases = 0;
+    for (kind, auth, env, api_echoes, token_echoes) in &kinds {
+        let toml = endpoint(
+            &api.url("/v1/x"),
+            &format!("auth = {auth}\nexpect_content_type = \"application/json\""),
+        );
+        let checker = Checker::new(config_in(Path::new("."), &toml, env));
+        let mut all_secrets: Vec<&str> = env.iter().map(|(_, v)| *v).collect();
+        if *kind == "oauth2" {
+            all_secrets.push(access_token);
+        }
+        let plan = api_echoes
+            .iter()
+            .flat_map(|s| PLACES.iter().map(move |p| (*p, *s)))
+            .chain(token_echoes.iter().map(|s| ("oauth-error", *s)));
+        for (n, (place, secret)) in plan.enumerate() {
+            // The first secret of a kind in every form; the others in every other form, which
+            // still covers each form in each place across the kinds.
+            let forms = support::hostile::encodings(secret)
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| n < PLACES.len() || i % 2 == n % 2)
+                .map(|(_, f)| f);
+            for (encoding, text) in forms {
+                *echo.lock().unwrap() = Echo {
+                    place,
+                    text: text.clone(),
+                };
+                let r = checker.check_named("t").await.unwrap();
+                let case = format!("{kind} / {place} / {encoding}");
+                let outputs = surfaces(&r, &kb);
+                assert!(
+                    outputs[0].1.contains("***") || outputs[0].1.contains("[withheld"),
+                    "{case}: the echo was shown, masked:\n{}",
+                    outputs[0].1
+                );
+                let mut forbidden = support::hostile::Forbidden::default();
+                forbidden.add(secret, &text);
+                for other in &all_secrets {
+                    forbidden.add(other, other);
+                }
+                for (surface, out) in &outputs {
+                    forbidden.assert_absent(&format!("{case} in {surface}"), out);
+                }
+                cases += 1;
+            }
+        }
+    }
+    assert!(cases > 300, "{cases} cases");
+}
+
+// ---------------------------------------------------------------- configuration bounds
+
+fn config_error(toml: &str) -> Option<String> {
+    Config::parse("medic.toml", toml, Path::new("."), &HashMap::new())
+        .err()
+        .map(|e| e.to_string())
+}
+
+#[test]
+fn timing_settings_outside_their_bounds_are_refused_with_line_and_range() {
+    let ep = |extra: &str| {
+        format!("[[endpoints]]\nname = \"a\"\nurl = \"http://127.0.0.1:1/\"\n{extra}\n")
+    };
+    // (configuration, line of the value, key) that must be refused.
+    let refused = [
+        (ep("interval = \"1ns\""), 4, "interval"),
+        (ep("interval = \"999ms\""), 4, "interval"),
+        (ep("timeout = \"50ms\""), 4, "timeout"),
+        (ep("timeout = \"0\""), 4, "timeout"),
+        (
+            "[alerts]\nremind_every = \"1ms\"\n".to_string(),
+            2,
+            "remind_every",
+        ),
+        (
+            ep("alerts = { remind_every = \"59s\" }"),
+            4,
+            "alerts.remind_every",
+        ),
+        ("[alerts]\nretention = \"1s\"\n".to_string(), 2, "retention"),
+        ("[alerts]\nretention = \"0\"\n".to_string(), 2, "retention"),
+        (ep("follow_redirects = 4294967295"), 4, "follow_redirects"),
+        (ep("follow_redirects = 11"), 4, "follow_redirects"),
+        ("[checks]\nconcurrency = 0\n".to_string(), 2, "concurrency"),
+        (
+            "[checks]\nconcurrency = 5000\n".to_string(),
+            2,
+            "concurrency",
+        ),
+    ];
+    for (toml, line, key) in &refused {
+        let err = config_error(toml).unwrap_or_else(|| panic!("accepted:\n{toml}"));
+        assert!(
+            err.starts_with(&format!("medic.toml:{line}: {key}: ")) && err.contains("allowed: "),
+            "{toml}\n→ {err}"
+        );
+    }
+    // The edges of each range are fine, and so is zero where it means "off".
+    for ok in [
+        ep("interval = \"1s\""),
+        ep("interval = \"0\""),
+        ep("timeout = \"100ms\""),
+        ep("follow_redirects = 10"),
+        ep("alerts = { remind_every = \"never\" }"),
+        "[alerts]\nremind_every = \"1m\"\nretention = \"1h\"\n".to_string(),
+        "[alerts]\nremind_every = \"0\"\n".to_string(),
+        "[checks]\nconcurrency = 1024\n".to_string(),
+    ] {
+        assert_eq!(config_error(&ok), None, "{ok}");
+    }
+}
+
+#[test]
+fn config_errors_never_repeat_a_value_that_may_be_a_secret() {
+    let key = "sk_live_51HxQ2eLkdIwHu7ixWqYtR";
+    let ep = |name: &str, extra: &str| {
+        format!("[[endpoints]]\nname = \"{name}\"\nurl = \"http://127.0.0.1:1/\"\n{extra}\n")
+    };
+    let cases = [
+        ep(&format!("X-Api-Key: {key}"), ""),
+        ep(&format!("X-Api-Key: {key}"), "auth = { kind = \"bearer\", token_env = \"UNSET_X\" }"),
+        ep("a", &format!("auth = {{ kind = \"header\", name = \"X-Api-Key: {key}\", value_env = \"UNSET_Y\" }}")),
+        format!("[discord]\nalert_channel = \"{key}\"\n"),
+        ep("a", &format!("alerts = {{ mention_role = \"{key}\" }}")),
+        ep("a", &format!("follow_redirects = \"{key}\"")),
+        ep("a", &format!("timeout = \"{key}\"")),
+        ep("a", &format!("interval = \"Bearer {key}\"")),
+        ep("a", &format!("method = \"{key}\"")),
+        ep("a", &format!("expect_status = \"{key}\"")),
+        ep("a", &format!("resolver = \"{key}\"")),
+        ep("a", &format!("expect_json_pointers = [\"{key}\"]")),
+        ep("a", &format!("auth = {{ kind = \"{key}\" }}")),
+        ep("a", &format!("headers = {{ \"X-Token-{key}\" = \"v\" }}")),
+        format!("{}\n{}", ep("same", ""), ep("same", &format!("headers = {{ \"{key}\" = 1 }}"))),
+    ];
+    for toml in &cases {
+        let err = config_error(toml).unwrap_or_else(|| panic!("accepted:\n{toml}"));
+        assert!(err.starts_with("medic.toml:"), "{err}");
+        let mut forbidden = support::hostile::Forbidden::default();
+        forbidden.add(key, key);
+        forbidden.assert_absent(&format!("error for\n{toml}"), &err);
+    }
+}
+
+// ---------------------------------------------------------------- redirect policy
+
+/// The HTTP stage's detail, which must be a warning about a redirect not followed.
+#[track_caller]
+fn redirect_warning(r: &CheckReport) -> &str {
+    expect(
+        r,
+        Stage::Http,
+        StageStatus::Warn,
+        Some("general-troubleshooting"),
+    );
+    detail(r, Stage::Http)
+}
+
+#[tokio::test]
+async fn redirects_to_internal_addresses_are_not_followed_from_a_public_name() {
+    let internal = HttpServer::start().await;
+    internal.set_default(Reply::json(200, r#"{"admin":"internal only"}"#));
+    let edge = HttpServer::start().await;
+    let dns = DnsServer::start(&[
+        (
+            "api.partner.test",
+            DnsAnswer::A("127.0.0.1".parse().unwrap()),
+        ),
+        (
+            "admin.partner.test",
+            DnsAnswer::A("127.0.0.1".parse().unwrap()),
+        ),
+    ])
+    .await;
+    edge.route(
+        "/by-name",
+        Reply::status(302).with_header(
+            "location",
+            &format!("http://admin.partner.test:{}/admin", internal.port()),
+        ),
+    );
+    edge.route(
+        "/by-ip",
+        Reply::status(302).with_header("location", &internal.url("/admin")),
+    );
+    let url = |path: &str| format!("http://api.partner.test:{}{path}", edge.port());
+    let extra = format!("follow_redirects = 3\nresolver = \"{}\"", dns.addr);
+    for path in ["/by-name", "/by-ip"] {
+        let r = check_one(&endpoint(&url(path), &extra), &[]).await;
+        let d = redirect_warning(&r);
+        assert!(
+            d.contains("not followed")
+                && d.contains("127.0.0.1, a loopback address")
+                && d.contains("allow_private_redirects"),
+            "{path}: {d}"
+        );
+        assert_eq!(r.status, Overall::Warn, "{r:#?}");
+    }
+    assert_eq!(internal.hits(), 0, "the internal service was never asked");
+
+    // Allowed explicitly, or when the configured URL is itself internal.
+    let allowed = format!("{extra}\nallow_private_redirects = true");
+    let r = check_one(&endpoint(&url("/by-name"), &allowed), &[]).await;
+    assert_eq!(r.status, Overall::Ok, "{r:#?}");
+    let r = check_one(&endpoint(&edge.url("/by-ip"), "follow_redirects = 3"), &[]).await;
+    assert_eq!(r.status, Overall::Ok, "{r:#?}");
+    assert_eq!(internal.hits(), 2);
+}
+
+#[tokio::test]
+async fn redirect_loops_and_oversized_headers_are_named() {
+    let s = HttpServer::start().await;
+    s.route("/a", Reply::status(302).with_header("location", "/b"));
+    s.route("/b", Reply::status(302).with_header("location", "/a#again"));
+    let r = check_one(&endpoint(&s.url("/a"), "follow_redirects = 10"), &[]).await;
+    let d = redirect_warning(&r);
+    assert!(
+        d.contains("redirect loop") && d.contains("/a → ") && d.contains("/b → "),
+        "{d}"
+    );
+
+    s.route(
+        "/big",
+        Reply::json(200, "{}").with_header("x-padding", &"p".repeat(500 * 1024)),
+    );
+    let r = check_one(&endpoint(&s.url("/big"), ""), &[]).await;
+    expect(
+        &r,
+        Stage::Http,
+        StageStatus::Fail,
+        Some("general-troubleshooting"),
+    );
+    let d = detail(&r, Stage::Http);
+    assert!(
+        d.contains("response headers") && d.contains("larger than"),
+        "{d}"
+    );
 }

@@ -1,7 +1,14 @@
-//! The built `medic` binary: diagnose (text, JSON, streaming batch), kb commands, exit codes.
+//! The built `medic` binary: diagnose (text, JSON, streaming batch), kb commands, exit codes;
+//! and what it prints facing hostile servers (control characters, the Discord token), bounds
+//! in `config check`, `status` on stopped or missing databases.
+
+mod support;
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
+
+use support::{HttpServer, Reply};
 
 fn medic(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_medic"))
@@ -75,15 +82,20 @@ fn chit_chat_gets_an_empty_result_and_exit_zero() {
     );
 }
 
-#[test]
-fn batch_streams_one_result_per_line_in_order() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_medic"))
+/// `medic diagnose --json --batch` with piped stdin and stdout.
+fn batch_child() -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_medic"))
         .args(["diagnose", "--json", "--batch"])
         .env_remove("MEDIC_KNOWLEDGE_DIR")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn batch_streams_one_result_per_line_in_order() {
+    let mut child = batch_child();
     let mut stdin = child.stdin.take().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     // Streaming: the answer to the first line arrives while stdin is still open.
@@ -216,4 +228,318 @@ fn knowledge_dir_from_the_environment_adds_entries() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["matches"][0]["id"], "sftp-drop-empty");
+}
+
+// ---------------------------------------------------------------- hostile servers
+
+/// `medic` in `dir` with `env`, stdin closed.
+fn medic_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_medic"));
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("MEDIC_KNOWLEDGE_DIR")
+        .env_remove("MEDIC_CONFIG")
+        .env_remove("MEDIC_DB")
+        .env_remove("DISCORD_TOKEN")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run medic")
+}
+
+/// Runs a blocking `medic` from an async test (the servers need the runtime meanwhile).
+async fn medic_async(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let dir = dir.to_path_buf();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        medic_in(&dir, &args, &env)
+    })
+    .await
+    .unwrap()
+}
+
+/// C0/C1 controls other than newline and tab, and bidi overrides, in `bytes`.
+fn terminal_controls(bytes: &[u8]) -> Vec<char> {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .filter(|c| {
+            (c.is_control() && *c != '\n' && *c != '\t')
+                || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_control_characters_never_reach_the_terminal() {
+    let s = HttpServer::start().await;
+    // Repaints the line as a success, retitles the window, rings, backspaces, flips the text.
+    let paint = "\u{1b}[2K\r\u{1b}[32m✔ all good\u{1b}[0m\u{1b}]0;owned\u{7}\u{8}\u{8}\u{202E}lave\u{9b}31m";
+    s.route("/html", Reply::html(200, paint));
+    let token = HttpServer::start().await;
+    token.set_default(Reply::json(
+        401,
+        &serde_json::json!({"error": "invalid_client\u{1b}[8m", "error_description": paint})
+            .to_string(),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[[endpoints]]\nname = \"html\"\nurl = \"{}\"\nexpect_content_type = \"application/json\"\n\n\
+         [[endpoints]]\nname = \"oauth\"\nurl = \"{}\"\n\
+         auth = {{ kind = \"oauth2_client_credentials\", token_url = \"{}\", client_id_env = \"CI\", client_secret_env = \"CS\" }}\n",
+        s.url("/html"),
+        s.url("/ok"),
+        token.url("/token")
+    );
+    std::fs::write(dir.path().join("medic.toml"), toml).unwrap();
+    let env = [("CI", "client-id-1"), ("CS", "client-secret-1")];
+    for args in [
+        vec!["check", "html"],
+        vec!["check", "oauth"],
+        vec!["check", "--all"],
+        vec!["check", "--all", "--json"],
+    ] {
+        let o = medic_async(dir.path(), &args, &env).await;
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(
+            out.contains("all good") || out.contains("lave"),
+            "{args:?}: the body is quoted: {out}"
+        );
+        assert_eq!(
+            terminal_controls(&o.stdout),
+            Vec::<char>::new(),
+            "{args:?} stdout: {out:?}"
+        );
+        assert_eq!(
+            terminal_controls(&o.stderr),
+            Vec::<char>::new(),
+            "{args:?} stderr"
+        );
+        if args.contains(&"--json") {
+            // Not even escaped: the JSON's strings hold no control character either.
+            assert!(
+                !out.contains("\\u001b") && !out.contains("\\u0007"),
+                "{out}"
+            );
+        }
+    }
+}
+
+/// A Discord bot token (three dot-separated parts, as serenity checks).
+const BOT_TOKEN: &str = "MTA5ODc2NTQzMjEwOTg3NjU0Mw.GxYzAb.Q1w2E3r4T5y6U7i8O9p0AsDfGhJkLzXcVbNm";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_errors_never_show_the_discord_token() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(BOT_TOKEN);
+    let pct: String = BOT_TOKEN.bytes().map(|b| format!("%{b:02x}")).collect();
+    let cut = &BOT_TOKEN[..BOT_TOKEN.len() - 4];
+    // Four ways a REST base can fail, each quoting the Authorization header it was sent.
+    let modes: Vec<(&str, Reply)> = vec![
+        (
+            "401 json",
+            Reply::json(
+                401,
+                &format!(
+                    r#"{{"message":"401: Unauthorized (Authorization: Bot {BOT_TOKEN})","code":0}}"#
+                ),
+            ),
+        ),
+        (
+            "500 json",
+            Reply::json(
+                500,
+                &format!(
+                    r#"{{"message":"upstream saw Bot {b64} / {}","code":0}}"#,
+                    BOT_TOKEN.to_lowercase()
+                ),
+            ),
+        ),
+        (
+            "502 text",
+            Reply::body(
+                502,
+                "text/plain",
+                format!("bad gateway for authorization=Bot%20{pct}").into_bytes(),
+            ),
+        ),
+        (
+            "200 not json",
+            Reply::body(
+                200,
+                "application/json",
+                format!("{{not json: Bot {cut}").into_bytes(),
+            ),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("medic.toml"), "").unwrap();
+    let mut forbidden = support::hostile::Forbidden::default();
+    forbidden.add(BOT_TOKEN, &b64).add(BOT_TOKEN, &pct);
+    for (mode, reply) in modes {
+        let s = HttpServer::start().await;
+        s.set_default(reply);
+        let db = dir.path().join(format!("{}.db", mode.replace(' ', "-")));
+        let o = medic_async(
+            dir.path(),
+            &["serve"],
+            &[
+                ("DISCORD_TOKEN", BOT_TOKEN),
+                ("DISCORD_API_BASE", &s.url("")),
+                ("MEDIC_DB", db.to_str().unwrap()),
+                ("RUST_LOG", "debug"),
+            ],
+        )
+        .await;
+        assert_eq!(o.status.code(), Some(1), "{mode}: {}", stderr(&o));
+        assert!(s.hits() > 0, "{mode}: the REST base was asked");
+        let err = stderr(&o);
+        assert!(err.contains("DISCORD_API_BASE"), "{mode}: {err}");
+        forbidden.assert_absent(&format!("{mode}: stderr"), &err);
+        forbidden.assert_absent(&format!("{mode}: stdout"), &stdout(&o));
+    }
+}
+
+// ---------------------------------------------------------------- configuration and files
+
+#[test]
+fn config_check_refuses_a_one_millisecond_reminder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("medic.toml"),
+        "[alerts]\nremind_every = \"1ms\"\n",
+    )
+    .unwrap();
+    let o = medic_in(dir.path(), &["config", "check"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("medic.toml:2: remind_every: `1ms` is too short; allowed: 0 or \"never\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn invalid_utf8_in_config_and_knowledge_files_names_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("medic.toml"),
+        b"[[endpoints]]\nname = \"a\"\nurl = \"http://127.0.0.1:1/\xff\"\n",
+    )
+    .unwrap();
+    let o = medic_in(dir.path(), &["config", "check"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("medic.toml:3: not valid UTF-8"),
+        "{}",
+        stderr(&o)
+    );
+
+    let kb = dir.path().join("kb");
+    std::fs::create_dir(&kb).unwrap();
+    std::fs::write(
+        kb.join("latin1.toml"),
+        b"id = \"latin1\"\ntitle = \"Caf\xe9\"\nsummary = \"s\"\nsteps = [\"x\"]\n",
+    )
+    .unwrap();
+    let o = medic_in(dir.path(), &["kb", "lint", kb.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("latin1.toml:2: not valid UTF-8"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn status_reads_a_stopped_database_without_writing_and_refuses_a_missing_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    std::fs::write(
+        dir.path().join("medic.toml"),
+        format!("[[endpoints]]\nname = \"a\"\nurl = \"http://127.0.0.1:{port}/\"\ninterval = \"1s\"\ntimeout = \"500ms\"\n[alerts]\nfailure_threshold = 1\n"),
+    )
+    .unwrap();
+    let db = dir.path().join("state.db");
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_medic"))
+        .current_dir(dir.path())
+        .args(["watch", "--db", db.to_str().unwrap()])
+        .env_remove("MEDIC_CONFIG")
+        .env_remove("DISCORD_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The DOWN alert on stdout means a check and an incident are in the database.
+    let mut first = String::new();
+    BufReader::new(watch.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("DOWN"), "{first}");
+    let pid = watch.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(watch.wait().unwrap().success());
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing();
+    let o = medic_in(dir.path(), &["status", "--db", db.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("down"), "{}", stdout(&o));
+    assert_eq!(listing(), before, "status wrote next to the database");
+
+    let o = medic_in(dir.path(), &["status", "--db", "stat.db"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("stat.db does not exist"),
+        "{}",
+        stderr(&o)
+    );
+    let o = medic_in(dir.path(), &["status"], &[("MEDIC_DB", "typo.db")]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+}
+
+#[test]
+fn batch_lines_over_the_cap_get_an_error_and_the_stream_goes_on() {
+    let mut child = batch_child();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        writeln!(stdin, r#"{{"text": "HTTP 429 too many requests"}}"#).unwrap();
+        // 3 MiB of one line, written in pieces.
+        let piece = format!(r#"{{"text": "{}"#, "a".repeat(64 * 1024));
+        for _ in 0..48 {
+            stdin.write_all(piece.as_bytes()).unwrap();
+        }
+        stdin.write_all(b"\"}\n").unwrap();
+        writeln!(stdin, r#"{{"text": "ECONNREFUSED 127.0.0.1:5432"}}"#).unwrap();
+    });
+    let lines: Vec<serde_json::Value> = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    writer.join().unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0]["matches"][0]["id"], "http-429");
+    let err = lines[1]["error"].as_str().unwrap();
+    assert!(err.starts_with("line 2: longer than 1024 KiB"), "{err}");
+    assert_eq!(lines[2]["matches"][0]["id"], "connection-refused");
 }

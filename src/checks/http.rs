@@ -283,6 +283,13 @@ fn hyper_failure(e: &hyper::Error, when: &str) -> Failure {
             Some("connection-reset"),
         );
     }
+    if e.is_parse_too_large() {
+        // hyper's limit for a response head (about 400 KB): valid HTTP, just too much of it.
+        return Failure::new(
+            format!("the response headers {when} are larger than the ~400 KB medic reads (oversized cookies, a header repeated in a loop, or a misbehaving proxy)"),
+            Some("general-troubleshooting"),
+        );
+    }
     if e.is_parse() {
         return Failure::new(
             format!("the answer {when} is not valid HTTP/1.1 (TLS port spoken to with http://, or not an HTTP server?)"),

@@ -15,6 +15,7 @@ mod dns;
 mod http;
 mod net;
 mod oauth;
+mod redirects;
 mod report;
 
 use std::collections::HashMap;
@@ -271,13 +272,17 @@ impl Checker {
             with_body: true,
         };
         let mut hops = 0u32;
+        let mut chain = Chain {
+            visited: vec![ep.url.clone()],
+            origin_private: None,
+        };
         loop {
             // Each hop is a fresh check of its own URL; only the last one is reported.
             run.stages.clear();
             run.facts = Facts::default();
             let may_follow = hops < ep.follow_redirects;
             let outcome = self
-                .run_once(ep, &hop, may_follow, deadline, run, redactor)
+                .run_once(ep, &hop, may_follow, &mut chain, deadline, run, redactor)
                 .await;
             match outcome {
                 Some((next, status)) => {
@@ -314,6 +319,7 @@ impl Checker {
         ep: &Endpoint,
         hop: &Hop,
         may_follow: bool,
+        chain: &mut Chain,
         deadline: Instant,
         run: &mut Run,
         redactor: &mut Redactor,
@@ -354,6 +360,9 @@ impl Checker {
             }
         };
         run.facts.addresses = addrs.iter().map(ToString::to_string).collect();
+        if chain.origin_private.is_none() {
+            chain.origin_private = Some(redirects::origin_is_private(&host, &addrs));
+        }
 
         // 2. TCP
         let t = Instant::now();
@@ -514,11 +523,19 @@ impl Checker {
                 );
                 return None;
             };
-            if may_follow {
+            let shown = run.facts.redirect_to.clone().unwrap_or_default();
+            let refused = if may_follow {
+                self.refuse_redirect(ep, &next, chain, deadline).await
+            } else {
+                None
+            };
+            if may_follow && refused.is_none() {
+                chain.visited.push(next.clone());
                 return Some((next, status));
             }
-            let shown = run.facts.redirect_to.clone().unwrap_or_default();
-            let why = if ep.follow_redirects == 0 {
+            let why = if let Some(why) = refused {
+                why
+            } else if ep.follow_redirects == 0 {
                 "not followed (set follow_redirects, or point `url` at the final address)"
                     .to_string()
             } else {
@@ -596,13 +613,71 @@ impl Checker {
     }
 }
 
+impl Checker {
+    /// Why a redirect to `next` is not followed, if it is not: it goes back to a URL of this
+    /// chain (a loop), or to a loopback/private/link-local/unique-local address while the
+    /// configured URL is not one (a hostile upstream must not make medic fetch, and show a chat
+    /// user, an internal service).
+    async fn refuse_redirect(
+        &self,
+        ep: &Endpoint,
+        next: &Url,
+        chain: &Chain,
+        deadline: Instant,
+    ) -> Option<String> {
+        let same = |a: &Url, b: &Url| {
+            let (mut a, mut b) = (a.clone(), b.clone());
+            a.set_fragment(None);
+            b.set_fragment(None);
+            a == b
+        };
+        if chain.visited.iter().any(|u| same(u, next)) {
+            let path: Vec<String> = chain
+                .visited
+                .iter()
+                .chain(std::iter::once(next))
+                .map(|u| crate::secrets::redact_url(u, &[]))
+                .collect();
+            return Some(format!(
+                "not followed: redirect loop ({}); fix the server's redirect rules or point `url` at the final address",
+                path.join(" → ")
+            ));
+        }
+        if ep.allow_private_redirects || chain.origin_private == Some(true) {
+            return None;
+        }
+        let addrs: Vec<IpAddr> = match next.host()? {
+            Host::Ipv4(ip) => vec![IpAddr::V4(ip)],
+            Host::Ipv6(ip) => vec![IpAddr::V6(ip)],
+            // A name that does not resolve is followed: the next hop's DNS stage reports it.
+            Host::Domain(name) => {
+                let resolver = self.resolver(ep.resolver);
+                dns::resolve(&resolver, name, ep.resolver, deadline, ep.timeout)
+                    .await
+                    .ok()?
+            }
+        };
+        let (ip, kind) = addrs
+            .iter()
+            .find_map(|ip| redirects::private_kind(*ip).map(|k| (ip, k)))?;
+        Some(format!(
+            "not followed: the target resolves to {ip}, a {kind} address, and the configured URL is not one (set `allow_private_redirects = true` if this endpoint may redirect there)"
+        ))
+    }
+}
+
+/// The redirects of one check so far.
+struct Chain {
+    /// The configured URL and every redirect target followed.
+    visited: Vec<Url>,
+    /// Whether the configured URL is itself a private address (known after its DNS stage).
+    origin_private: Option<bool>,
+}
+
 /// Values of well-known secret query parameters (`token`, `api_key`, …) of a URL.
 fn add_query_secrets(redactor: &mut Redactor, url: &Url) {
     for (k, v) in url.query_pairs() {
-        if crate::secrets::SECRET_QUERY_PARAMS
-            .iter()
-            .any(|s| k.eq_ignore_ascii_case(s))
-        {
+        if crate::secrets::is_secret_param(&k) {
             redactor.add(&v);
         }
     }

@@ -22,6 +22,10 @@ pub enum ConfigCommand {
 /// path, else `./medic.toml` if it exists, else the empty configuration.
 pub fn load(path: Option<&Path>) -> Result<Config> {
     let _ = dotenvy::dotenv();
+    // The bot token may sit in .env next to endpoint secrets: no output of any command shows it.
+    if let Ok(token) = std::env::var("DISCORD_TOKEN") {
+        crate::redact::remember(token.trim());
+    }
     let path: Option<PathBuf> = match path {
         Some(p) => Some(p.to_path_buf()),
         None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.is_file()),

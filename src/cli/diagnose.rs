@@ -56,21 +56,32 @@ struct BatchLine {
 pub fn batch(
     matcher: &Matcher,
     top: usize,
-    input: impl BufRead,
+    mut input: impl BufRead,
     mut output: impl Write,
 ) -> Result<()> {
-    for (n, line) in input.split(b'\n').enumerate() {
-        let line = line.map_err(|e| Error::io("reading stdin", e))?;
-        let line = String::from_utf8_lossy(&line);
+    let mut buf = Vec::new();
+    for n in 0.. {
+        let Some(fits) = read_line_capped(&mut input, &mut buf, MAX_BATCH_LINE)
+            .map_err(|e| Error::io("reading stdin", e))?
+        else {
+            break;
+        };
+        let line = String::from_utf8_lossy(&buf);
         let line = line.trim();
-        if line.is_empty() {
+        if line.is_empty() && fits {
             continue;
         }
-        let out = match serde_json::from_str::<BatchLine>(line) {
-            Ok(b) => json::line(&matcher.diagnose(&b.text, top)),
-            Err(e) => json::line(&serde_json::json!({
-                "error": format!("line {}: expected a JSON object with a string \"text\" field ({e})", n + 1)
-            })),
+        let out = if !fits {
+            json::line(&serde_json::json!({
+                "error": format!("line {}: longer than {} KiB; not read", n + 1, MAX_BATCH_LINE / 1024)
+            }))
+        } else {
+            match serde_json::from_str::<BatchLine>(line) {
+                Ok(b) => json::line(&matcher.diagnose(&b.text, top)),
+                Err(e) => json::line(&serde_json::json!({
+                    "error": format!("line {}: expected a JSON object with a string \"text\" field ({e})", n + 1)
+                })),
+            }
         };
         let written = writeln!(output, "{out}").and_then(|_| output.flush());
         match written {
@@ -80,4 +91,68 @@ pub fn batch(
         }
     }
     Ok(())
+}
+
+/// The longest line `--batch` reads (1 MiB); a longer one gets an error object, its rest is
+/// skipped unread into memory, and the stream goes on.
+pub const MAX_BATCH_LINE: usize = 1024 * 1024;
+
+/// Reads one line (without its `\n`) into `buf`, keeping at most `cap` bytes: `None` at the
+/// end of input, `Some(false)` when the line was longer (the rest is consumed, not kept), so
+/// memory stays bounded whatever the input.
+fn read_line_capped(
+    input: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> std::io::Result<Option<bool>> {
+    buf.clear();
+    let mut fits = true;
+    let mut read_any = false;
+    loop {
+        let chunk = input.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(read_any.then_some(fits));
+        }
+        read_any = true;
+        let (part, done) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (&chunk[..i], Some(i + 1)),
+            None => (chunk, None),
+        };
+        if fits && buf.len() + part.len() <= cap {
+            buf.extend_from_slice(part);
+        } else {
+            fits = false;
+            buf.clear();
+        }
+        let used = done.unwrap_or(part.len());
+        input.consume(used);
+        if done.is_some() {
+            return Ok(Some(fits));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_past_the_cap_are_skipped_in_bounded_memory() {
+        let data = b"short\nxxxxxxxxxx\nlast".to_vec();
+        let mut input = std::io::BufReader::with_capacity(3, data.as_slice());
+        let mut buf = Vec::new();
+        let mut got = Vec::new();
+        while let Some(fits) = read_line_capped(&mut input, &mut buf, 5).unwrap() {
+            got.push((fits, String::from_utf8(buf.clone()).unwrap()));
+            assert!(buf.capacity() <= 16, "memory stays bounded");
+        }
+        assert_eq!(
+            got,
+            [
+                (true, "short".into()),
+                (false, String::new()),
+                (true, "last".into())
+            ]
+        );
+    }
 }

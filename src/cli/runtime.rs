@@ -48,9 +48,29 @@ pub(crate) fn init_logging() {
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        // No colours: every control character is dropped by the gate below, so a server's
+        // ESC sequence quoted in a log line cannot reach the terminal either.
+        .with_ansi(false)
+        .with_writer(|| GatedStderr)
         .try_init();
+}
+
+/// stderr through the process-wide redaction gate: a log line may quote what Discord or a
+/// server said. The formatter writes each event with one `write_all`, so an event is gated
+/// whole.
+struct GatedStderr;
+
+impl std::io::Write for GatedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let gated = crate::redact::process().redact(&text);
+        std::io::stderr().write_all(gated.as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM.

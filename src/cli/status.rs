@@ -7,13 +7,14 @@ use crate::alerts::{monitor, Clock, SystemClock};
 use crate::render::json;
 use crate::render::terminal::alert;
 use crate::store::{self, SqliteStore, Store};
-use crate::Result;
+use crate::{Error, Result};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The state database written by `medic watch` / `medic serve`.
-    #[arg(long, env = "MEDIC_DB", value_name = "FILE", default_value = store::DEFAULT_PATH)]
-    pub db: PathBuf,
+    /// The state database written by `medic watch` / `medic serve` (default: `medic.db`).
+    /// Given explicitly, it must exist: a mistyped path is an error, not "nothing known".
+    #[arg(long, env = "MEDIC_DB", value_name = "FILE")]
+    pub db: Option<PathBuf>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -23,8 +24,18 @@ pub fn run(args: Args, config_path: Option<&Path>) -> Result<()> {
     let config = super::config::load(config_path)?;
     let names: Vec<String> = config.endpoints.iter().map(|e| e.name.clone()).collect();
     // Only reads: no database is created, migrated or checked just to say what is known.
-    let store = match args.db.exists() {
-        true => Some(SqliteStore::open_read_only(&args.db)?),
+    let path = match &args.db {
+        Some(p) if !p.exists() => {
+            return Err(Error::Usage(format!(
+                "database {} does not exist; give the file `medic watch` or `medic serve` writes (--db or MEDIC_DB)",
+                p.display()
+            )))
+        }
+        Some(p) => p.clone(),
+        None => PathBuf::from(store::DEFAULT_PATH),
+    };
+    let store = match path.exists() {
+        true => Some(open_stopped_or_running(&path)?),
         false => None,
     };
     let store = match store {
@@ -43,4 +54,27 @@ pub fn run(args: Args, config_path: Option<&Path>) -> Result<()> {
     } else {
         super::print(&alert::status_table(&statuses, now))
     }
+}
+
+/// Opens the database read-only without writing anything next to it. A database whose writer
+/// has stopped has no `-wal` file; a plain read-only open would still create `-wal` and `-shm`
+/// (and fail where the directory is not writable), so it is opened as immutable. While a
+/// writer runs, its `-wal` exists and the ordinary read-only open shares it.
+fn open_stopped_or_running(path: &Path) -> Result<SqliteStore> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if Path::new(&wal).exists() {
+        return SqliteStore::open_read_only(path);
+    }
+    let absolute = std::path::absolute(path).map_err(|e| Error::io("locating the database", e))?;
+    // SQLite URI: `?`, `#` and `%` in the path must be escaped.
+    let escaped: String = absolute
+        .to_string_lossy()
+        .chars()
+        .map(|c| match c {
+            '?' | '#' | '%' => format!("%{:02X}", c as u32),
+            c => c.to_string(),
+        })
+        .collect();
+    SqliteStore::open_read_only(Path::new(&format!("file:{escaped}?immutable=1")))
 }

@@ -23,6 +23,18 @@ pub use parse::{parse_duration, StatusSet};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest `timeout` accepted: a check that may take longer is a mistake.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// The shortest `timeout`: less cannot hold a DNS lookup and a TLS handshake.
+pub const MIN_TIMEOUT: Duration = Duration::from_millis(100);
+/// The shortest non-zero `interval` (`"1ns"` would check a thousand times a second).
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// The shortest non-zero `remind_every` (`"1ms"` is a typo for `"1m"`, not a wish).
+pub const MIN_REMIND_EVERY: Duration = Duration::from_secs(60);
+/// The shortest `retention` (`"1s"` would wipe the history at start-up).
+pub const MIN_RETENTION: Duration = Duration::from_secs(3600);
+/// The most redirects an endpoint may follow.
+pub const MAX_FOLLOW_REDIRECTS: u32 = 10;
+/// The most endpoints checked at once.
+pub const MAX_CONCURRENCY: usize = 1024;
 /// Default interval between scheduled checks of an endpoint.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 /// Default number of endpoints checked at once by `check --all`.
@@ -162,6 +174,9 @@ pub struct Endpoint {
     pub interval: Duration,
     /// Redirects to follow; 0 reports a redirect instead of following it.
     pub follow_redirects: u32,
+    /// Follow redirects to loopback, private, link-local or unique-local addresses even when the
+    /// configured URL is not such an address.
+    pub allow_private_redirects: bool,
     pub auth: Option<Auth>,
     pub alerts: AlertOverride,
     /// Line of the entry in the config file (0 for ad-hoc endpoints).
@@ -188,6 +203,7 @@ impl fmt::Debug for Endpoint {
             .field("tls_ca", &self.tls_ca.as_ref().map(|c| &c.path))
             .field("interval", &self.interval)
             .field("follow_redirects", &self.follow_redirects)
+            .field("allow_private_redirects", &self.allow_private_redirects)
             .field("auth", &self.auth)
             .field("alerts", &self.alerts)
             .field("line", &self.line)
@@ -359,6 +375,7 @@ impl Endpoint {
             tls_ca: None,
             interval: DEFAULT_INTERVAL,
             follow_redirects: 0,
+            allow_private_redirects: false,
             auth: None,
             alerts: AlertOverride::default(),
             line: 0,
@@ -384,10 +401,7 @@ impl Endpoint {
             auth.add_to(&mut r);
         }
         for (k, v) in self.url.query_pairs() {
-            if crate::secrets::SECRET_QUERY_PARAMS
-                .iter()
-                .any(|s| k.eq_ignore_ascii_case(s))
-            {
+            if crate::secrets::is_secret_param(&k) {
                 r.add(&v);
             }
         }
@@ -439,13 +453,14 @@ impl Config {
     /// Loads and validates a file, resolving secrets from `secrets`.
     pub fn load_with(path: &Path, secrets: &dyn SecretSource) -> Result<Config, ConfigErrors> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let bytes = std::fs::read(path).map_err(|e| {
             ConfigErrors(vec![ConfigError {
                 file: name.clone(),
                 line: None,
                 message: format!("cannot read: {e}"),
             }])
         })?;
+        let text = crate::located::utf8_text(&name, bytes)?;
         let base = path.parent().unwrap_or(Path::new("."));
         let mut config = parse::parse(&name, &text, base, secrets)?;
         config.source = Some(path.to_path_buf());

@@ -16,6 +16,7 @@ use super::{
     AlertOverride, AlertPolicy, Auth, CheckSettings, Config, ConfigError, ConfigErrors,
     DiscordSettings, Endpoint, TlsCa,
 };
+use crate::located::LineIndex;
 use crate::secrets::{Secret, SecretSource};
 
 #[derive(Deserialize)]
@@ -72,10 +73,53 @@ struct RawAlerts {
     retention: Option<Spanned<String>>,
 }
 
+/// What a duration setting accepts, for the check and for the message that refuses it.
+struct Bounds {
+    min: Duration,
+    max: Duration,
+    /// What zero (`"0"`, `"never"`) means where it is allowed.
+    zero: Option<&'static str>,
+}
+
+impl Bounds {
+    fn describe(&self) -> String {
+        let range = format!(
+            "{} to {}",
+            humantime::format_duration(self.min),
+            humantime::format_duration(self.max)
+        );
+        match self.zero {
+            Some(off) => format!("0 or \"never\" ({off}), or {range}"),
+            None => range,
+        }
+    }
+}
+
+const TIMEOUT_BOUNDS: Bounds = Bounds {
+    min: super::MIN_TIMEOUT,
+    max: super::MAX_TIMEOUT,
+    zero: None,
+};
+const INTERVAL_BOUNDS: Bounds = Bounds {
+    min: super::MIN_INTERVAL,
+    max: MAX_DURATION,
+    zero: Some("not scheduled"),
+};
+const REMIND_BOUNDS: Bounds = Bounds {
+    min: super::MIN_REMIND_EVERY,
+    max: MAX_DURATION,
+    zero: Some("no reminders"),
+};
+const RETENTION_BOUNDS: Bounds = Bounds {
+    min: super::MIN_RETENTION,
+    max: MAX_DURATION,
+    zero: None,
+};
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawChecks {
-    concurrency: Option<Spanned<usize>>,
+    concurrency: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -99,8 +143,9 @@ struct RawEndpoint {
     resolver: Option<Spanned<String>>,
     tls_ca: Option<Spanned<String>>,
     interval: Option<Spanned<String>>,
+    follow_redirects: Option<Spanned<i64>>,
     #[serde(default)]
-    follow_redirects: u32,
+    allow_private_redirects: bool,
     auth: Option<Spanned<RawAuth>>,
     alerts: Option<RawAlertOverride>,
 }
@@ -146,10 +191,12 @@ impl RawId {
     fn get<E: serde::de::Error>(self) -> Result<u64, E> {
         match self {
             RawId::Int(n) => Ok(n),
-            RawId::Str(s) => s
-                .trim()
-                .parse()
-                .map_err(|_| E::custom(format!("expected a Discord id (digits), found `{s}`"))),
+            RawId::Str(s) => s.trim().parse().map_err(|_| {
+                E::custom(format!(
+                    "expected a Discord id (digits), found {}",
+                    shown(&s)
+                ))
+            }),
         }
     }
 }
@@ -194,12 +241,14 @@ impl StatusSet {
                     match s.parse::<u16>() {
                         Ok(n @ 100..=599) => Ok((n, n)),
                         _ => Err(format!(
-                            "`{s}` is not a status (expected e.g. 200 or \"2xx\")"
+                            "{} is not a status (expected e.g. 200 or \"2xx\")",
+                            shown(&s)
                         )),
                     }
                 }
                 other => Err(format!(
-                    "`{other}` is not a status (expected e.g. 200 or \"2xx\")"
+                    "{} is not a status (expected e.g. 200 or \"2xx\")",
+                    shown(&other.to_string())
                 )),
             }
         }
@@ -295,14 +344,21 @@ fn looks_like_secret(text: &str) -> bool {
 
 struct Ctx<'a> {
     file: &'a str,
-    text: &'a str,
+    lines: LineIndex,
     errors: Vec<ConfigError>,
 }
 
 impl Ctx<'_> {
+    fn new<'a>(file: &'a str, text: &str) -> Ctx<'a> {
+        Ctx {
+            file,
+            lines: LineIndex::new(text),
+            errors: Vec::new(),
+        }
+    }
+
     fn line(&self, span: &Range<usize>) -> usize {
-        let end = span.start.min(self.text.len());
-        self.text[..end].bytes().filter(|&b| b == b'\n').count() + 1
+        self.lines.line(span.start)
     }
 
     fn error(&mut self, span: &Range<usize>, message: impl Into<String>) {
@@ -331,17 +387,155 @@ impl Ctx<'_> {
             Ok(d) if d > MAX_DURATION => {
                 self.error(
                     &v.span(),
-                    format!("{key}: `{}` is longer than 100 years", v.get_ref().trim()),
+                    format!("{key}: {} is longer than 100 years", shown(v.get_ref())),
                 );
                 None
             }
             Ok(d) => Some(d),
-            Err(e) => {
-                self.error(&v.span(), format!("{key}: {e}"));
+            Err(_) => {
+                self.error(&v.span(), format!("{key}: {} is not a duration; expected e.g. \"500ms\", \"10s\", \"5m\", \"1h\"", shown(v.get_ref())));
                 None
             }
         }
     }
+
+    /// A duration within `bounds`; outside them an error naming the allowed range.
+    fn bounded(
+        &mut self,
+        key: &str,
+        v: &Option<Spanned<String>>,
+        bounds: &Bounds,
+    ) -> Option<Duration> {
+        let d = self.duration(key, v)?;
+        let ok = if d.is_zero() {
+            bounds.zero.is_some()
+        } else {
+            (bounds.min..=bounds.max).contains(&d)
+        };
+        if !ok {
+            let span = v.as_ref().map(Spanned::span).unwrap_or_default();
+            let what = if d < bounds.min {
+                "too short"
+            } else {
+                "too long"
+            };
+            self.error(
+                &span,
+                format!(
+                    "{key}: {} is {what}; allowed: {}",
+                    shown(v.as_ref().map_or("", |v| v.get_ref())),
+                    bounds.describe()
+                ),
+            );
+            return None;
+        }
+        Some(d)
+    }
+
+    /// An integer within `min..=max`; outside it an error naming the range.
+    fn bounded_int(
+        &mut self,
+        key: &str,
+        v: &Option<Spanned<i64>>,
+        min: i64,
+        max: i64,
+    ) -> Option<i64> {
+        let v = v.as_ref()?;
+        let n = *v.get_ref();
+        if !(min..=max).contains(&n) {
+            self.error(
+                &v.span(),
+                format!("{key}: {n} is out of range; allowed: {min} to {max}"),
+            );
+            return None;
+        }
+        Some(n)
+    }
+}
+
+/// Upper bound of how much of a refused value a message repeats.
+const SHOWN_CHARS: usize = 40;
+
+/// A value for an error message: quoted when it cannot be a credential, otherwise described
+/// without repeating it (a token pasted into the wrong field must not end up in a log).
+fn shown(value: &str) -> String {
+    let v = value.trim();
+    if v.chars().count() <= SHOWN_CHARS && !may_be_secret(v) {
+        format!("`{}`", crate::text::printable(v))
+    } else {
+        format!(
+            "the value ({} characters, not repeated: it may be a credential)",
+            v.chars().count()
+        )
+    }
+}
+
+/// Text that may hold a credential: a well-known key prefix, a `Name: value` header line, or
+/// a long run of token characters that mixes letters and digits.
+fn may_be_secret(text: &str) -> bool {
+    const PREFIXES: &[&str] = &[
+        "sk_",
+        "pk_",
+        "rk_",
+        "sk-",
+        "ghp_",
+        "gho_",
+        "ghs_",
+        "ghu_",
+        "github_pat_",
+        "glpat-",
+        "xox",
+        "akia",
+        "asia",
+        "eyj",
+        "bearer ",
+        "basic ",
+        "token ",
+        "bot ",
+    ];
+    let lower = text.to_ascii_lowercase();
+    if PREFIXES
+        .iter()
+        .any(|p| lower.starts_with(p) || lower.contains(&format!(" {p}")))
+    {
+        return true;
+    }
+    if text.contains(':')
+        && text
+            .split_once(':')
+            .is_some_and(|(k, v)| !k.contains("//") && v.trim().len() >= 8)
+    {
+        return true;
+    }
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || "-_+/=.~".contains(c)))
+        .any(|run| {
+            run.len() >= 16
+                && run.bytes().any(|b| b.is_ascii_digit())
+                && run.bytes().any(|b| b.is_ascii_alphabetic())
+        })
+        || looks_like_secret(text)
+}
+
+/// A TOML/serde message without the values it quotes (`invalid type: string "sk_live_…",
+/// expected u32`): the quoted text is whatever the user typed there.
+fn scrub_quotes(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut parts = message.split('"');
+    if let Some(first) = parts.next() {
+        out.push_str(first);
+    }
+    let rest: Vec<&str> = parts.collect();
+    for (i, part) in rest.iter().enumerate() {
+        if i % 2 == 0 && i + 1 < rest.len() {
+            out.push_str(&shown(part));
+        } else if i % 2 == 1 {
+            out.push_str(part);
+        } else {
+            out.push('"');
+            out.push_str(part);
+        }
+    }
+    out
 }
 
 /// Longest endpoint name: what a Discord autocomplete choice can carry.
@@ -354,12 +548,8 @@ pub(super) fn parse(
     secrets: &dyn SecretSource,
 ) -> Result<Config, ConfigErrors> {
     let raw: RawConfig = toml::from_str(text).map_err(|e| {
-        let mut ctx = Ctx {
-            file,
-            text,
-            errors: Vec::new(),
-        };
-        let message = e.message().trim().to_string();
+        let mut ctx = Ctx::new(file, text);
+        let message = scrub_quotes(e.message().trim());
         match e.span() {
             Some(span) => ctx.error(&span, message),
             None => ctx.errors.push(ConfigError {
@@ -370,11 +560,7 @@ pub(super) fn parse(
         }
         ConfigErrors(ctx.errors)
     })?;
-    let mut ctx = Ctx {
-        file,
-        text,
-        errors: Vec::new(),
-    };
+    let mut ctx = Ctx::new(file, text);
 
     let defaults = AlertPolicy::default();
     let mut alerts = AlertPolicy {
@@ -389,19 +575,14 @@ pub(super) fn parse(
             .as_ref()
             .map_or(defaults.success_threshold, |v| *v.get_ref()),
         remind_every: ctx
-            .duration("remind_every", &raw.alerts.remind_every)
+            .bounded("remind_every", &raw.alerts.remind_every, &REMIND_BOUNDS)
             .unwrap_or(defaults.remind_every),
         cert_warn_days: raw.alerts.cert_warn_days.unwrap_or(defaults.cert_warn_days),
+        // Zero (or a second) would delete every check, incident and alert at the next prune.
         retention: ctx
-            .duration("retention", &raw.alerts.retention)
+            .bounded("retention", &raw.alerts.retention, &RETENTION_BOUNDS)
             .unwrap_or(defaults.retention),
     };
-    // Zero would delete every check, incident and alert at the next hourly prune.
-    if let Some(v) = &raw.alerts.retention {
-        if parse_duration(v.get_ref()).is_ok_and(|d| d.is_zero()) {
-            ctx.error(&v.span(), "retention must be longer than zero");
-        }
-    }
     for (key, v) in [
         ("failure_threshold", &raw.alerts.failure_threshold),
         ("success_threshold", &raw.alerts.success_threshold),
@@ -417,12 +598,13 @@ pub(super) fn parse(
     }
 
     let mut checks = CheckSettings::default();
-    if let Some(c) = &raw.checks.concurrency {
-        if *c.get_ref() == 0 {
-            ctx.error(&c.span(), "concurrency must be at least 1");
-        } else {
-            checks.concurrency = *c.get_ref();
-        }
+    if let Some(c) = ctx.bounded_int(
+        "concurrency",
+        &raw.checks.concurrency,
+        1,
+        super::MAX_CONCURRENCY as i64,
+    ) {
+        checks.concurrency = c as usize;
     }
 
     let mut endpoints = Vec::new();
@@ -432,6 +614,13 @@ pub(super) fn parse(
         let name = raw_ep.name.get_ref().trim().to_string();
         if name.is_empty() {
             ctx.error(&raw_ep.name.span(), "name is empty");
+        } else if may_be_secret(&name) {
+            // Names are shown everywhere (autocomplete, alerts, logs): one that holds a key
+            // would publish it. Later messages about this endpoint must not repeat it either.
+            ctx.error(
+                &raw_ep.name.span(),
+                format!("name: {}; use a short descriptive name such as \"payments-api\" and put the credential in `auth`", shown(&name)),
+            );
         } else if name.chars().count() > MAX_ENDPOINT_NAME {
             // Discord autocomplete values are at most 100 characters: a longer name could be
             // offered only cut short, and a cut name matches no endpoint.
@@ -445,7 +634,10 @@ pub(super) fn parse(
         } else if let Some(first) = seen.get(&name) {
             ctx.error(
                 &raw_ep.name.span(),
-                format!("duplicate endpoint name `{name}` (first defined on line {first})"),
+                format!(
+                    "duplicate endpoint name {} (first defined on line {first})",
+                    shown(&name)
+                ),
             );
         } else {
             seen.insert(name.clone(), name_line);
@@ -524,41 +716,36 @@ fn endpoint(
             if up.is_empty() || !up.bytes().all(|b| b.is_ascii_alphabetic()) {
                 ctx.error(
                     &m.span(),
-                    format!("method: `{}` is not an HTTP method", m.get_ref()),
+                    format!("method: {} is not an HTTP method", shown(m.get_ref())),
                 );
             }
             up
         }
     };
     let timeout = ctx
-        .duration("timeout", &raw.timeout)
+        .bounded("timeout", &raw.timeout, &TIMEOUT_BOUNDS)
         .unwrap_or(super::DEFAULT_TIMEOUT);
-    if let Some(t) = &raw.timeout {
-        if timeout.is_zero() {
-            ctx.error(&t.span(), "timeout must be greater than zero");
-        } else if timeout > super::MAX_TIMEOUT {
-            ctx.error(
-                &t.span(),
-                format!(
-                    "timeout: `{}` is longer than the {} maximum",
-                    t.get_ref().trim(),
-                    humantime::format_duration(super::MAX_TIMEOUT)
-                ),
-            );
-        }
-    }
     for (name, value) in &raw.headers {
         if is_credential_header(name) {
+            let name = shown(name);
             ctx.error(
                 &value.span(),
-                format!("headers: `{name}` carries credentials; use `auth = {{ kind = \"header\", name = \"{name}\", value_env = \"...\" }}` (or bearer/basic) so its value is masked and sent only to this endpoint"),
+                format!("headers: {name} carries credentials; use `auth = {{ kind = \"header\", name = ..., value_env = \"...\" }}` (or bearer/basic) so its value is masked and sent only to this endpoint"),
             );
         }
     }
     let max_latency = ctx.duration("max_latency", &raw.max_latency);
     let interval = ctx
-        .duration("interval", &raw.interval)
+        .bounded("interval", &raw.interval, &INTERVAL_BOUNDS)
         .unwrap_or(super::DEFAULT_INTERVAL);
+    let follow_redirects = ctx
+        .bounded_int(
+            "follow_redirects",
+            &raw.follow_redirects,
+            0,
+            i64::from(super::MAX_FOLLOW_REDIRECTS),
+        )
+        .unwrap_or(0) as u32;
     let expect_status = match &raw.expect_status {
         None => StatusSet::default(),
         Some(v) => StatusSet::parse(v.get_ref()).unwrap_or_else(|e| {
@@ -568,7 +755,7 @@ fn endpoint(
     };
     for p in &raw.expect_json_pointers {
         if !p.get_ref().is_empty() && !p.get_ref().starts_with('/') {
-            ctx.error(&p.span(), format!("expect_json_pointers: `{}` is not a JSON pointer; expected e.g. \"/data/status\"", p.get_ref()));
+            ctx.error(&p.span(), format!("expect_json_pointers: {} is not a JSON pointer; expected e.g. \"/data/status\"", shown(p.get_ref())));
         }
     }
     let resolver = raw.resolver.as_ref().and_then(|r| {
@@ -577,7 +764,7 @@ fn endpoint(
             .ok()
             .or_else(|| t.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
             .or_else(|| {
-                ctx.error(&r.span(), format!("resolver: `{t}` is not an address; expected e.g. \"127.0.0.1:5353\" or \"1.1.1.1\""));
+                ctx.error(&r.span(), format!("resolver: {} is not an address; expected e.g. \"127.0.0.1:5353\" or \"1.1.1.1\"", shown(t)));
                 None
             })
     });
@@ -598,7 +785,7 @@ fn endpoint(
             enabled: o.enabled.unwrap_or(true),
             failure_threshold: ctx.threshold("alerts.failure_threshold", &o.failure_threshold),
             success_threshold: ctx.threshold("alerts.success_threshold", &o.success_threshold),
-            remind_every: ctx.duration("alerts.remind_every", &o.remind_every),
+            remind_every: ctx.bounded("alerts.remind_every", &o.remind_every, &REMIND_BOUNDS),
             cert_warn_days: o.cert_warn_days,
             mention_role: o.mention_role,
         },
@@ -630,7 +817,8 @@ fn endpoint(
         resolver,
         tls_ca,
         interval,
-        follow_redirects: raw.follow_redirects,
+        follow_redirects,
+        allow_private_redirects: raw.allow_private_redirects,
         auth,
         alerts,
         line,
@@ -688,13 +876,14 @@ fn auth(
                 ctx.error(
                     &span,
                     format!(
-                        "{key}: environment variable `{var}` (for endpoint `{endpoint}`) is empty"
+                        "{key}: environment variable `{var}` (for endpoint {}) is empty",
+                        shown(endpoint)
                     ),
                 );
                 None
             }
             None => {
-                ctx.error(&span, format!("{key}: environment variable `{var}` (for endpoint `{endpoint}`) is not set; set it in the environment or in .env"));
+                ctx.error(&span, format!("{key}: environment variable `{var}` (for endpoint {}) is not set; set it in the environment or in .env", shown(endpoint)));
                 None
             }
         }
@@ -708,7 +897,7 @@ fn auth(
             &["token_url", "client_id_env", "client_secret_env", "scopes"]
         }
         other => {
-            ctx.error(&a.kind.span(), format!("auth kind `{other}` is unknown; expected one of bearer, basic, header, query, oauth2_client_credentials"));
+            ctx.error(&a.kind.span(), format!("auth kind {} is unknown; expected one of bearer, basic, header, query, oauth2_client_credentials", shown(other)));
             return None;
         }
     };
@@ -760,7 +949,7 @@ fn auth(
             let value = env(ctx, "value_env", v);
             let (name, nspan) = n?;
             if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                ctx.error(&nspan, format!("name: `{name}` is not a valid header name"));
+                ctx.error(&nspan, format!("name: {} is not a valid header name (a name only, e.g. \"X-Api-Key\"; the value comes from value_env)", shown(&name)));
                 return None;
             }
             let (value_env, value) = value?;

@@ -79,6 +79,7 @@ impl Token {
                 t.chars().count()
             )));
         }
+        crate::redact::remember(t); // every gate masks the bot token from now on
         Ok(Token(t.to_string()))
     }
 

@@ -188,13 +188,9 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadErrors> {
     for path in paths {
         let name = path.display().to_string();
         match std::fs::read(&path) {
-            Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(bytes) => match crate::located::utf8_text(&name, bytes) {
                 Ok(text) => files.push(SourceFile { name, text }),
-                Err(_) => errors.push(LoadError {
-                    file: name,
-                    line: None,
-                    message: "not valid UTF-8 text".into(),
-                }),
+                Err(e) => errors.push(e),
             },
             Err(e) => errors.push(LoadError {
                 file: name,

@@ -6,9 +6,12 @@
 //! - [`Pki`]: an rcgen CA plus leaf certificates (valid, expired, wrong name) and self-signed ones.
 //! - [`DnsServer`]: UDP DNS answering A records, NXDOMAIN, SERVFAIL, or nothing.
 //! - [`oauth_token_route`]: an OAuth2 client-credentials token endpoint on an [`HttpServer`].
+//! - [`hostile`]: the forms in which a hostile server echoes a credential, and a leak check.
 //!
 //! Usage: `mod support;` in a test file; helpers unused by one test binary are allowed.
 #![allow(dead_code)]
+
+pub mod hostile;
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};

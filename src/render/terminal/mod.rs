@@ -138,8 +138,10 @@ pub enum Written {
 }
 
 /// Writes `text` to `out` and flushes it; a closed pipe is [`Written::Closed`], not an error.
-/// Every surface that prints to a terminal writes through this.
+/// Every surface that prints to a terminal writes through this, so no control character (a
+/// server's ESC sequence, a user's backspaces) and no bidi override reaches the terminal.
 pub fn write_out(out: &mut impl std::io::Write, text: &str) -> std::io::Result<Written> {
+    let text = crate::text::printable(text);
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(Written::Done),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Written::Closed),
