@@ -29,12 +29,9 @@ pub fn run(args: Args, knowledge_dir: Option<&Path>) -> Result<()> {
     let matcher = super::load_matcher(knowledge_dir)?;
     let top = args.top as usize;
     if args.batch {
-        return batch(
-            &matcher,
-            top,
-            std::io::stdin().lock(),
-            std::io::stdout().lock(),
-        );
+        // A larger buffer than stdin's own: a pipe or file is read in bigger chunks.
+        let input = std::io::BufReader::with_capacity(64 * 1024, std::io::stdin().lock());
+        return batch(&matcher, top, input, std::io::stdout().lock());
     }
     let text = args.text.join(" ");
     let diagnosis = matcher.diagnose(&text, top);
@@ -50,34 +47,88 @@ struct BatchLine {
     text: String,
 }
 
-/// One output line per input line, written as soon as it is ready (callers stream into it).
+/// One output line per input line. Answers are buffered and written together whenever the
+/// input read so far is used up, just before a read that may wait: callers that stream (a line
+/// in, then wait for its answer) still get each answer at once, while a file or a busy pipe
+/// costs one `write(2)` per chunk of input rather than per line.
 /// A line that is not a JSON object with a string `text` gets an `{"error": ...}` line so the
 /// output stays aligned with the input.
 pub fn batch(
     matcher: &Matcher,
     top: usize,
-    input: impl BufRead,
-    mut output: impl Write,
+    mut input: impl BufRead,
+    output: impl Write,
 ) -> Result<()> {
-    for (n, line) in input.split(b'\n').enumerate() {
-        let line = line.map_err(|e| Error::io("reading stdin", e))?;
-        let line = String::from_utf8_lossy(&line);
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let out = match serde_json::from_str::<BatchLine>(line) {
-            Ok(b) => json::line(&matcher.diagnose(&b.text, top)),
-            Err(e) => json::line(&serde_json::json!({
-                "error": format!("line {}: expected a JSON object with a string \"text\" field ({e})", n + 1)
-            })),
-        };
-        let written = writeln!(output, "{out}").and_then(|_| output.flush());
-        match written {
+    let mut output = std::io::BufWriter::with_capacity(64 * 1024, output);
+    // The start of a line whose end has not been read yet.
+    let mut partial: Vec<u8> = Vec::new();
+    let mut n = 0;
+    loop {
+        match output.flush() {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
             Err(e) => return Err(Error::io("writing stdout", e)),
         }
+        let chunk = input
+            .fill_buf()
+            .map_err(|e| Error::io("reading stdin", e))?;
+        if chunk.is_empty() {
+            if !partial.is_empty() {
+                n += 1;
+                answer(matcher, top, &partial, n, &mut output)?;
+            }
+            return flushed(output);
+        }
+        let len = chunk.len();
+        let mut rest = chunk;
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            n += 1;
+            if partial.is_empty() {
+                answer(matcher, top, &rest[..end], n, &mut output)?;
+            } else {
+                partial.extend_from_slice(&rest[..end]);
+                answer(matcher, top, &partial, n, &mut output)?;
+                partial.clear();
+            }
+            rest = &rest[end + 1..];
+        }
+        partial.extend_from_slice(rest);
+        input.consume(len);
     }
-    Ok(())
+}
+
+/// Flushes what is left; a closed pipe is a normal end.
+fn flushed(mut output: impl Write) -> Result<()> {
+    match output.flush() {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::io("writing stdout", e)),
+    }
+}
+
+/// Writes the answer to input line `n` (1-based) into `output`.
+fn answer(
+    matcher: &Matcher,
+    top: usize,
+    line: &[u8],
+    n: usize,
+    output: &mut impl Write,
+) -> Result<()> {
+    let line = String::from_utf8_lossy(line);
+    let line = line.trim();
+    if line.is_empty() {
+        return Ok(());
+    }
+    let out = match serde_json::from_str::<BatchLine>(line) {
+        Ok(b) => json::line(&matcher.diagnose(&b.text, top)),
+        Err(e) => json::line(&serde_json::json!({
+            "error": format!("line {n}: expected a JSON object with a string \"text\" field ({e})")
+        })),
+    };
+    match writeln!(output, "{out}") {
+        Ok(()) => Ok(()),
+        // The reader is gone; the flush before the next read ends the loop quietly.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::io("writing stdout", e)),
+    }
 }
