@@ -1952,7 +1952,13 @@ async fn hostile_echoes_in_every_form_and_place_leak_nothing_for_every_auth_kind
     hostile_servers(&api, &token_server, &echo, access_token);
     let oauth = format!("{{ kind = \"oauth2_client_credentials\", token_url = \"{}\", client_id_env = \"CI\", client_secret_env = \"CS\" }}", token_server.url("/token"));
     type Env = Vec<(&'static str, &'static str)>;
-    type Kind = (&'static str, String, Env, Vec<&'static str>, Vec<&'static str>);
+    type Kind = (
+        &'static str,
+        String,
+        Env,
+        Vec<&'static str>,
+        Vec<&'static str>,
+    );
     // (kind, auth table, environment, what the API echoes, what the token endpoint echoes)
     let kinds: Vec<Kind> = vec![
         (

@@ -29,12 +29,9 @@ pub fn run(args: Args, knowledge_dir: Option<&Path>) -> Result<()> {
     let matcher = super::load_matcher(knowledge_dir)?;
     let top = args.top as usize;
     if args.batch {
-        return batch(
-            &matcher,
-            top,
-            std::io::stdin().lock(),
-            std::io::stdout().lock(),
-        );
+        // A larger buffer than stdin's own: a pipe or file is read in bigger chunks.
+        let input = std::io::BufReader::with_capacity(64 * 1024, std::io::stdin().lock());
+        return batch(&matcher, top, input, std::io::stdout().lock());
     }
     let text = args.text.join(" ");
     let diagnosis = matcher.diagnose(&text, top);
@@ -50,109 +47,160 @@ struct BatchLine {
     text: String,
 }
 
-/// One output line per input line, written as soon as it is ready (callers stream into it).
+/// One output line per input line. Answers are buffered and written together whenever the
+/// input read so far is used up, just before a read that may wait: callers that stream (a line
+/// in, then wait for its answer) still get each answer at once, while a file or a busy pipe
+/// costs one `write(2)` per chunk of input rather than per line.
 /// A line that is not a JSON object with a string `text` gets an `{"error": ...}` line so the
 /// output stays aligned with the input.
-pub fn batch(
+pub fn batch(matcher: &Matcher, top: usize, input: impl BufRead, output: impl Write) -> Result<()> {
+    batch_capped(matcher, top, input, output, MAX_BATCH_LINE)
+}
+
+/// The longest line `--batch` reads (1 MiB); a longer one gets an error object, its rest is
+/// skipped without being kept, and the stream goes on.
+pub const MAX_BATCH_LINE: usize = 1024 * 1024;
+
+/// [`batch`] with lines cut off at `cap` bytes: memory stays bounded whatever the input.
+fn batch_capped(
     matcher: &Matcher,
     top: usize,
     mut input: impl BufRead,
-    mut output: impl Write,
+    output: impl Write,
+    cap: usize,
 ) -> Result<()> {
-    let mut buf = Vec::new();
-    for n in 0.. {
-        let Some(fits) = read_line_capped(&mut input, &mut buf, MAX_BATCH_LINE)
-            .map_err(|e| Error::io("reading stdin", e))?
-        else {
-            break;
-        };
-        let line = String::from_utf8_lossy(&buf);
-        let line = line.trim();
-        if line.is_empty() && fits {
-            continue;
-        }
-        let out = if !fits {
-            json::line(&serde_json::json!({
-                "error": format!("line {}: longer than {} KiB; not read", n + 1, MAX_BATCH_LINE / 1024)
-            }))
-        } else {
-            match serde_json::from_str::<BatchLine>(line) {
-                Ok(b) => json::line(&matcher.diagnose(&b.text, top)),
-                Err(e) => json::line(&serde_json::json!({
-                    "error": format!("line {}: expected a JSON object with a string \"text\" field ({e})", n + 1)
-                })),
-            }
-        };
-        let written = writeln!(output, "{out}").and_then(|_| output.flush());
-        match written {
+    let mut output = std::io::BufWriter::with_capacity(64 * 1024, output);
+    // The start of a line whose end has not been read yet.
+    let mut partial: Vec<u8> = Vec::new();
+    // The current line passed `cap`: its bytes are dropped until its end.
+    let mut overflow = false;
+    let mut n = 0;
+    loop {
+        match output.flush() {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
             Err(e) => return Err(Error::io("writing stdout", e)),
         }
+        let chunk = input
+            .fill_buf()
+            .map_err(|e| Error::io("reading stdin", e))?;
+        if chunk.is_empty() {
+            if overflow || !partial.is_empty() {
+                n += 1;
+                finish_line(matcher, top, &partial, overflow, cap, n, &mut output)?;
+            }
+            return flushed(output);
+        }
+        let len = chunk.len();
+        let mut rest = chunk;
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            n += 1;
+            let too_long = overflow || partial.len() + end > cap;
+            if partial.is_empty() || too_long {
+                finish_line(matcher, top, &rest[..end], too_long, cap, n, &mut output)?;
+            } else {
+                partial.extend_from_slice(&rest[..end]);
+                finish_line(matcher, top, &partial, false, cap, n, &mut output)?;
+            }
+            partial.clear();
+            overflow = false;
+            rest = &rest[end + 1..];
+        }
+        if !overflow && partial.len() + rest.len() > cap {
+            overflow = true;
+            partial = Vec::new();
+        }
+        if !overflow {
+            partial.extend_from_slice(rest);
+        }
+        input.consume(len);
     }
-    Ok(())
 }
 
-/// The longest line `--batch` reads (1 MiB); a longer one gets an error object, its rest is
-/// skipped unread into memory, and the stream goes on.
-pub const MAX_BATCH_LINE: usize = 1024 * 1024;
-
-/// Reads one line (without its `\n`) into `buf`, keeping at most `cap` bytes: `None` at the
-/// end of input, `Some(false)` when the line was longer (the rest is consumed, not kept), so
-/// memory stays bounded whatever the input.
-fn read_line_capped(
-    input: &mut impl BufRead,
-    buf: &mut Vec<u8>,
+/// Answers input line `n`, or says it was longer than `cap` and not read.
+fn finish_line(
+    matcher: &Matcher,
+    top: usize,
+    line: &[u8],
+    too_long: bool,
     cap: usize,
-) -> std::io::Result<Option<bool>> {
-    buf.clear();
-    let mut fits = true;
-    let mut read_any = false;
-    loop {
-        let chunk = input.fill_buf()?;
-        if chunk.is_empty() {
-            return Ok(read_any.then_some(fits));
-        }
-        read_any = true;
-        let (part, done) = match chunk.iter().position(|&b| b == b'\n') {
-            Some(i) => (&chunk[..i], Some(i + 1)),
-            None => (chunk, None),
-        };
-        if fits && buf.len() + part.len() <= cap {
-            buf.extend_from_slice(part);
-        } else {
-            fits = false;
-            buf.clear();
-        }
-        let used = done.unwrap_or(part.len());
-        input.consume(used);
-        if done.is_some() {
-            return Ok(Some(fits));
-        }
+    n: usize,
+    output: &mut impl Write,
+) -> Result<()> {
+    if !too_long {
+        return answer(matcher, top, line, n, output);
+    }
+    let out = json::line(&serde_json::json!({
+        "error": format!("line {n}: longer than {} KiB; not read", cap / 1024)
+    }));
+    write_line(output, &out)
+}
+
+/// Flushes what is left; a closed pipe is a normal end.
+fn flushed(mut output: impl Write) -> Result<()> {
+    match output.flush() {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::io("writing stdout", e)),
+    }
+}
+
+/// Writes the answer to input line `n` (1-based) into `output`.
+fn answer(
+    matcher: &Matcher,
+    top: usize,
+    line: &[u8],
+    n: usize,
+    output: &mut impl Write,
+) -> Result<()> {
+    let line = String::from_utf8_lossy(line);
+    let line = line.trim();
+    if line.is_empty() {
+        return Ok(());
+    }
+    let out = match serde_json::from_str::<BatchLine>(line) {
+        Ok(b) => json::line(&matcher.diagnose(&b.text, top)),
+        Err(e) => json::line(&serde_json::json!({
+            "error": format!("line {n}: expected a JSON object with a string \"text\" field ({e})")
+        })),
+    };
+    write_line(output, &out)
+}
+
+fn write_line(output: &mut impl Write, out: &str) -> Result<()> {
+    match writeln!(output, "{out}") {
+        Ok(()) => Ok(()),
+        // The reader is gone; the flush before the next read ends the loop quietly.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::io("writing stdout", e)),
     }
 }
 
 #[cfg(test)]
-mod tests {
+mod cap_tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
-    fn lines_past_the_cap_are_skipped_in_bounded_memory() {
-        let data = b"short\nxxxxxxxxxx\nlast".to_vec();
-        let mut input = std::io::BufReader::with_capacity(3, data.as_slice());
-        let mut buf = Vec::new();
-        let mut got = Vec::new();
-        while let Some(fits) = read_line_capped(&mut input, &mut buf, 5).unwrap() {
-            got.push((fits, String::from_utf8(buf.clone()).unwrap()));
-            assert!(buf.capacity() <= 16, "memory stays bounded");
-        }
-        assert_eq!(
-            got,
-            [
-                (true, "short".into()),
-                (false, String::new()),
-                (true, "last".into())
-            ]
-        );
+    fn lines_past_the_cap_get_an_error_and_the_stream_goes_on() {
+        let matcher = Matcher::new(Arc::new(crate::knowledge::Knowledge::builtin().unwrap()));
+        let long = format!("{{\"text\": \"{}\"}}", "x".repeat(5000));
+        let data = format!("{{\"text\": \"HTTP 429\"}}\n{long}\n{{\"text\": \"HTTP 503\"}}");
+        // A small read buffer, so the long line spans many reads.
+        let input = std::io::BufReader::with_capacity(7, data.as_bytes());
+        let mut out = Vec::new();
+        batch_capped(&matcher, 1, input, &mut out, 1024).unwrap();
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0]["matches"][0]["id"], "http-429");
+        assert!(lines[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("line 2: longer than 1 KiB"));
+        assert_eq!(lines[2]["matches"][0]["id"], "http-503");
     }
 }

@@ -6,8 +6,6 @@
 //! sharing a variant are compared. Variant hashes are polynomial, so each one costs O(1) from
 //! prefix sums instead of building a string.
 
-use rustc_hash::FxHashMap;
-
 /// Words shorter than this are only matched exactly: short typos are too ambiguous.
 const MIN_FUZZY_LEN: usize = 5;
 /// From this length on, two edits are tolerated.
@@ -65,12 +63,74 @@ fn for_each_variant(chars: &[u32], edits: usize, f: &mut impl FnMut(u64)) {
     }
 }
 
+/// From this length on, a vocabulary word is indexed by the 0/1-deletion variants of its two
+/// halves instead of its two-deletion variants: n + 2 variants instead of ~n²/2, which is what
+/// long identifiers (`err_tls_cert_altname_invalid`) cost. Complete all the same: when two
+/// words are within two edits, one of the halves is within one edit of the matching part
+/// of the query (a transposition across the middle counts as one edit on each side).
+const HALVES_LEN: usize = 13;
+
+/// Which half of a long word a variant hash stands for, and that word's length.
+fn half_tag(suffix: bool, word_len: usize) -> u64 {
+    ((word_len as u64) << 1 | suffix as u64).wrapping_mul(0xa076_1d64_78bd_642f)
+}
+
+/// Variant hashes with their word ids, sorted, behind a directory of their top bits: 8 bytes
+/// per variant and no hash map (the variants of a large catalogue run into millions).
+#[derive(Debug, Default, Clone)]
+struct VariantTable {
+    /// `dir[b]..dir[b + 1]` is the range of bucket `b` (the top `bits` of the hash).
+    dir: Vec<u32>,
+    bits: u32,
+    /// Low 32 bits of each variant hash; a collision only adds a candidate that the edit
+    /// distance then rejects.
+    keys: Vec<u32>,
+    ids: Vec<u32>,
+}
+
+impl VariantTable {
+    fn new(mut pairs: Vec<(u64, u32)>) -> VariantTable {
+        // About two variants per bucket.
+        let bits = (usize::BITS - (pairs.len() / 2).max(1).leading_zeros()).clamp(1, 30);
+        let bucket = |h: u64| (h >> (64 - bits)) as usize;
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut dir = vec![0u32; (1usize << bits) + 1];
+        for &(h, _) in &pairs {
+            dir[bucket(h) + 1] += 1;
+        }
+        for b in 1..dir.len() {
+            dir[b] += dir[b - 1];
+        }
+        VariantTable {
+            dir,
+            bits,
+            keys: pairs.iter().map(|&(h, _)| h as u32).collect(),
+            ids: pairs.iter().map(|&(_, id)| id).collect(),
+        }
+    }
+
+    /// Word ids stored under `h` (and, rarely, under a hash sharing its bucket and low bits).
+    fn get(&self, h: u64, mut f: impl FnMut(u32)) {
+        if self.keys.is_empty() {
+            return;
+        }
+        let b = (h >> (64 - self.bits)) as usize;
+        let (a, z) = (self.dir[b] as usize, self.dir[b + 1] as usize);
+        for k in a..z {
+            if self.keys[k] == h as u32 {
+                f(self.ids[k]);
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct FuzzyIndex {
     words: Vec<Box<str>>,
-    /// Variant hash → range in `ids`.
-    slots: FxHashMap<u64, (u32, u32)>,
-    ids: Vec<u32>,
+    variants: VariantTable,
+    /// Bit `n` set when a word of `n` characters (≥ [`HALVES_LEN`]) is indexed by halves.
+    half_lens: u128,
 }
 
 impl FuzzyIndex {
@@ -78,39 +138,41 @@ impl FuzzyIndex {
     pub fn new<'a>(words: impl IntoIterator<Item = &'a str>) -> Self {
         let mut pairs: Vec<(u64, u32)> = Vec::new();
         let mut list = Vec::new();
+        let mut half_lens = 0u128;
+        let mut chars: Vec<u32> = Vec::with_capacity(MAX_WORD);
         for (id, word) in words.into_iter().enumerate() {
             list.push(Box::from(word));
-            let chars: Vec<u32> = word.chars().map(|c| c as u32).collect();
+            chars.clear();
+            chars.extend(word.chars().map(|c| c as u32));
             // A vocabulary word one shorter than the fuzzy minimum can still be reached by an
             // insertion typo; words with digits are identifiers and only match exactly.
-            if chars.len() + 1 < MIN_FUZZY_LEN || word.bytes().any(|b| b.is_ascii_digit()) {
+            if chars.len() + 1 < MIN_FUZZY_LEN
+                || chars.len() > MAX_WORD
+                || word.bytes().any(|b| b.is_ascii_digit())
+            {
+                continue;
+            }
+            let id = id as u32;
+            let n = chars.len();
+            if n >= HALVES_LEN {
+                half_lens |= 1 << n;
+                let h = n / 2;
+                for (suffix, part) in [(false, &chars[..h]), (true, &chars[h..])] {
+                    let tag = half_tag(suffix, n);
+                    for_each_variant(part, 1, &mut |v| pairs.push((v ^ tag, id)));
+                }
                 continue;
             }
             // Two-deletion variants are only needed where a query of the same length may carry
             // two substitutions; shorter words meet two-edit queries through the query's own
             // deletions (a budget of 2 on a longer query implies an insertion).
-            let edits = if chars.len() >= TWO_EDITS_LEN { 2 } else { 1 };
-            for_each_variant(&chars, edits, &mut |h| pairs.push((h, id as u32)));
+            let edits = if n >= TWO_EDITS_LEN { 2 } else { 1 };
+            for_each_variant(&chars, edits, &mut |h| pairs.push((h, id)));
         }
-        pairs.sort_unstable();
-        pairs.dedup();
-        let mut slots: FxHashMap<u64, (u32, u32)> = FxHashMap::default();
-        slots.reserve(pairs.len());
-        let mut start = 0;
-        while start < pairs.len() {
-            let h = pairs[start].0;
-            let mut end = start + 1;
-            while end < pairs.len() && pairs[end].0 == h {
-                end += 1;
-            }
-            slots.insert(h, (start as u32, end as u32));
-            start = end;
-        }
-        let ids = pairs.into_iter().map(|(_, id)| id).collect();
         FuzzyIndex {
             words: list,
-            slots,
-            ids,
+            variants: VariantTable::new(pairs),
+            half_lens,
         }
     }
 
@@ -137,20 +199,47 @@ impl FuzzyIndex {
             return None;
         }
         let mut best: Option<(usize, u32)> = None;
-        for_each_variant(chars, edits, &mut |h| {
-            let Some(&(a, b)) = self.slots.get(&h) else {
+        let mut consider = |id: u32| {
+            if best.is_some_and(|(_, b)| b == id) {
                 return;
-            };
-            for &id in &self.ids[a as usize..b as usize] {
-                if best.is_some_and(|(_, b)| b == id) {
+            }
+            let d = strsim::osa_distance(query, &self.words[id as usize]);
+            if d <= edits && best.is_none_or(|(bd, bid)| d < bd || (d == bd && id < bid)) {
+                best = Some((d, id));
+            }
+        };
+        // Words shorter than HALVES_LEN: symmetric deletion. Only words within `edits` of the
+        // query's length can match.
+        if n < HALVES_LEN + edits {
+            for_each_variant(chars, edits, &mut |h| self.variants.get(h, &mut consider));
+        }
+        // Longer words, by halves: the part of the query matching a half is within one edit
+        // of it, so it is one character longer or shorter at most.
+        for len in n.saturating_sub(edits).max(HALVES_LEN)..=n + edits {
+            if len > MAX_WORD || self.half_lens & (1 << len) == 0 {
+                continue;
+            }
+            let h = len / 2;
+            for p in h.saturating_sub(1)..=h + 1 {
+                if p == 0 || p > n {
                     continue;
                 }
-                let d = strsim::osa_distance(query, &self.words[id as usize]);
-                if d <= edits && best.is_none_or(|(bd, bid)| d < bd || (d == bd && id < bid)) {
-                    best = Some((d, id));
-                }
+                let tag = half_tag(false, len);
+                for_each_variant(&chars[..p], 1, &mut |v| {
+                    self.variants.get(v ^ tag, &mut consider)
+                });
             }
-        });
+            let rest = len - h;
+            for s in rest.saturating_sub(1)..=rest + 1 {
+                if s == 0 || s > n {
+                    continue;
+                }
+                let tag = half_tag(true, len);
+                for_each_variant(&chars[n - s..], 1, &mut |v| {
+                    self.variants.get(v ^ tag, &mut consider)
+                });
+            }
+        }
         best.map(|(_, id)| id)
     }
 }
@@ -200,5 +289,65 @@ mod tests {
             assert!(got.contains(&hash_of(s)), "{s}");
         }
         assert_eq!(got.len(), 1 + 5 + 10);
+    }
+
+    #[test]
+    fn long_words_are_found_by_their_halves() {
+        let idx = FuzzyIndex::new(["authentication", "err_tls_cert_altname_invalid"]);
+        // Two substitutions, one in each half; a transposition across the middle; two
+        // insertions; a deletion and a substitution in one half.
+        assert_eq!(idx.lookup("awtentikation"), None); // three edits
+        assert_eq!(idx.lookup("authentikatoin"), Some(0));
+        assert_eq!(idx.lookup("authenitcation"), Some(0));
+        assert_eq!(idx.lookup("authentticationn"), Some(0));
+        assert_eq!(idx.lookup("athentcation"), Some(0));
+        assert_eq!(idx.lookup("auhtentcation"), Some(0));
+    }
+
+    /// The index finds exactly what comparing the query with every word finds.
+    #[test]
+    fn lookup_agrees_with_a_full_scan() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let letter = |i: u64| (b'a' + i as u8) as char;
+        let mut vocab: Vec<String> = Vec::new();
+        for _ in 0..400 {
+            let len = 4 + next(24) as usize;
+            vocab.push((0..len).map(|_| letter(next(4))).collect());
+        }
+        let idx = FuzzyIndex::new(vocab.iter().map(String::as_str));
+        for round in 0..3000 {
+            let mut q: Vec<char> = vocab[next(vocab.len() as u64) as usize].chars().collect();
+            for _ in 0..next(4) {
+                let at = next(q.len() as u64 + 1) as usize;
+                match next(4) {
+                    0 if at < q.len() => {
+                        q.remove(at);
+                    }
+                    1 if at < q.len() => q[at] = letter(next(4)),
+                    2 if at + 1 < q.len() => q.swap(at, at + 1),
+                    _ => q.insert(at, letter(next(4))),
+                }
+            }
+            let q: String = q.into_iter().collect();
+            let edits = max_edits(q.chars().count());
+            let expected = (edits > 0)
+                .then(|| {
+                    vocab
+                        .iter()
+                        .enumerate()
+                        .map(|(id, w)| (strsim::osa_distance(&q, w), id as u32))
+                        .filter(|&(d, _)| d <= edits)
+                        .min()
+                        .map(|(_, id)| id)
+                })
+                .flatten();
+            assert_eq!(idx.lookup(&q), expected, "round {round}: {q}");
+        }
     }
 }

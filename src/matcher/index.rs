@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::fuzzy::FuzzyIndex;
-use super::text::words;
+use super::text::{tokenize, words};
 use super::words::{fold_plural, is_common, is_content_word, Stemmer};
 use super::ReasonKind;
 use crate::knowledge::Knowledge;
@@ -100,8 +100,14 @@ pub(super) struct Index {
     pub vocab: FxHashMap<Box<str>, u32>,
     pub common: Vec<bool>,
     pub fuzzy: FuzzyIndex,
-    /// Phrases by their first word id.
-    pub by_first: FxHashMap<u32, Vec<u32>>,
+    /// Phrase id by its word ids: a query looks up the words at each position instead of
+    /// walking every phrase that starts there.
+    pub phrase_ids: FxHashMap<Box<[u32]>, u32>,
+    /// Per word id, bit `n - 1` set when a phrase of `n` words starts with it (bit 63: 64 or
+    /// more), so a query only looks up lengths that exist.
+    pub phrase_lens: Vec<u64>,
+    /// Length of the longest phrase.
+    pub longest: usize,
     pub phrases: Vec<Phrase>,
     /// HTTP status → entries carrying it as a code.
     pub statuses: FxHashMap<u16, Vec<Posting>>,
@@ -128,7 +134,7 @@ fn prefix_key(w: &str, len: usize) -> [u8; 4] {
 impl Index {
     pub fn build(knowledge: &Knowledge, stemmer: &Stemmer) -> Index {
         let mut b = Index::default();
-        let mut phrase_ids: FxHashMap<Box<[u32]>, u32> = FxHashMap::default();
+        let mut stems = StemCache::new(stemmer);
         // How many entries use each keyword word, so widely shared single words weigh less.
         let mut word_entries: FxHashMap<String, u32> = FxHashMap::default();
         for entry in knowledge.entries() {
@@ -179,7 +185,7 @@ impl Index {
                     ReasonKind::Code
                 };
                 let shape = code_shape(code, ws.len());
-                b.add(&mut phrase_ids, &ws, e, (kind, weight, shape), code);
+                b.add(&ws, e, (kind, weight, shape), code);
             }
             for kw in &entry.keywords {
                 let ws = words(kw);
@@ -197,7 +203,7 @@ impl Index {
                     _ => W_KEYWORD_LONG,
                 };
                 let spec = (ReasonKind::Keyword, weight, Shape::Any);
-                b.add(&mut phrase_ids, &ws, e, spec, kw);
+                b.add(&ws, e, spec, kw);
             }
             // The title without a leading status: "429 · Too Many Requests" → "too many requests".
             // Such a title is a reason phrase, with a reason phrase's shape ("Not Found");
@@ -214,29 +220,32 @@ impl Index {
             }
             if tw.len() >= 2 {
                 let spec = (ReasonKind::Title, W_TITLE, shape);
-                b.add(&mut phrase_ids, &tw, e, spec, &entry.title);
+                b.add(&tw, e, spec, &entry.title);
             }
         }
-        // Longest phrases first, so a phrase's tokens go to its longest match for an entry.
-        for list in b.by_first.values_mut() {
-            let phrases = &b.phrases;
-            list.sort_by_key(|&p| std::cmp::Reverse(phrases[p as usize].words.len()));
+        b.phrase_lens = vec![0; b.vocab.len()];
+        for phrase in &b.phrases {
+            let len = phrase.words.len();
+            b.phrase_lens[phrase.words[0] as usize] |= 1 << (len.min(64) - 1);
+            b.longest = b.longest.max(len);
         }
         let mut by_id: Vec<(Box<str>, u32)> =
             b.vocab.iter().map(|(w, &id)| (w.clone(), id)).collect();
         by_id.sort_by_key(|&(_, id)| id);
         b.fuzzy = FuzzyIndex::new(by_id.iter().map(|(w, _)| &**w));
         b.common = by_id.iter().map(|(w, _)| is_common(w)).collect();
-        b.build_stems(knowledge, stemmer);
+        b.build_stems(knowledge, &mut stems);
         // Vocabulary words know their stem's evidence, so they never run the stemmer.
         b.vocab_stems = by_id
             .iter()
-            .map(|(w, _)| {
-                let stem = stemmer.stem(w);
-                b.stems.get(&*stem).copied()
-            })
+            .map(|(w, _)| b.stems.get(stems.stem(w)).copied())
             .collect();
         b
+    }
+
+    /// The phrase whose words are `ids`, if any.
+    pub fn phrase(&self, ids: &[u32]) -> Option<u32> {
+        self.phrase_ids.get(ids).copied()
     }
 
     fn term(&mut self, text: &str) -> u32 {
@@ -252,7 +261,6 @@ impl Index {
     /// Adds `term` (tokenized as `ws`) of `entry` as a phrase with its kind, weight and shape.
     fn add(
         &mut self,
-        phrase_ids: &mut FxHashMap<Box<[u32]>, u32>,
         ws: &[String],
         entry: u32,
         (kind, weight, shape): (ReasonKind, f32, Shape),
@@ -262,7 +270,7 @@ impl Index {
             return;
         }
         let ids: Box<[u32]> = ws.iter().map(|w| self.word(w)).collect();
-        let p = match phrase_ids.get(&ids) {
+        let p = match self.phrase_ids.get(&ids) {
             Some(&p) => p,
             None => {
                 let p = self.phrases.len() as u32;
@@ -270,8 +278,7 @@ impl Index {
                     words: ids.clone(),
                     postings: Vec::new(),
                 });
-                self.by_first.entry(ids[0]).or_default().push(p);
-                phrase_ids.insert(ids, p);
+                self.phrase_ids.insert(ids, p);
                 p
             }
         };
@@ -308,9 +315,10 @@ impl Index {
 
     /// Stemmed content words of codes, keywords and titles (and, at a discount, summaries),
     /// weighted by inverse document frequency.
-    fn build_stems(&mut self, knowledge: &Knowledge, stemmer: &Stemmer) {
-        let mut strong: FxHashMap<Box<str>, (Vec<u32>, String)> = FxHashMap::default();
-        let mut prose: FxHashMap<Box<str>, (Vec<u32>, String)> = FxHashMap::default();
+    fn build_stems(&mut self, knowledge: &Knowledge, stems: &mut StemCache) {
+        // By stem id: the entries using it and the first word that stemmed to it.
+        let mut strong: FxHashMap<u32, (Vec<u32>, Box<str>)> = FxHashMap::default();
+        let mut prose: FxHashMap<u32, (Vec<u32>, Box<str>)> = FxHashMap::default();
         for (e, entry) in knowledge.entries().iter().enumerate() {
             let e = e as u32;
             let named = entry
@@ -323,20 +331,36 @@ impl Index {
                 (vec![&entry.summary], &mut prose),
             ] {
                 for text in texts {
-                    for w in words(text) {
-                        if !is_content_word(&w) {
+                    let tokens = tokenize(text);
+                    for t in tokens.list() {
+                        let w = t.text;
+                        if !is_content_word(w) {
                             continue;
                         }
                         let slot = table
-                            .entry(stemmer.stem(&w).into())
-                            .or_insert_with(|| (Vec::new(), w));
-                        if !slot.0.contains(&e) {
+                            .entry(stems.stem_id(w))
+                            .or_insert_with(|| (Vec::new(), w.into()));
+                        // Entries are visited in order: the last one pushed is the only
+                        // possible repeat.
+                        if slot.0.last() != Some(&e) {
                             slot.0.push(e);
                         }
                     }
                 }
             }
         }
+        // Insertion in a fixed order (by stem id, the order stems were first met), so the
+        // term ids do not depend on hash order.
+        let mut strong: Vec<_> = strong.into_iter().collect();
+        strong.sort_unstable_by_key(|&(id, _)| id);
+        let mut prose: Vec<_> = prose.into_iter().collect();
+        prose.sort_unstable_by_key(|&(id, _)| id);
+        let strong = strong
+            .into_iter()
+            .map(|(id, v)| (Box::<str>::from(stems.text(id)), v));
+        let prose = prose
+            .into_iter()
+            .map(|(id, v)| (Box::<str>::from(stems.text(id)), v));
         let n = knowledge.len().max(2) as f32;
         let idf = |df: usize| (n / df as f32).ln() / n.ln();
         for (stem, (entries, word)) in strong {
@@ -356,7 +380,7 @@ impl Index {
         }
     }
 
-    fn insert_stem(&mut self, stem: Box<str>, weight: f32, entries: Vec<u32>, word: &str) {
+    fn insert_stem(&mut self, stem: Box<str>, weight: f32, mut entries: Vec<u32>, word: &str) {
         if weight <= 0.05 {
             return;
         }
@@ -364,6 +388,7 @@ impl Index {
         self.stem_prefixes.insert(prefix_key(&stem, 4));
         self.stem_prefixes.insert(prefix_key(word, 4));
         self.stems.insert(stem, self.evidence.len() as u32);
+        entries.shrink_to_fit();
         self.evidence.push(WordEvidence {
             weight,
             entries,
@@ -376,5 +401,54 @@ impl Index {
         // Three-letter stems ("vpn") are keyed zero-padded; "vpns" must still reach them.
         self.stem_prefixes.contains(&prefix_key(word, 4))
             || self.stem_prefixes.contains(&prefix_key(word, 3))
+    }
+}
+
+/// Stems each distinct word once: a catalogue repeats its words many times, and the stemmer
+/// is the costliest step of indexing.
+struct StemCache<'a> {
+    stemmer: &'a Stemmer,
+    /// Word → stem id.
+    ids: FxHashMap<Box<str>, u32>,
+    /// Stem id → stem; one id per distinct stem.
+    stems: Vec<Box<str>>,
+    by_stem: FxHashMap<Box<str>, u32>,
+}
+
+impl<'a> StemCache<'a> {
+    fn new(stemmer: &'a Stemmer) -> Self {
+        StemCache {
+            stemmer,
+            ids: FxHashMap::default(),
+            stems: Vec::new(),
+            by_stem: FxHashMap::default(),
+        }
+    }
+
+    fn stem_id(&mut self, word: &str) -> u32 {
+        if let Some(&id) = self.ids.get(word) {
+            return id;
+        }
+        let stem = self.stemmer.stem(word);
+        let id = match self.by_stem.get(&*stem) {
+            Some(&id) => id,
+            None => {
+                let id = self.stems.len() as u32;
+                self.stems.push(stem.as_ref().into());
+                self.by_stem.insert(stem.as_ref().into(), id);
+                id
+            }
+        };
+        self.ids.insert(word.into(), id);
+        id
+    }
+
+    fn stem(&mut self, word: &str) -> &str {
+        let id = self.stem_id(word);
+        &self.stems[id as usize]
+    }
+
+    fn text(&self, id: u32) -> &str {
+        &self.stems[id as usize]
     }
 }

@@ -127,12 +127,19 @@ fn camel_breaks(run: &[char], mut f: impl FnMut(usize)) {
 
 /// Tokenizes the analysed prefix of a message.
 pub fn tokenize(message: &str) -> Tokens {
+    let mut out = Tokens::default();
+    tokenize_into(message, &mut out);
+    out
+}
+
+/// Tokenizes the analysed prefix of a message into `out`, reusing its buffers.
+pub fn tokenize_into(message: &str, out: &mut Tokens) {
     let text = bounded_prefix(message, MAX_ANALYSED_BYTES);
-    let mut out = Tokens {
-        buf: String::with_capacity(text.len()),
-        spans: Vec::with_capacity(32),
-    };
+    out.buf.clear();
+    out.spans.clear();
     let mut run: Vec<char> = Vec::with_capacity(32);
+    // Where the current word splits; allocated once per message, not per word.
+    let mut cuts: Vec<usize> = Vec::with_capacity(8);
     let mut chars = text.char_indices().peekable();
     let mut prev: Option<char> = None;
     while let Some((_, c)) = chars.next() {
@@ -166,7 +173,7 @@ pub fn tokenize(message: &str) -> Tokens {
         if run.len() > 64 {
             continue;
         }
-        let mut cuts: Vec<usize> = Vec::new();
+        cuts.clear();
         camel_breaks(&run, |i| cuts.push(i));
         cuts.push(run.len());
         let mut from = 0;
@@ -204,7 +211,6 @@ pub fn tokenize(message: &str) -> Tokens {
             break;
         }
     }
-    out
 }
 
 /// Words for what the message shows but does not say: UTF-8 read as Latin-1 ("JosÃ©",

@@ -1,0 +1,435 @@
+//! Scoring one message against the index, pass by pass: statuses, phrases, single words,
+//! the "is this a problem at all" gate, and the ranking that picks what to show. Working
+//! sets live per thread and are reused, so a query allocates little beyond its answer.
+
+use std::cell::RefCell;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::index::Shape;
+use super::text::{self, Token, Tokens};
+use super::words::{fold_plural, is_common, is_content_word, is_problem_word};
+use super::{
+    confidence, Diagnosis, Match, Matcher, ReasonKind, FUZZY_FACTOR, FUZZY_WORD_FACTOR,
+    MIN_CONFIDENCE, MIN_CONFIDENCE_WITHOUT_PROBLEM, NEAR_MISSES, RELATIVE_CUTOFF, SHORT_WORD,
+    W_STATUS,
+};
+
+/// Marks a token whose word is not in the vocabulary, so no phrase can contain it.
+const NO_WORD: u32 = u32::MAX;
+
+/// One piece of evidence for an entry, kept cheap until the entry is shown.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Hit {
+    pub kind: ReasonKind,
+    pub term: u32,
+    /// Message tokens that matched, for the `matched` field.
+    pub tokens: (u32, u32),
+    /// Whether the message spelled it differently (typo, plural, stem).
+    pub differs: bool,
+}
+
+/// Per-query working sets, kept per thread so a query allocates almost nothing.
+#[derive(Debug, Default)]
+pub(super) struct Scratch {
+    /// Per token, its vocabulary id and whether it was reached by a typo.
+    ids: Vec<Option<(u32, bool)>>,
+    /// Per token, its vocabulary id or [`NO_WORD`]: the keys of phrase lookups.
+    words: Vec<u32>,
+    ev: Evidence,
+}
+
+/// What the passes found, per entry.
+#[derive(Debug, Default)]
+struct Evidence {
+    /// Entry → index in `totals`, or `u32::MAX`; sized to the largest catalogue seen.
+    slot: Vec<u32>,
+    /// (entry, total score, the part from codes, keywords and titles), in first-hit order.
+    totals: Vec<(u32, f32, f32)>,
+    hits: Vec<(u32, Hit)>,
+    /// (entry, kind, term) → (weight counted, index in `hits`): each counts once, at the
+    /// strongest of its occurrences, whatever their order.
+    seen: FxHashMap<(u32, ReasonKind, u32), (f32, usize)>,
+    /// (entry, token) pairs that got code or phrase credit: no second credit for that token.
+    credited: FxHashSet<(u32, u32)>,
+    /// (entry, token) pairs inside a code read as plain words: no single-word credit.
+    covered: FxHashSet<(u32, u32)>,
+    /// (entry, stem evidence) pairs whose word already counts inside a phrase of that entry.
+    blocked_stems: FxHashSet<(u32, u32)>,
+    /// Per token, the stem evidence it carries.
+    stems: Vec<(u32, u32)>,
+    /// Entries worth ranking, reused across queries.
+    ranked: Vec<(u32, f32, f32)>,
+}
+
+impl Evidence {
+    fn clear(&mut self, entries: usize) {
+        for &(e, _, _) in &self.totals {
+            self.slot[e as usize] = u32::MAX;
+        }
+        if self.slot.len() < entries {
+            self.slot.resize(entries, u32::MAX);
+        }
+        self.totals.clear();
+        self.hits.clear();
+        self.seen.clear();
+        self.credited.clear();
+        self.covered.clear();
+        self.blocked_stems.clear();
+        self.stems.clear();
+        self.ranked.clear();
+    }
+
+    fn add(&mut self, entry: u32, kind: ReasonKind, weight: f32, hit: Hit) {
+        let gain = match self.seen.get_mut(&(entry, kind, hit.term)) {
+            Some((counted, _)) if *counted >= weight => return,
+            Some((counted, at)) => {
+                let gain = weight - *counted;
+                *counted = weight;
+                self.hits[*at].1 = hit;
+                gain
+            }
+            None => {
+                self.seen
+                    .insert((entry, kind, hit.term), (weight, self.hits.len()));
+                self.hits.push((entry, hit));
+                weight
+            }
+        };
+        let at = match self.slot[entry as usize] {
+            u32::MAX => {
+                self.slot[entry as usize] = self.totals.len() as u32;
+                self.totals.push((entry, 0.0, 0.0));
+                self.totals.len() - 1
+            }
+            at => at as usize,
+        };
+        let t = &mut self.totals[at];
+        t.1 += gain;
+        if kind != ReasonKind::Word {
+            t.2 += gain;
+        }
+    }
+}
+
+/// Best first; ties go to the earlier entry, so results never depend on hash order.
+fn by_rank(a: &(u32, f32, f32), b: &(u32, f32, f32)) -> std::cmp::Ordering {
+    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+}
+
+thread_local! {
+    static SCRATCH: RefCell<(Tokens, Scratch)> = RefCell::default();
+}
+
+/// Runs `f` with this thread's token buffer and working sets.
+pub(super) fn with_scratch<R>(f: impl FnOnce(&mut Tokens, &mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        let (tokens, scratch) = &mut *guard;
+        f(tokens, scratch)
+    })
+}
+
+/// Whether the text asks something: a '?' that is not part of "????" (mojibake, not a question).
+fn asks(text: &str) -> bool {
+    text.split("????").any(|part| part.contains('?'))
+}
+
+impl Matcher {
+    /// Scores the tokens of `message` (the last `implied` of them are implied words) and
+    /// ranks the entries.
+    pub(super) fn diagnose_tokens(
+        &self,
+        message: &str,
+        top: usize,
+        (tokens, implied): (&[Token], usize),
+        s: &mut Scratch,
+    ) -> Diagnosis {
+        self.look_up_words(tokens, s);
+        let Scratch { ids, words, ev } = s;
+        ev.clear(self.knowledge.len());
+        let mut codes: Vec<String> = Vec::new();
+        self.score_statuses(tokens, ev, &mut codes);
+        self.score_phrases(tokens, (ids, words), ev, &mut codes);
+        self.score_words(tokens, ids, ev);
+        let problem_said = self.problem_said(message, &tokens[..tokens.len() - implied], ids, ev)
+            || !codes.is_empty();
+        let (matches, near_misses) = self.rank(top, problem_said, tokens, ev);
+        Diagnosis {
+            query: message.to_string(),
+            codes,
+            matches,
+            near_misses,
+        }
+    }
+
+    /// Maps every token to a vocabulary id (see [`Matcher::word_id`]).
+    fn look_up_words(&self, tokens: &[Token], s: &mut Scratch) {
+        s.ids.clear();
+        s.ids.extend(tokens.iter().map(|t| self.word_id(t.text)));
+        s.words.clear();
+        s.words
+            .extend(s.ids.iter().map(|id| id.map_or(NO_WORD, |(w, _)| w)));
+    }
+
+    /// Maps a message word to a vocabulary id: exactly (plurals folded), or by a typo.
+    fn word_id(&self, word: &str) -> Option<(u32, bool)> {
+        let folded = fold_plural(word);
+        if let Some(&id) = self.index.vocab.get(folded) {
+            return Some((id, false));
+        }
+        if is_common(folded) || !word.chars().all(char::is_alphabetic) {
+            return None;
+        }
+        let id = self
+            .index
+            .fuzzy
+            .lookup(folded)
+            // Most words have no plural to fold: look them up once.
+            .or_else(|| {
+                (folded != word)
+                    .then(|| self.index.fuzzy.lookup(word))
+                    .flatten()
+            })?;
+        // A typo of a common word is just as likely another ordinary word.
+        (!self.index.common[id as usize]).then_some((id, true))
+    }
+
+    /// HTTP statuses read in an error context credit the entries carrying them as codes.
+    fn score_statuses(&self, tokens: &[Token], ev: &mut Evidence, codes: &mut Vec<String>) {
+        for found in super::status::find_statuses(tokens) {
+            codes.push(found.code.to_string());
+            let t = found.token as u32;
+            for p in self.index.statuses.get(&found.code).into_iter().flatten() {
+                ev.credited.insert((p.entry, t));
+                let hit = Hit {
+                    kind: p.kind,
+                    term: p.term,
+                    tokens: (t, t + 1),
+                    differs: false,
+                };
+                ev.add(p.entry, p.kind, W_STATUS, hit);
+            }
+        }
+    }
+
+    /// Codes, keywords and titles found as word sequences, longest first at each position.
+    fn score_phrases(
+        &self,
+        tokens: &[Token],
+        (ids, words): (&[Option<(u32, bool)>], &[u32]),
+        ev: &mut Evidence,
+        codes: &mut Vec<String>,
+    ) {
+        for start in 0..tokens.len() {
+            let first = words[start];
+            if first == NO_WORD {
+                continue;
+            }
+            let room = tokens.len() - start;
+            let mut lens = self.index.phrase_lens[first as usize];
+            while lens != 0 {
+                let bit = 63 - lens.leading_zeros() as usize;
+                lens &= !(1 << bit);
+                if bit == 63 {
+                    // 64 words or more: rare enough to try every such length.
+                    for len in (64..=self.index.longest.min(room)).rev() {
+                        self.score_phrase_at(tokens, (ids, words), (start, start + len), ev, codes);
+                    }
+                } else if bit < room {
+                    self.score_phrase_at(tokens, (ids, words), (start, start + bit + 1), ev, codes);
+                }
+            }
+        }
+    }
+
+    /// Credits the phrase spelled by tokens `start..end`, if the catalogue has one.
+    fn score_phrase_at(
+        &self,
+        tokens: &[Token],
+        (ids, words): (&[Option<(u32, bool)>], &[u32]),
+        (start, end): (usize, usize),
+        ev: &mut Evidence,
+        codes: &mut Vec<String>,
+    ) {
+        let Some(p) = self.index.phrase(&words[start..end]) else {
+            return;
+        };
+        let phrase = &self.index.phrases[p as usize];
+        if phrase.words.len() == 1 && self.index.common[words[start] as usize] {
+            return;
+        }
+        let fuzzy = ids[start..end].iter().any(|g| g.is_some_and(|(_, f)| f));
+        let span = &tokens[start..end];
+        for posting in &phrase.postings {
+            // A token already credited to this entry (by a status or a longer phrase)
+            // is not counted again.
+            if (start..end).any(|i| ev.credited.contains(&(posting.entry, i as u32))) {
+                continue;
+            }
+            let shaped = match posting.shape {
+                Shape::Any => true,
+                Shape::Capitals => span.iter().all(|t| t.capital),
+                Shape::Glued => span[1..]
+                    .iter()
+                    .all(|t| t.before.is_some_and(|c| !c.is_whitespace())),
+            };
+            let (kind, mut weight) = if shaped {
+                (posting.kind, posting.weight)
+            } else {
+                (ReasonKind::Keyword, posting.plain)
+            };
+            if fuzzy {
+                let short =
+                    phrase.words.len() == 1 && tokens[start].text.chars().count() < SHORT_WORD;
+                weight *= if short {
+                    FUZZY_WORD_FACTOR
+                } else {
+                    FUZZY_FACTOR
+                };
+            }
+            if kind == ReasonKind::Code {
+                let term = &self.index.terms[posting.term as usize];
+                if !codes.iter().any(|c| **c == **term) {
+                    codes.push(term.to_string());
+                }
+            }
+            // A code read as plain words leaves its tokens to shorter keywords, but
+            // its words do not count again as single words.
+            let credit = if shaped {
+                &mut ev.credited
+            } else {
+                &mut ev.covered
+            };
+            credit.extend((start..end).map(|i| (posting.entry, i as u32)));
+            let hit = Hit {
+                kind,
+                term: posting.term,
+                tokens: (start as u32, end as u32),
+                differs: fuzzy,
+            };
+            ev.add(posting.entry, kind, weight, hit);
+        }
+    }
+
+    /// Single-word evidence: each distinct content word once per entry, weighted by rarity,
+    /// and not for an entry that already counts that word inside one of its phrases.
+    fn score_words(&self, tokens: &[Token], ids: &[Option<(u32, bool)>], ev: &mut Evidence) {
+        for (i, (tok, id)) in tokens.iter().zip(ids).enumerate() {
+            let Some(evidence) = self.word_evidence(tok, *id) else {
+                continue;
+            };
+            ev.stems.push((i as u32, evidence));
+            for &entry in &self.index.evidence[evidence as usize].entries {
+                let key = (entry, i as u32);
+                if ev.credited.contains(&key) || ev.covered.contains(&key) {
+                    ev.blocked_stems.insert((entry, evidence));
+                }
+            }
+        }
+        for k in 0..ev.stems.len() {
+            let (i, e) = ev.stems[k];
+            let evidence = &self.index.evidence[e as usize];
+            let tok = &tokens[i as usize];
+            for &entry in &evidence.entries {
+                if ev.blocked_stems.contains(&(entry, e)) {
+                    continue;
+                }
+                let hit = Hit {
+                    kind: ReasonKind::Word,
+                    term: evidence.term,
+                    tokens: (i, i + 1),
+                    differs: *self.index.terms[evidence.term as usize] != *tok.text,
+                };
+                ev.add(entry, ReasonKind::Word, evidence.weight, hit);
+            }
+        }
+    }
+
+    /// The stem evidence a token carries, if any.
+    fn word_evidence(&self, tok: &Token, id: Option<(u32, bool)>) -> Option<u32> {
+        match id {
+            // A typo'd short word is too often another real word to count alone.
+            Some((_, true)) if tok.text.chars().count() < SHORT_WORD - 1 => None,
+            Some((w, fuzzy)) => {
+                if !fuzzy && !is_content_word(tok.text) {
+                    return None;
+                }
+                self.index.vocab_stems[w as usize]
+            }
+            None => {
+                let word = tok.text;
+                if !is_content_word(word) || !self.index.may_have_stem(word) {
+                    return None;
+                }
+                self.index.stems.get(&*self.stemmer.stem(word)).copied()
+            }
+        }
+    }
+
+    /// Whether the message says it is about a problem (a code also does): only the
+    /// message's own `words` open the gate, not implied ones, not short typos.
+    fn problem_said(
+        &self,
+        message: &str,
+        words: &[Token],
+        ids: &[Option<(u32, bool)>],
+        ev: &Evidence,
+    ) -> bool {
+        ev.totals.is_empty()
+            || asks(text::bounded_prefix(message, text::MAX_ANALYSED_BYTES))
+            || words.iter().zip(ids).any(|(t, id)| {
+                is_problem_word(t.text)
+                    || id.is_some_and(|(w, fuzzy)| {
+                        (!fuzzy || t.text.chars().count() >= SHORT_WORD)
+                            && is_problem_word(self.index.fuzzy.word(w))
+                    })
+            })
+    }
+
+    /// The matches to show, best first, and (when there are none) the closest near misses.
+    /// Only entries that can be shown are sorted: shown ones reach a fraction of the best
+    /// score (and, with a problem said, the confidence bar), so the rest need no order.
+    fn rank(
+        &self,
+        top: usize,
+        problem_said: bool,
+        tokens: &[Token],
+        ev: &mut Evidence,
+    ) -> (Vec<Match>, Vec<Match>) {
+        let best_raw = ev.totals.iter().map(|t| t.1).fold(0.0f32, f32::max);
+        let cutoff = best_raw * RELATIVE_CUTOFF;
+        ev.ranked.extend(ev.totals.iter().filter(|&&(_, total, _)| {
+            total >= cutoff && (!problem_said || confidence(total) >= MIN_CONFIDENCE)
+        }));
+        ev.ranked.sort_unstable_by(by_rank);
+        let mut matches = Vec::new();
+        for &(e, total, phrases) in &ev.ranked {
+            if matches.len() >= top {
+                break;
+            }
+            // Without a code or a problem word, only codes and phrases count, and more is
+            // needed: shared vocabulary alone ("we renewed the TLS certificates") asks nothing.
+            if problem_said || confidence(phrases) >= MIN_CONFIDENCE_WITHOUT_PROBLEM {
+                matches.push(self.to_match(e, total, &ev.hits, tokens));
+            }
+        }
+        // Near misses are only worth describing when nothing was confident enough.
+        let mut near_misses = Vec::new();
+        if matches.is_empty() {
+            let mut closest: Vec<(u32, f32, f32)> = Vec::with_capacity(NEAR_MISSES + 1);
+            for t in &ev.totals {
+                let at = closest.partition_point(|c| by_rank(c, t).is_lt());
+                if at < NEAR_MISSES {
+                    closest.insert(at, *t);
+                    closest.truncate(NEAR_MISSES);
+                }
+            }
+            near_misses = closest
+                .into_iter()
+                .map(|(e, total, _)| self.to_match(e, total, &ev.hits, tokens))
+                .collect();
+        }
+        (matches, near_misses)
+    }
+}
