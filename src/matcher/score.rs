@@ -15,6 +15,9 @@ use super::{
     W_STATUS,
 };
 
+/// A message's word ids (with whether each was matched exactly) beside its raw word ids.
+type TokenView<'a> = (&'a [Option<(u32, bool)>], &'a [u32]);
+
 /// Marks a token whose word is not in the vocabulary, so no phrase can contain it.
 const NO_WORD: u32 = u32::MAX;
 
@@ -217,7 +220,7 @@ impl Matcher {
     fn score_phrases(
         &self,
         tokens: &[Token],
-        (ids, words): (&[Option<(u32, bool)>], &[u32]),
+        (ids, words): TokenView<'_>,
         ev: &mut Evidence,
         codes: &mut Vec<String>,
     ) {
@@ -247,7 +250,7 @@ impl Matcher {
     fn score_phrase_at(
         &self,
         tokens: &[Token],
-        (ids, words): (&[Option<(u32, bool)>], &[u32]),
+        (ids, words): TokenView<'_>,
         (start, end): (usize, usize),
         ev: &mut Evidence,
         codes: &mut Vec<String>,
