@@ -2,8 +2,8 @@
 //! outbox, corrupted files), the scheduler and delivery loop under paused tokio time, and
 //! `medic watch` as a child process.
 
-mod alerts_support;
-mod fake_discord;
+use crate::fake_discord;
+use crate::support::switch;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,7 +19,7 @@ use medic::alerts::{
 };
 use medic::store::{SqliteStore, Store};
 
-use alerts_support::{SwitchServer, Watch};
+use switch::{SwitchServer, Watch};
 
 const T0: Millis = 1_800_000_000_000;
 const MIN: Millis = 60_000;
@@ -1611,7 +1611,7 @@ fn watch_alerts_on_stdout_in_order_and_a_restart_mid_incident_recovers_once() {
     let server = SwitchServer::start();
     let dir = tempfile::tempdir().unwrap();
     let config =
-        alerts_support::write_config(dir.path(), "1s", &[("local-api".into(), server.url())]);
+        switch::write_config(dir.path(), "1s", &[("local-api".into(), server.url())]);
     let db = dir.path().join("state.db");
     let mut w = Watch::start(dir.path(), &config, &db);
     wait_until("good checks", Duration::from_secs(10), || {
@@ -1771,7 +1771,7 @@ fn sigkill_at_random_moments_loses_nothing_committed_and_state_stays_consistent(
     let mut endpoints: Vec<(String, String)> =
         (0..20).map(|i| (format!("up-{i}"), server.url())).collect();
     endpoints.extend((0..20).map(|i| (format!("refused-{i}"), format!("http://{closed}/health"))));
-    let config = alerts_support::write_config(dir.path(), "1s", &endpoints);
+    let config = switch::write_config(dir.path(), "1s", &endpoints);
     let db = dir.path().join("state.db");
 
     let mut rng = rand::thread_rng();
@@ -1854,7 +1854,7 @@ fn watch_stops_cleanly_when_stdout_is_closed() {
     let server = SwitchServer::start();
     let dir = tempfile::tempdir().unwrap();
     let config =
-        alerts_support::write_config(dir.path(), "1s", &[("local-api".into(), server.url())]);
+        switch::write_config(dir.path(), "1s", &[("local-api".into(), server.url())]);
     let db = dir.path().join("state.db");
     let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_medic"))
@@ -1903,7 +1903,7 @@ fn watch_stops_cleanly_when_stdout_is_closed() {
 #[test]
 fn status_only_reads_the_database() {
     let dir = tempfile::tempdir().unwrap();
-    let config = alerts_support::write_config(
+    let config = switch::write_config(
         dir.path(),
         "1s",
         &[("x".into(), "http://127.0.0.1:9/".into())],
@@ -1930,7 +1930,7 @@ fn status_only_reads_the_database() {
 #[test]
 fn watch_with_a_corrupted_database_fails_clearly_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let config = alerts_support::write_config(
+    let config = switch::write_config(
         dir.path(),
         "1s",
         &[("x".into(), "http://127.0.0.1:9/".into())],

@@ -8,10 +8,13 @@
 //! - [`oauth_token_route`]: an OAuth2 client-credentials token endpoint on an [`HttpServer`].
 //! - [`hostile`]: the forms in which a hostile server echoes a credential, and a leak check.
 //!
-//! Usage: `mod support;` in a test file; helpers unused by one test binary are allowed.
+//! - [`switch`]: an endpoint the alert tests switch up and down, and `medic watch` as a child.
+//!
+//! Helpers unused by every test are allowed.
 #![allow(dead_code)]
 
 pub mod hostile;
+pub mod switch;
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};

@@ -1,7 +1,7 @@
 //! The real bot (serenity + poise, started with `medic::discord::run`) against the fake Discord
-//! in `tests/fake_discord`: only 127.0.0.1 is ever contacted.
+//! in `tests/integration/fake_discord`: only 127.0.0.1 is ever contacted.
 
-mod fake_discord;
+use crate::fake_discord;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

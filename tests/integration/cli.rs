@@ -2,7 +2,7 @@
 //! and what it prints facing hostile servers (control characters, the Discord token), bounds
 //! in `config check`, `status` on stopped or missing databases.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;

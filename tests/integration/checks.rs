@@ -1,7 +1,7 @@
 //! Endpoint checks against real local servers (127.0.0.1, port 0): every stage's failure modes,
 //! the knowledge entry each one names, secret redaction for every auth kind, and the CLI.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::path::Path;
