@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 
+use super::entries;
 use super::http::{status_text, Response};
 use super::oauth::Token;
 use super::{Failure, RateLimitFacts, Verdict};
@@ -147,23 +148,23 @@ fn jwt_problem(t: &JwtTimes, now: i64) -> Option<(String, &'static str)> {
             .checked_add(Duration::from_secs(nbf.max(0) as u64))
             .map(super::format_time)
             .unwrap_or_else(|| format!("{nbf} (Unix time)"));
-        return Some((format!("the token is not valid before {at} (`nbf` {}): this machine's clock or the issuer's is off", ago_or_in(nbf.saturating_sub(now))), "clock-skew"));
+        return Some((format!("the token is not valid before {at} (`nbf` {}): this machine's clock or the issuer's is off", ago_or_in(nbf.saturating_sub(now))), entries::CLOCK_SKEW));
     }
     if let Some(iat) = t.iat.filter(|&i| i > late) {
-        return Some((format!("the token was issued in the future (`iat` {}): this machine's clock or the issuer's is off", ago_or_in(iat.saturating_sub(now))), "clock-skew"));
+        return Some((format!("the token was issued in the future (`iat` {}): this machine's clock or the issuer's is off", ago_or_in(iat.saturating_sub(now))), entries::CLOCK_SKEW));
     }
     if let Some(exp) = t.exp {
         let left = exp.saturating_sub(now);
         if left <= 0 {
             return Some((
                 format!("the token expired {} (`exp`)", ago_or_in(left)),
-                "expired-token",
+                entries::EXPIRED_TOKEN,
             ));
         }
         if left < TOKEN_NEAR_EXPIRY.as_secs() as i64 {
             return Some((
                 format!("the token expires {} (`exp`)", ago_or_in(left)),
-                "expired-token",
+                entries::EXPIRED_TOKEN,
             ));
         }
     }
@@ -250,25 +251,25 @@ pub(crate) fn credentials(
             if error == "insufficient_scope"
                 || matches!(auth, Some(Auth::OAuth2ClientCredentials { .. }))
             {
-                "insufficient-permissions"
+                entries::INSUFFICIENT_PERMISSIONS
             } else {
-                "http-403"
+                entries::HTTP_403
             }
         } else if let Some((p, entry)) = &problem {
             detail.push_str(&format!("; {p}"));
             entry
         } else if auth.is_none() {
             detail.push_str(" — the endpoint needs credentials; add an `auth` table");
-            "http-401"
+            entries::HTTP_401
         } else if description.to_ascii_lowercase().contains("expired") {
-            "expired-token"
+            entries::EXPIRED_TOKEN
         } else if matches!(auth, Some(Auth::Header { .. } | Auth::Query { .. }))
             || (error == "invalid_token" && jwt.is_none())
         {
             // An API key, or an opaque token the server calls invalid: the key itself is wrong.
-            "invalid-api-key"
+            entries::INVALID_API_KEY
         } else {
-            "http-401"
+            entries::HTTP_401
         };
         return Verdict::Fail(Failure::new(detail, Some(entry)));
     }
@@ -296,7 +297,7 @@ pub(crate) fn credentials(
         if secs < TOKEN_NEAR_EXPIRY.as_secs() {
             return Verdict::Warn(Failure::new(
                 format!("{detail}; but the issued token lives only {secs} s"),
-                Some("expired-token"),
+                Some(entries::EXPIRED_TOKEN),
             ));
         }
     }
@@ -429,9 +430,9 @@ pub(crate) fn rate_limit(f: &RateLimitFacts, status: u16, expected: bool) -> Ver
         .is_some_and(|w| w >= 86_400)
         || f.reset.is_some_and(|r| r >= 6 * 3600);
     let entry = if long_window {
-        "api-quota-exceeded"
+        entries::API_QUOTA_EXCEEDED
     } else {
-        "http-429"
+        entries::HTTP_429
     };
     if status == 429 && !expected {
         let detail = if figures.is_empty() {
@@ -490,7 +491,7 @@ pub(crate) fn format(ep: &Endpoint, resp: &Response, redactor: &Redactor) -> Ver
                     "expected Content-Type {want}, got {got_shown} (body starts `{}`)",
                     snippet(&resp.body, redactor)
                 ),
-                Some("content-type-mismatch"),
+                Some(entries::CONTENT_TYPE_MISMATCH),
             ));
         }
     }
@@ -505,7 +506,7 @@ pub(crate) fn format(ep: &Endpoint, resp: &Response, redactor: &Redactor) -> Ver
                     "the body is larger than the {} KiB read cap, so its JSON cannot be checked",
                     super::BODY_CAP / 1024
                 ),
-                Some("malformed-json"),
+                Some(entries::MALFORMED_JSON),
             ));
         }
         let value: serde_json::Value = match serde_json::from_slice(&resp.body) {
@@ -516,7 +517,7 @@ pub(crate) fn format(ep: &Endpoint, resp: &Response, redactor: &Redactor) -> Ver
                         "body is not valid JSON ({e}); it starts `{}`",
                         snippet(&resp.body, redactor)
                     ),
-                    Some("malformed-json"),
+                    Some(entries::MALFORMED_JSON),
                 ))
             }
         };
@@ -530,7 +531,7 @@ pub(crate) fn format(ep: &Endpoint, resp: &Response, redactor: &Redactor) -> Ver
         if !missing.is_empty() {
             return Verdict::Fail(Failure::new(
                 format!("JSON is missing required field(s) {}", missing.join(", ")),
-                Some("schema-mismatch"),
+                Some(entries::SCHEMA_MISMATCH),
             ));
         }
         if !ep.expect_json_pointers.is_empty() {
@@ -547,7 +548,7 @@ pub(crate) fn format(ep: &Endpoint, resp: &Response, redactor: &Redactor) -> Ver
                     "body does not contain `{needle}` (it starts `{}`)",
                     snippet(&resp.body, redactor)
                 ),
-                Some("schema-mismatch"),
+                Some(entries::SCHEMA_MISMATCH),
             ));
         }
         checked.push("body_contains found".into());
@@ -590,7 +591,10 @@ mod tests {
             exp: Some(i64::MIN),
             ..Default::default()
         };
-        assert_eq!(jwt_problem(&far, i64::MAX).unwrap().1, "expired-token");
+        assert_eq!(
+            jwt_problem(&far, i64::MAX).unwrap().1,
+            entries::EXPIRED_TOKEN
+        );
     }
 
     #[test]
@@ -609,9 +613,9 @@ mod tests {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"exp":1000,"iat":900}"#);
         let t = decode_jwt(&format!("e30.{payload}.sig")).unwrap();
         assert_eq!(t.exp, Some(1000));
-        assert_eq!(jwt_problem(&t, 2000).unwrap().1, "expired-token");
-        assert_eq!(jwt_problem(&t, 100).unwrap().1, "clock-skew");
-        assert_eq!(jwt_problem(&t, 950).unwrap().1, "expired-token");
+        assert_eq!(jwt_problem(&t, 2000).unwrap().1, entries::EXPIRED_TOKEN);
+        assert_eq!(jwt_problem(&t, 100).unwrap().1, entries::CLOCK_SKEW);
+        assert_eq!(jwt_problem(&t, 950).unwrap().1, entries::EXPIRED_TOKEN);
         assert!(jwt_problem(
             &JwtTimes {
                 exp: Some(10_000),

@@ -11,9 +11,10 @@ use hickory_resolver::error::{ResolveError, ResolveErrorKind};
 use hickory_resolver::TokioAsyncResolver;
 use tokio::time::Instant;
 
+use super::entries;
 use super::{human, Failure};
 
-const ENTRY: Option<&str> = Some("dns-resolution-failure");
+const ENTRY: Option<&str> = Some(entries::DNS_RESOLUTION_FAILURE);
 
 /// A resolver for `server`, or for the system configuration when `None`.
 pub(super) fn build_resolver(server: Option<SocketAddr>) -> TokioAsyncResolver {

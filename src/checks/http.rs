@@ -12,6 +12,7 @@ use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 use url::Url;
 
+use super::entries;
 use super::net::{io_entry, io_kind, BoxStream};
 use super::{human, Failure, BODY_CAP};
 use crate::config::{Auth, Endpoint};
@@ -45,25 +46,25 @@ pub(crate) fn status_text(status: u16) -> String {
 /// The knowledge entry for an unexpected status.
 pub(crate) fn entry_for_status(status: u16) -> Option<&'static str> {
     Some(match status {
-        400 => "http-400",
-        401 => "http-401",
-        403 => "http-403",
-        404 => "http-404",
-        405 => "http-405",
-        408 => "http-408",
-        409 => "http-409",
-        413 => "http-413",
-        415 => "http-415",
-        422 => "http-422",
-        429 => "http-429",
-        500 => "http-500",
-        502 => "http-502",
-        503 => "http-503",
-        504 => "http-504",
-        501 | 505..=599 => "http-500",
+        400 => entries::HTTP_400,
+        401 => entries::HTTP_401,
+        403 => entries::HTTP_403,
+        404 => entries::HTTP_404,
+        405 => entries::HTTP_405,
+        408 => entries::HTTP_408,
+        409 => entries::HTTP_409,
+        413 => entries::HTTP_413,
+        415 => entries::HTTP_415,
+        422 => entries::HTTP_422,
+        429 => entries::HTTP_429,
+        500 => entries::HTTP_500,
+        502 => entries::HTTP_502,
+        503 => entries::HTTP_503,
+        504 => entries::HTTP_504,
+        501 | 505..=599 => entries::HTTP_500,
         // Other client errors share the 400 entry's first steps: read the body, fix the request.
-        402 | 406 | 407 | 410..=412 | 414 | 416..=421 | 423..=428 | 431..=499 => "http-400",
-        _ => "general-troubleshooting",
+        402 | 406 | 407 | 410..=412 | 414 | 416..=421 | 423..=428 | 431..=499 => entries::HTTP_400,
+        _ => entries::GENERAL_TROUBLESHOOTING,
     })
 }
 
@@ -165,7 +166,7 @@ pub(crate) async fn send(
                 "{what} within {} (the server accepted the connection but is stalling)",
                 human(budget)
             ),
-            Some("network-timeout"),
+            Some(entries::NETWORK_TIMEOUT),
         )
     };
     let (mut sender, conn) = match tokio::time::timeout_at(
@@ -244,7 +245,7 @@ impl Drop for AbortOnDrop {
 }
 
 fn to_hyper(req: Outgoing) -> Result<Request<Full<Bytes>>, Failure> {
-    let bad = |what: String| Failure::new(what, Some("http-400"));
+    let bad = |what: String| Failure::new(what, Some(entries::HTTP_400));
     let method = Method::from_bytes(req.method.as_bytes())
         .map_err(|_| bad(format!("`{}` is not an HTTP method", req.method)))?;
     let mut builder = Request::builder().method(method).uri(req.target.as_str());
@@ -272,7 +273,7 @@ fn hyper_failure(e: &hyper::Error, when: &str) -> Failure {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             return Failure::new(
                 format!("{} {when}", io_kind(io)),
-                io_entry(io).or(Some("connection-reset")),
+                io_entry(io).or(Some(entries::CONNECTION_RESET)),
             );
         }
         source = s.source();
@@ -280,24 +281,27 @@ fn hyper_failure(e: &hyper::Error, when: &str) -> Failure {
     if e.is_incomplete_message() {
         return Failure::new(
             format!("the server closed the connection {when}"),
-            Some("connection-reset"),
+            Some(entries::CONNECTION_RESET),
         );
     }
     if e.is_parse_too_large() {
         // hyper's limit for a response head (about 400 KB): valid HTTP, just too much of it.
         return Failure::new(
             format!("the response headers {when} are larger than the ~400 KB medic reads (oversized cookies, a header repeated in a loop, or a misbehaving proxy)"),
-            Some("general-troubleshooting"),
+            Some(entries::GENERAL_TROUBLESHOOTING),
         );
     }
     if e.is_parse() {
         return Failure::new(
             format!("the answer {when} is not valid HTTP/1.1 (TLS port spoken to with http://, or not an HTTP server?)"),
-            Some("general-troubleshooting"),
+            Some(entries::GENERAL_TROUBLESHOOTING),
         );
     }
     if e.is_timeout() {
-        return Failure::new(format!("timed out {when}"), Some("network-timeout"));
+        return Failure::new(format!("timed out {when}"), Some(entries::NETWORK_TIMEOUT));
     }
-    Failure::new(format!("HTTP error {when}: {e}"), Some("connection-reset"))
+    Failure::new(
+        format!("HTTP error {when}: {e}"),
+        Some(entries::CONNECTION_RESET),
+    )
 }

@@ -12,6 +12,7 @@
 
 mod analyze;
 mod dns;
+pub mod entries;
 mod http;
 mod net;
 mod oauth;
@@ -38,9 +39,6 @@ pub use report::{
 
 /// The most of a response body medic reads; the rest is never downloaded.
 pub const BODY_CAP: usize = 1024 * 1024;
-
-/// The entry for a warning or failure no more specific entry covers.
-pub(crate) const GENERAL_ENTRY: &str = "general-troubleshooting";
 
 pub use crate::clock::{Clock, FixedClock, SystemClock};
 
@@ -412,7 +410,7 @@ impl Checker {
                         if days < i64::from(cert_warn_days) {
                             warn = Some(Failure::new(
                                 format!("{detail} — under the {cert_warn_days}-day warning threshold; renew it"),
-                                Some("tls-certificate-expired"),
+                                Some(entries::TLS_CERTIFICATE_EXPIRED),
                             ));
                         }
                     }
@@ -520,7 +518,7 @@ impl Checker {
                     t,
                     Failure::new(
                         format!("{summary}: redirect with no usable Location header (missing, empty, not UTF-8, or not an http(s) URL)"),
-                        Some(GENERAL_ENTRY),
+                        Some(entries::GENERAL_TROUBLESHOOTING),
                     ),
                 );
                 return None;
@@ -551,7 +549,7 @@ impl Checker {
                 t,
                 Failure::new(
                     format!("{summary}: redirect to {shown} — {why}"),
-                    Some(GENERAL_ENTRY),
+                    Some(entries::GENERAL_TROUBLESHOOTING),
                 ),
             );
             return None;
@@ -577,7 +575,7 @@ impl Checker {
                         "{summary} — slower than max_latency {}",
                         humantime::format_duration(max)
                     ),
-                    Some("network-timeout"),
+                    Some(entries::NETWORK_TIMEOUT),
                 ),
             ),
             _ => run.ok(Stage::Http, t, summary),
@@ -781,7 +779,9 @@ impl Run {
         entry: Option<&'static str>,
     ) {
         let entry = match status {
-            StageStatus::Warn | StageStatus::Fail => Some(entry.unwrap_or(GENERAL_ENTRY)),
+            StageStatus::Warn | StageStatus::Fail => {
+                Some(entry.unwrap_or(entries::GENERAL_TROUBLESHOOTING))
+            }
             StageStatus::Ok | StageStatus::Skipped => None,
         };
         self.stages.push(StageResult {

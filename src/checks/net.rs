@@ -20,7 +20,8 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
-use super::{format_time, human, Clock, Facts, Failure, GENERAL_ENTRY};
+use super::entries;
+use super::{format_time, human, Clock, Facts, Failure};
 use crate::config::TlsCa;
 
 /// A connection HTTP can run on, plain or TLS.
@@ -52,11 +53,15 @@ pub(crate) fn io_kind(e: &io::Error) -> &'static str {
 pub(crate) fn io_entry(e: &io::Error) -> Option<&'static str> {
     use io::ErrorKind::*;
     Some(match e.kind() {
-        ConnectionRefused => "connection-refused",
-        ConnectionReset | ConnectionAborted | UnexpectedEof | BrokenPipe => "connection-reset",
-        TimedOut => "network-timeout",
-        HostUnreachable | NetworkUnreachable | NetworkDown | PermissionDenied => "firewall-blocked",
-        _ => GENERAL_ENTRY,
+        ConnectionRefused => entries::CONNECTION_REFUSED,
+        ConnectionReset | ConnectionAborted | UnexpectedEof | BrokenPipe => {
+            entries::CONNECTION_RESET
+        }
+        TimedOut => entries::NETWORK_TIMEOUT,
+        HostUnreachable | NetworkUnreachable | NetworkDown | PermissionDenied => {
+            entries::FIREWALL_BLOCKED
+        }
+        _ => entries::GENERAL_TROUBLESHOOTING,
     })
 }
 
@@ -91,12 +96,12 @@ pub(super) async fn connect(
     let Some((_, first)) = errors.first() else {
         return Err(Failure::new(
             "no address to connect to",
-            Some("dns-resolution-failure"),
+            Some(entries::DNS_RESOLUTION_FAILURE),
         ));
     };
     let entry = match first {
         Refusal::Io(e) => io_entry(e),
-        Refusal::Silent(_) => Some("network-timeout"),
+        Refusal::Silent(_) => Some(entries::NETWORK_TIMEOUT),
     };
     let detail = errors
         .iter()
@@ -301,7 +306,7 @@ pub(super) async fn tls(
                 return (
                     Err(Failure::new(
                         format!("cannot set up certificate verification: {e}"),
-                        Some(GENERAL_ENTRY),
+                        Some(entries::GENERAL_TROUBLESHOOTING),
                     )),
                     None,
                 )
@@ -319,7 +324,7 @@ pub(super) async fn tls(
                 return (
                     Err(Failure::new(
                         format!("cannot set up TLS: {e}"),
-                        Some(GENERAL_ENTRY),
+                        Some(entries::GENERAL_TROUBLESHOOTING),
                     )),
                     None,
                 )
@@ -336,7 +341,7 @@ pub(super) async fn tls(
             return (
                 Err(Failure::new(
                     format!("`{host}` is not a valid TLS server name"),
-                    Some("tls-hostname-mismatch"),
+                    Some(entries::TLS_HOSTNAME_MISMATCH),
                 )),
                 None,
             )
@@ -356,7 +361,7 @@ pub(super) async fn tls(
                 "TLS handshake with {host} did not finish within {} (is this port speaking TLS?)",
                 human(budget)
             ),
-            Some("network-timeout"),
+            Some(entries::NETWORK_TIMEOUT),
         )),
         Ok(Err(e)) => Err(explain(&e, host, cert.as_ref())),
         Ok(Ok(stream)) => {
@@ -383,9 +388,9 @@ fn explain(e: &io::Error, host: &str, cert: Option<&CertInfo>) -> Failure {
         return match e.kind() {
             io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset => Failure::new(
                 format!("{host} closed the connection during the TLS handshake ({}); is this port speaking TLS, and does the server accept this name (SNI)?", io_kind(e)),
-                Some("tls-handshake-failure"),
+                Some(entries::TLS_HANDSHAKE_FAILURE),
             ),
-            _ => Failure::new(format!("TLS handshake with {host} failed: {}", io_kind(e)), Some("tls-handshake-failure")),
+            _ => Failure::new(format!("TLS handshake with {host} failed: {}", io_kind(e)), Some(entries::TLS_HANDSHAKE_FAILURE)),
         };
     };
     let subject = cert
@@ -398,14 +403,14 @@ fn explain(e: &io::Error, host: &str, cert: Option<&CertInfo>) -> Failure {
                     "certificate for {subject} expired on {}",
                     cert.map(|c| format_time(c.not_after)).unwrap_or_else(|| "?".into())
                 ),
-                Some("tls-certificate-expired"),
+                Some(entries::TLS_CERTIFICATE_EXPIRED),
             ),
             CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => Failure::new(
                 format!(
                     "certificate for {subject} is not valid yet (valid from {}); check the clock of this machine and the server's",
                     cert.map(|c| format_time(c.not_before)).unwrap_or_else(|| "?".into())
                 ),
-                Some("tls-certificate-expired"),
+                Some(entries::TLS_CERTIFICATE_EXPIRED),
             ),
             CertificateError::UnknownIssuer => {
                 let what = match cert {
@@ -415,34 +420,34 @@ fn explain(e: &io::Error, host: &str, cert: Option<&CertInfo>) -> Failure {
                 };
                 Failure::new(
                     format!("{what} is not trusted; add its CA with `tls_ca` or fix the server's chain"),
-                    Some("tls-untrusted-certificate"),
+                    Some(entries::TLS_UNTRUSTED_CERTIFICATE),
                 )
             }
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => Failure::new(
                 format!("certificate is for {subject}, not {host}"),
-                Some("tls-hostname-mismatch"),
+                Some(entries::TLS_HOSTNAME_MISMATCH),
             ),
             CertificateError::BadSignature => Failure::new(
                 format!(
                     "certificate for {subject} has a signature that does not verify against the trusted CA named {} (a different CA with the same name, or a corrupted chain)",
                     cert.map(|c| c.issuer.as_str()).unwrap_or("?")
                 ),
-                Some("tls-untrusted-certificate"),
+                Some(entries::TLS_UNTRUSTED_CERTIFICATE),
             ),
             other => Failure::new(
                 format!("certificate for {subject} rejected: {other:?}"),
-                Some("tls-untrusted-certificate"),
+                Some(entries::TLS_UNTRUSTED_CERTIFICATE),
             ),
         },
         rustls::Error::AlertReceived(alert) => Failure::new(
             format!("{host} refused the TLS handshake (alert {alert:?}); protocol versions, ciphers or SNI do not match"),
-            Some("tls-handshake-failure"),
+            Some(entries::TLS_HANDSHAKE_FAILURE),
         ),
         rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => Failure::new(
             format!("{host} did not answer with TLS (plain HTTP on an https:// URL?)"),
-            Some("tls-handshake-failure"),
+            Some(entries::TLS_HANDSHAKE_FAILURE),
         ),
-        other => Failure::new(format!("TLS handshake with {host} failed: {other}"), Some("tls-handshake-failure")),
+        other => Failure::new(format!("TLS handshake with {host} failed: {other}"), Some(entries::TLS_HANDSHAKE_FAILURE)),
     }
 }
 

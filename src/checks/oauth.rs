@@ -8,9 +8,10 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use url::{Host, Url};
 
+use super::entries;
 use super::http::{self, Outgoing};
 use super::net::{self, BoxStream, TlsSetup};
-use super::{dns, Checker, Failure, GENERAL_ENTRY};
+use super::{dns, Checker, Failure};
 use crate::config::{Auth, Endpoint};
 use crate::secrets::Redactor;
 
@@ -44,7 +45,10 @@ pub(super) async fn fetch_token(
         ..
     }) = &ep.auth
     else {
-        return Err(Failure::new("not an OAuth2 endpoint", Some(GENERAL_ENTRY)));
+        return Err(Failure::new(
+            "not an OAuth2 endpoint",
+            Some(entries::GENERAL_TROUBLESHOOTING),
+        ));
     };
     let shown = crate::secrets::redact_url(token_url, &[]);
     let prefix =
@@ -121,7 +125,7 @@ pub(super) async fn fetch_token(
                     "token request to {shown}: {} but no `access_token` in the JSON answer",
                     http::status_text(resp.status)
                 ),
-                Some("malformed-json"),
+                Some(entries::MALFORMED_JSON),
             ));
         };
         redactor.add(&tok);
@@ -150,11 +154,11 @@ pub(super) async fn fetch_token(
         None => (String::new(), String::new()),
     };
     let entry = match code.as_str() {
-        "invalid_client" | "unauthorized_client" => Some("oauth-invalid-client"),
-        "invalid_grant" => Some("oauth-invalid-grant"),
-        "invalid_scope" => Some("insufficient-permissions"),
+        "invalid_client" | "unauthorized_client" => Some(entries::OAUTH_INVALID_CLIENT),
+        "invalid_grant" => Some(entries::OAUTH_INVALID_GRANT),
+        "invalid_scope" => Some(entries::INSUFFICIENT_PERMISSIONS),
         _ => match resp.status {
-            401 => Some("oauth-invalid-client"),
+            401 => Some(entries::OAUTH_INVALID_CLIENT),
             s => http::entry_for_status(s),
         },
     };
@@ -191,7 +195,7 @@ async fn open(
 ) -> Result<BoxStream, Failure> {
     let host = url
         .host()
-        .ok_or_else(|| Failure::new("URL has no host", Some(GENERAL_ENTRY)))?
+        .ok_or_else(|| Failure::new("URL has no host", Some(entries::GENERAL_TROUBLESHOOTING)))?
         .to_owned();
     let port = url.port_or_known_default().unwrap_or(443);
     let budget: Duration = ep.timeout;

@@ -1610,8 +1610,7 @@ fn medic_status_json(config: &std::path::Path, db: &std::path::Path) -> serde_js
 fn watch_alerts_on_stdout_in_order_and_a_restart_mid_incident_recovers_once() {
     let server = SwitchServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let config =
-        switch::write_config(dir.path(), "1s", &[("local-api".into(), server.url())]);
+    let config = switch::write_config(dir.path(), "1s", &[("local-api".into(), server.url())]);
     let db = dir.path().join("state.db");
     let mut w = Watch::start(dir.path(), &config, &db);
     wait_until("good checks", Duration::from_secs(10), || {
@@ -1853,8 +1852,7 @@ fn watch_stops_cleanly_when_stdout_is_closed() {
     use std::io::BufRead;
     let server = SwitchServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let config =
-        switch::write_config(dir.path(), "1s", &[("local-api".into(), server.url())]);
+    let config = switch::write_config(dir.path(), "1s", &[("local-api".into(), server.url())]);
     let db = dir.path().join("state.db");
     let stderr = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_medic"))
