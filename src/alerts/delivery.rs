@@ -29,6 +29,19 @@ pub enum SendError {
     Closed,
 }
 
+impl SendError {
+    /// The error with every process-wide secret (the Discord token) masked from its text.
+    fn gated(self) -> SendError {
+        let gate = |t: String| crate::redact::process().redact(&t);
+        match self {
+            SendError::Retry(t) => SendError::Retry(gate(t)),
+            SendError::Reject(t) => SendError::Reject(gate(t)),
+            SendError::Broken(t) => SendError::Broken(gate(t)),
+            SendError::Closed => SendError::Closed,
+        }
+    }
+}
+
 /// Where alerts go: the console or a Discord channel.
 pub trait Sink: Send + Sync + 'static {
     /// Sends one alert; `Ok` carries the platform's message id, if any. Must be idempotent for
@@ -198,6 +211,9 @@ pub async fn run<S: Sink>(
             }
             _ = &mut shutdown => return Stopped::Shutdown,
         };
+        // What a sink says may quote a server that echoed the bot token: gated before it is
+        // logged or stored in the outbox.
+        let sent = sent.map_err(SendError::gated);
         let a = &item.alert;
         let now = clock.now_ms();
         let attempt = item.attempts + 1;

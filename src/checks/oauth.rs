@@ -1,17 +1,14 @@
 //! The OAuth2 client-credentials token request, a step of its own before the checked request:
 //! `invalid_client` and `invalid_grant` are named, and the token is added to the redactor.
 
-use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
-
 use serde::Deserialize;
 use tokio::time::Instant;
-use url::{Host, Url};
+use url::Url;
 
 use super::entries;
 use super::http::{self, Outgoing};
 use super::net::{self, BoxStream, TlsSetup};
-use super::{dns, Checker, Failure};
+use super::{stages, Checker, Failure};
 use crate::config::{Auth, Endpoint};
 use crate::secrets::Redactor;
 
@@ -58,6 +55,27 @@ pub(super) async fn fetch_token(
         .await
         .map_err(prefix)?;
 
+    let req = token_request(
+        token_url,
+        client_id.expose(),
+        client_secret.expose(),
+        scopes,
+        redactor,
+    );
+    let resp = http::send(stream, req, deadline, ep.timeout)
+        .await
+        .map_err(prefix)?;
+    read_answer(&resp, &shown, start.elapsed().as_millis(), redactor)
+}
+
+/// The client-credentials POST (RFC 6749 §4.4); the Basic credential joins the redactor.
+fn token_request(
+    token_url: &Url,
+    client_id: &str,
+    client_secret: &str,
+    scopes: &[String],
+    redactor: &mut Redactor,
+) -> Outgoing {
     // The serializer is not `Send`: finish it before any await.
     let form = {
         let mut body = url::form_urlencoded::Serializer::new(String::new());
@@ -71,15 +89,10 @@ pub(super) async fn fetch_token(
     let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let basic = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,
-        format!(
-            "{}:{}",
-            enc(client_id.expose()),
-            enc(client_secret.expose())
-        ),
+        format!("{}:{}", enc(client_id), enc(client_secret)),
     );
     redactor.add(&basic);
     let host = token_url.host_str().unwrap_or_default();
-    let port = token_url.port_or_known_default().unwrap_or(443);
     let host_header = match token_url.port() {
         Some(p) => format!("{host}:{p}"),
         None => host.to_string(),
@@ -89,8 +102,7 @@ pub(super) async fn fetch_token(
         target.push('?');
         target.push_str(q);
     }
-    let _ = port;
-    let req = Outgoing {
+    Outgoing {
         method: "POST".into(),
         target,
         headers: vec![
@@ -107,11 +119,17 @@ pub(super) async fn fetch_token(
             ("authorization".into(), format!("Basic {basic}")),
         ],
         body: Some(form),
-    };
-    let resp = http::send(stream, req, deadline, ep.timeout)
-        .await
-        .map_err(prefix)?;
-    let ms = start.elapsed().as_millis();
+    }
+}
+
+/// A token endpoint's answer: the token, or why there is none (`invalid_client`,
+/// `invalid_grant`, … named, the server's description masked).
+fn read_answer(
+    resp: &http::Response,
+    shown: &str,
+    ms: u128,
+    redactor: &mut Redactor,
+) -> Result<Token, Failure> {
     let answer: Option<TokenAnswer> = serde_json::from_slice(&resp.body).ok();
     if (200..300).contains(&resp.status) {
         let Some(TokenAnswer {
@@ -198,35 +216,12 @@ async fn open(
         .ok_or_else(|| Failure::new("URL has no host", Some(entries::GENERAL_TROUBLESHOOTING)))?
         .to_owned();
     let port = url.port_or_known_default().unwrap_or(443);
-    let budget: Duration = ep.timeout;
-    let ips: Vec<IpAddr> = match &host {
-        Host::Ipv4(ip) => vec![IpAddr::V4(*ip)],
-        Host::Ipv6(ip) => vec![IpAddr::V6(*ip)],
-        Host::Domain(d) => {
-            dns::resolve(
-                &checker.resolver(ep.resolver),
-                d,
-                ep.resolver,
-                deadline,
-                budget,
-            )
-            .await?
-        }
-    };
-    let addrs: Vec<SocketAddr> = ips
-        .into_iter()
-        .map(|ip| SocketAddr::new(ip, port))
-        .collect();
-    let (tcp, _) = net::connect(&addrs, deadline).await?;
+    let ips = checker.addresses(ep, &host, deadline).await?;
+    let (tcp, _) = net::connect(&stages::sockets(&ips, port), deadline).await?;
     if url.scheme() != "https" {
         return Ok(Box::new(tcp));
     }
-    let name = match &host {
-        Host::Domain(d) => d.to_string(),
-        Host::Ipv4(ip) => ip.to_string(),
-        Host::Ipv6(ip) => ip.to_string(),
-    };
     let setup = TlsSetup::new(ep.tls_ca.as_ref(), checker.clock.clone());
-    let (result, _) = net::tls(tcp, &name, &setup, deadline, budget).await;
+    let (result, _) = net::tls(tcp, &stages::tls_name(&host), &setup, deadline, ep.timeout).await;
     result.map(|(s, _)| s)
 }

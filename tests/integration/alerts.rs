@@ -3,7 +3,7 @@
 //! `medic watch` as a child process.
 
 use crate::fake_discord;
-use crate::support::switch;
+use crate::support::{self, switch};
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -1241,6 +1241,61 @@ fn deliver<S: Sink>(
     (stop, run)
 }
 
+/// A Discord error body may quote the request's `Authorization` header: what the sink reports
+/// is masked of the bot token, in every encoding, before the outbox stores it.
+#[tokio::test(start_paused = true)]
+async fn a_sink_error_quoting_the_bot_token_is_stored_masked_in_every_form() {
+    let token = "MTk4NjIyNDgzNDcxOTI1MjQ4.GaBcDe.outbox-echo-9f8e7d6c5b4a";
+    medic::redact::remember(token);
+    let forms = support::hostile::encodings(token);
+    let script: Vec<Option<SendError>> = forms
+        .iter()
+        .map(|(_, echoed)| {
+            Some(SendError::Retry(format!(
+                "Discord answered 502: {{\"message\": \"bad gateway\", \"authorization\": \"Bot {echoed}\"}}"
+            )))
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(T0));
+    let (mut m, store) = monitor_on(
+        &dir.path().join("medic.db"),
+        clock.clone(),
+        policy(1, 1, Duration::ZERO),
+    );
+    m.observe("api", &fail(T0)).unwrap();
+    let mut forbidden = support::hostile::Forbidden::default();
+    for (_, echoed) in &forms {
+        forbidden.add(token, echoed);
+    }
+    for (i, (name, _)) in forms.iter().enumerate() {
+        // One scripted failure per form: after each, the stored error is the masked one.
+        let sink = ScriptedSink::new(script[i..=i].to_vec());
+        let (stop, run) = deliver(&store, sink, &clock, &m, delivery::Options::default());
+        let mut waited = 0;
+        let pending = loop {
+            waited += 1;
+            assert!(waited < 20_000, "attempt {} never happened", i + 1);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let outbox = store.lock().unwrap().outbox().unwrap();
+            if outbox[0].attempts as usize > i {
+                break outbox[0].last_error.clone();
+            }
+        };
+        let stored = pending.expect("the failure is recorded");
+        assert!(stored.contains("Discord answered 502"), "{stored}");
+        forbidden.assert_absent(&format!("outbox last_error ({name})"), &stored);
+        stop.send(()).unwrap();
+        run.await.unwrap();
+        if store.lock().unwrap().outbox().unwrap()[0]
+            .delivered_at
+            .is_some()
+        {
+            break;
+        }
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_send_that_never_answers_times_out_and_later_alerts_still_go_out() {
     let dir = tempfile::tempdir().unwrap();
@@ -1614,7 +1669,7 @@ fn watch_alerts_on_stdout_in_order_and_a_restart_mid_incident_recovers_once() {
     let db = dir.path().join("state.db");
     let mut w = Watch::start(dir.path(), &config, &db);
     wait_until("good checks", Duration::from_secs(10), || {
-        server.hits.load(Ordering::SeqCst) >= 3
+        server.hits() >= 3
     });
     server.set_down(true);
     let down = w.wait_for("DOWN", Duration::from_secs(15));
@@ -1633,12 +1688,12 @@ fn watch_alerts_on_stdout_in_order_and_a_restart_mid_incident_recovers_once() {
 
     // Killed mid-incident, started again on the same database while still down.
     w.sigkill();
-    let hits = server.hits.load(Ordering::SeqCst);
+    let hits = server.hits();
     let mut w2 = Watch::start(dir.path(), &config, &db);
     wait_until(
         "three checks by the restarted watch",
         Duration::from_secs(15),
-        || server.hits.load(Ordering::SeqCst) >= hits + 3,
+        || server.hits() >= hits + 3,
     );
     w2.drain_for(Duration::from_millis(300));
     assert!(
@@ -1819,13 +1874,13 @@ fn sigkill_at_random_moments_loses_nothing_committed_and_state_stays_consistent(
     // Started again: the open incidents continue silently; alerts committed but not yet printed
     // before the last kill are printed now, once.
     let undelivered = outbox.iter().filter(|i| i.delivered_at.is_none()).count();
-    let hits = server.hits.load(Ordering::SeqCst);
+    let hits = server.hits();
     let mut w2 = Watch::start(dir.path(), &config, &db);
     wait_until(
         "checks and deliveries by the restarted watch",
         Duration::from_secs(30),
         || {
-            server.hits.load(Ordering::SeqCst) >= hits + 60
+            server.hits() >= hits + 60
                 && SqliteStore::open_read_only(&db)
                     .and_then(|s| s.outbox())
                     .is_ok_and(|o| o.iter().all(|i| i.delivered_at.is_some()))
@@ -1866,7 +1921,7 @@ fn watch_stops_cleanly_when_stdout_is_closed() {
         .spawn()
         .unwrap();
     wait_until("good checks", Duration::from_secs(10), || {
-        server.hits.load(Ordering::SeqCst) >= 3
+        server.hits() >= 3
     });
     server.set_down(true);
     {
@@ -2368,7 +2423,7 @@ fn bot_posts_alerts_and_handles_acknowledge_rerun_silence_and_unsilence() {
             "{text}"
         );
         let from = fake.request_count();
-        let hits = server.hits.load(Ordering::SeqCst);
+        let hits = server.hits();
         server.set_down(false);
         // Wait until the recovery is recorded (and held), and a few checks more have run.
         let deadline = std::time::Instant::now() + WAIT;
@@ -2380,7 +2435,7 @@ fn bot_posts_alerts_and_handles_acknowledge_rerun_silence_and_unsilence() {
                 .unwrap()
                 .iter()
                 .any(|(n, s)| n == "api" && s.incident.is_none() && s.held_recovery.is_some());
-            if recorded && server.hits.load(Ordering::SeqCst) >= hits + 3 {
+            if recorded && server.hits() >= hits + 3 {
                 break;
             }
             assert!(

@@ -2,6 +2,7 @@
 //! in `tests/integration/fake_discord`: only 127.0.0.1 is ever contacted.
 
 use crate::fake_discord;
+use crate::support::HttpServer;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,6 +55,8 @@ struct Harness {
     registered: fake_discord::Recorded,
     /// A bound port nothing listens on, held for the test's lifetime (see [`closed_port`]).
     _closed_port: Option<tokio::net::TcpSocket>,
+    /// A healthy endpoint for `/check`, kept running for the test's lifetime.
+    _healthy: Option<HttpServer>,
 }
 
 impl Harness {
@@ -143,6 +146,7 @@ impl Harness {
             bot: Some(task),
             registered,
             _closed_port: None,
+            _healthy: None,
         }
     }
 
@@ -858,34 +862,6 @@ async fn malformed_events_are_noticed_by_the_harness() {
     assert_eq!(cb.status, 204);
 }
 
-/// A local HTTP endpoint answering 200 with JSON, for `/check`.
-async fn healthy_endpoint() -> std::net::SocketAddr {
-    use http_body_util::Full;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_req| async {
-                    Ok::<_, std::convert::Infallible>(
-                        hyper::Response::builder()
-                            .header("content-type", "application/json")
-                            .body(Full::new(bytes::Bytes::from_static(b"{\"ok\":true}")))
-                            .unwrap(),
-                    )
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
 /// A port on 127.0.0.1 where nothing listens: bound but never listening, so connections are
 /// refused, and held by the caller so no other test can take the port meanwhile.
 fn closed_port() -> (tokio::net::TcpSocket, std::net::SocketAddr) {
@@ -896,7 +872,9 @@ fn closed_port() -> (tokio::net::TcpSocket, std::net::SocketAddr) {
 }
 
 async fn check_harness() -> Harness {
-    let ok = healthy_endpoint().await;
+    // The shared test server answers 200 with JSON on every path.
+    let healthy = HttpServer::start().await;
+    let ok = healthy.addr();
     let (held, down) = closed_port();
     let mut h = Harness::start_with(services_with(&format!(
         "[[endpoints]]\nname = \"billing\"\nurl = \"http://{ok}/health\"\ntimeout = \"3s\"\n\n\
@@ -904,6 +882,7 @@ async fn check_harness() -> Harness {
     )))
     .await;
     h._closed_port = Some(held);
+    h._healthy = Some(healthy);
     h
 }
 

@@ -5,20 +5,17 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use http_body_util::Full;
-use hyper::body::Bytes;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use super::{HttpServer, Reply};
 
-/// An HTTP server on 127.0.0.1 answering 200 while up and 503 while down.
+/// The shared [`HttpServer`] on its own runtime (the alert tests are synchronous), answering
+/// 200 with JSON while up and 503 while down.
 pub struct SwitchServer {
     pub addr: SocketAddr,
-    down: Arc<AtomicBool>,
-    pub hits: Arc<AtomicU64>,
+    server: HttpServer,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -29,55 +26,27 @@ impl SwitchServer {
             .enable_all()
             .build()
             .unwrap();
-        let down = Arc::new(AtomicBool::new(false));
-        let hits = Arc::new(AtomicU64::new(0));
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (d, h) = (down.clone(), hits.clone());
-        runtime.spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (d, h) = (d.clone(), h.clone());
-                tokio::spawn(async move {
-                    let service =
-                        hyper::service::service_fn(move |_req: Request<hyper::body::Incoming>| {
-                            h.fetch_add(1, Ordering::SeqCst);
-                            let down = d.load(Ordering::SeqCst);
-                            async move {
-                                let (status, body) = if down {
-                                    (503, "unavailable")
-                                } else {
-                                    (200, "{\"ok\":true}")
-                                };
-                                Ok::<_, std::convert::Infallible>(
-                                    Response::builder()
-                                        .status(status)
-                                        .header("content-type", "application/json")
-                                        .body(Full::new(Bytes::from(body)))
-                                        .unwrap(),
-                                )
-                            }
-                        });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        SwitchServer {
-            addr,
-            down,
-            hits,
+        let server = runtime.block_on(HttpServer::start());
+        let switch = SwitchServer {
+            addr: server.addr(),
+            server,
             _runtime: runtime,
-        }
+        };
+        switch.set_down(false);
+        switch
     }
 
     pub fn set_down(&self, down: bool) {
-        self.down.store(down, Ordering::SeqCst);
+        self.server.set_default(if down {
+            Reply::body(503, "application/json", b"unavailable".to_vec())
+        } else {
+            Reply::json(200, "{\"ok\":true}")
+        });
+    }
+
+    /// Requests answered so far.
+    pub fn hits(&self) -> usize {
+        self.server.hits()
     }
 
     pub fn url(&self) -> String {
