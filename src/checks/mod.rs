@@ -22,13 +22,14 @@ mod stages;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
 use hickory_resolver::TokioAsyncResolver;
 use tokio::time::Instant;
+use url::Host;
 
 use crate::config::{Config, Endpoint};
 
@@ -251,6 +252,23 @@ impl Checker {
         report.settle();
         tracing::debug!(endpoint = %report.endpoint, status = ?report.status, ms = report.total_ms, "check finished");
         report
+    }
+
+    /// A host's addresses: an IP literal as it is, a name through the endpoint's resolver.
+    pub(super) async fn addresses(
+        &self,
+        ep: &Endpoint,
+        host: &Host<String>,
+        deadline: Instant,
+    ) -> Result<Vec<IpAddr>, Failure> {
+        match host {
+            Host::Ipv4(ip) => Ok(vec![IpAddr::V4(*ip)]),
+            Host::Ipv6(ip) => Ok(vec![IpAddr::V6(*ip)]),
+            Host::Domain(name) => {
+                let resolver = self.resolver(ep.resolver);
+                dns::resolve(&resolver, name, ep.resolver, deadline, ep.timeout).await
+            }
+        }
     }
 
     /// The resolver for a DNS server (`None`: the system's), built on first use.

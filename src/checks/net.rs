@@ -4,7 +4,7 @@
 //! for the certificate, so "expired" or "unknown issuer" is data, not a guessed substring.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,6 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
+use url::Host;
 
 use super::entries;
 use super::{format_time, human, Clock, Facts, Failure};
@@ -448,6 +449,20 @@ fn explain(e: &io::Error, host: &str, cert: Option<&CertInfo>) -> Failure {
             Some(entries::TLS_HANDSHAKE_FAILURE),
         ),
         other => Failure::new(format!("TLS handshake with {host} failed: {other}"), Some(entries::TLS_HANDSHAKE_FAILURE)),
+    }
+}
+
+/// Every address at one port.
+pub(super) fn sockets(addrs: &[IpAddr], port: u16) -> Vec<SocketAddr> {
+    addrs.iter().map(|ip| SocketAddr::new(*ip, port)).collect()
+}
+
+/// The name a TLS certificate must carry: the host without IPv6 brackets.
+pub(super) fn tls_name(host: &Host<String>) -> String {
+    match host {
+        Host::Domain(d) => d.clone(),
+        Host::Ipv4(ip) => ip.to_string(),
+        Host::Ipv6(ip) => ip.to_string(),
     }
 }
 

@@ -8,7 +8,7 @@ use url::Url;
 use super::entries;
 use super::http::{self, Outgoing};
 use super::net::{self, BoxStream, TlsSetup};
-use super::{stages, Checker, Failure};
+use super::{Checker, Failure};
 use crate::config::{Auth, Endpoint};
 use crate::secrets::Redactor;
 
@@ -217,11 +217,11 @@ async fn open(
         .to_owned();
     let port = url.port_or_known_default().unwrap_or(443);
     let ips = checker.addresses(ep, &host, deadline).await?;
-    let (tcp, _) = net::connect(&stages::sockets(&ips, port), deadline).await?;
+    let (tcp, _) = net::connect(&net::sockets(&ips, port), deadline).await?;
     if url.scheme() != "https" {
         return Ok(Box::new(tcp));
     }
     let setup = TlsSetup::new(ep.tls_ca.as_ref(), checker.clock.clone());
-    let (result, _) = net::tls(tcp, &stages::tls_name(&host), &setup, deadline, ep.timeout).await;
+    let (result, _) = net::tls(tcp, &net::tls_name(&host), &setup, deadline, ep.timeout).await;
     result.map(|(s, _)| s)
 }

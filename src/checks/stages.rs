@@ -1,8 +1,7 @@
 //! One check's pass over the stages, hop by hop along redirects: DNS, TCP, TLS, the OAuth2
 //! token step, HTTP, then the credentials, rate-limit and format analyses — one function each.
-//! Reaching a host (name to addresses, the TLS name) is shared with the OAuth2 token request.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -11,8 +10,8 @@ use url::{Host, Url};
 use super::http::{self, Response};
 use super::net::{self, BoxStream};
 use super::{
-    analyze, dns, entries, format_time, oauth, redirects, Checker, Facts, Failure, Stage,
-    StageResult, StageStatus, Verdict, BODY_CAP,
+    analyze, entries, format_time, oauth, redirects, Checker, Facts, Failure, Stage, StageResult,
+    StageStatus, Verdict, BODY_CAP,
 };
 use crate::config::{Auth, Endpoint};
 use crate::secrets::Redactor;
@@ -169,7 +168,7 @@ impl Checker {
                         let list: Vec<String> = ips.iter().map(ToString::to_string).collect();
                         format!("{name} → {}", list.join(", "))
                     }
-                    _ => format!("{} is an IP address: no lookup needed", tls_name(host)),
+                    _ => format!("{} is an IP address: no lookup needed", net::tls_name(host)),
                 };
                 pass.run.ok(Stage::Dns, t, detail);
                 ips
@@ -206,7 +205,7 @@ impl Checker {
         let cert_warn_days = ep.alert_policy(&self.config.alerts).cert_warn_days;
         let setup = net::TlsSetup::new(ep.tls_ca.as_ref(), self.clock.clone());
         let (result, cert) =
-            net::tls(tcp, &tls_name(host), &setup, pass.deadline, ep.timeout).await;
+            net::tls(tcp, &net::tls_name(host), &setup, pass.deadline, ep.timeout).await;
         let run = &mut pass.run;
         if let Some(cert) = &cert {
             cert.fill(&mut run.facts, self.clock.now());
@@ -511,23 +510,6 @@ impl Checker {
             "not followed: the target resolves to {ip}, a {kind} address, and the configured URL is not one (set `allow_private_redirects = true` if this endpoint may redirect there)"
         ))
     }
-
-    /// A host's addresses: an IP literal as it is, a name through the endpoint's resolver.
-    pub(super) async fn addresses(
-        &self,
-        ep: &Endpoint,
-        host: &Host<String>,
-        deadline: Instant,
-    ) -> Result<Vec<IpAddr>, Failure> {
-        match host {
-            Host::Ipv4(ip) => Ok(vec![IpAddr::V4(*ip)]),
-            Host::Ipv6(ip) => Ok(vec![IpAddr::V6(*ip)]),
-            Host::Domain(name) => {
-                let resolver = self.resolver(ep.resolver);
-                dns::resolve(&resolver, name, ep.resolver, deadline, ep.timeout).await
-            }
-        }
-    }
 }
 
 /// Where the HTTP stage met a redirect.
@@ -541,27 +523,13 @@ struct Redirected<'a> {
 /// 2. TCP: the first address that accepts.
 async fn tcp_stage(pass: &mut Pass<'_>, addrs: &[IpAddr], port: u16) -> Option<TcpStream> {
     let t = Instant::now();
-    match net::connect(&sockets(addrs, port), pass.deadline).await {
+    match net::connect(&net::sockets(addrs, port), pass.deadline).await {
         Ok((stream, to)) => {
             pass.run.facts.connected_to = Some(to.to_string());
             pass.run.ok(Stage::Tcp, t, format!("connected to {to}"));
             Some(stream)
         }
         Err(f) => pass.run.fail(Stage::Tcp, t, f),
-    }
-}
-
-/// Every address at one port.
-pub(super) fn sockets(addrs: &[IpAddr], port: u16) -> Vec<SocketAddr> {
-    addrs.iter().map(|ip| SocketAddr::new(*ip, port)).collect()
-}
-
-/// The name a TLS certificate must carry: the host without IPv6 brackets.
-pub(super) fn tls_name(host: &Host<String>) -> String {
-    match host {
-        Host::Domain(d) => d.clone(),
-        Host::Ipv4(ip) => ip.to_string(),
-        Host::Ipv6(ip) => ip.to_string(),
     }
 }
 
