@@ -6,5 +6,5 @@
 # RSS of `medic serve`. Figures are recorded in docs/discord.md and docs/benchmarks.md.
 set -eu
 cd "$(dirname "$0")/.."
-cargo test --release --test discord -- --ignored --nocapture --test-threads 1 measure_ 2>&1 \
+cargo test --release --test integration -- --ignored --nocapture --test-threads 1 discord::measure_ 2>&1 \
   | grep -E "interaction →|first-try reply|idle medic serve|test result"
