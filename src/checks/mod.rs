@@ -4,8 +4,9 @@
 //!
 //! This module owns running checks ([`Checker`]) and their result ([`CheckReport`]). Stages are
 //! explicit steps on one connection, so the failing stage is known, never guessed from an error
-//! string. Everything a report says passes through the endpoint's [`Redactor`](crate::secrets::Redactor) first. It does
-//! not render (see `render::check`) and does not schedule (see `crate::alerts`).
+//! string (see `stages.rs`). Everything a report says passes through the endpoint's
+//! [`Redactor`](crate::secrets::Redactor) first. It does not render (see `render::terminal` and
+//! `render::discord`) and does not schedule (see `crate::alerts`).
 //!
 //! The chat surfaces check by configured name only ([`Checker::check_named`]); checking an
 //! arbitrary URL is for the CLI, which builds a throwaway [`Endpoint`] with [`Endpoint::adhoc`].

@@ -2,7 +2,6 @@
 //! `medic watch` child process with its own config and database.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +13,6 @@ use super::{HttpServer, Reply};
 /// The shared [`HttpServer`] on its own runtime (the alert tests are synchronous), answering
 /// 200 with JSON while up and 503 while down.
 pub struct SwitchServer {
-    pub addr: SocketAddr,
     server: HttpServer,
     _runtime: tokio::runtime::Runtime,
 }
@@ -28,7 +26,6 @@ impl SwitchServer {
             .unwrap();
         let server = runtime.block_on(HttpServer::start());
         let switch = SwitchServer {
-            addr: server.addr(),
             server,
             _runtime: runtime,
         };
@@ -50,7 +47,7 @@ impl SwitchServer {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}/health", self.addr)
+        format!("http://{}/health", self.server.addr())
     }
 }
 
