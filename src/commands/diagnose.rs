@@ -22,6 +22,8 @@ pub enum Outcome {
     Entry(Arc<Entry>),
     /// Nothing confident: show the closest entries and how to ask better.
     NoMatch(Diagnosis),
+    /// A follow-up said the last answer did not help: the other causes to rule out.
+    Others(super::conversation::Others),
     /// The query was empty once cleaned.
     Empty,
 }

@@ -6,6 +6,7 @@
 //! serenity or stdout.
 
 pub mod check;
+pub mod conversation;
 pub mod diagnose;
 pub mod endpoints;
 pub mod help;
@@ -25,6 +26,8 @@ pub struct Services {
     /// The running scheduled checks (`medic serve` with an `alert_channel`): silences and
     /// acknowledgements go through it.
     pub alerts: Option<crate::alerts::service::Handle>,
+    /// What each conversation was last answered, for follow-ups.
+    pub conversations: Arc<conversation::Conversations>,
 }
 
 impl Services {
@@ -34,6 +37,7 @@ impl Services {
             checker,
             statuses: Arc::default(),
             alerts: None,
+            conversations: Arc::default(),
         }
     }
 

@@ -7,9 +7,11 @@
 
 pub mod sink;
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::time::Instant;
 
-use crate::commands::{check, diagnose, endpoints, help, Services};
+use crate::commands::conversation::Key;
+use crate::commands::{check, endpoints, help, Services};
 use crate::render::terminal;
 use crate::{Error, Result};
 
@@ -49,9 +51,13 @@ pub fn help_entries() -> Vec<help::CommandHelp> {
 
 /// Reads commands from `input` until it ends (or `/quit`), writing answers to `output`.
 /// `prompt` is shown before each line (interactive use only).
+///
+/// A pasted stack trace or multi-line error arrives as several lines at once: lines that
+/// continue a message (indented frames, `Caused by:`, the exception line closing a Python
+/// traceback) and are already waiting are read with it and answered once.
 pub async fn run(
     services: &Services,
-    mut input: impl BufRead,
+    input: impl Read,
     mut output: impl Write,
     prompt: bool,
 ) -> Result<()> {
@@ -61,27 +67,40 @@ pub async fn run(
             "medic chat — paste an error, or /help. Ctrl-D to leave.\n",
         )?;
     }
-    let mut buf = Vec::new();
+    let mut input = BufReader::with_capacity(MAX_LINE_BYTES, input);
+    let mut pending: Option<String> = None;
     loop {
-        if prompt {
+        if prompt && pending.is_none() {
             write(&mut output, "medic> ")?;
         }
-        buf.clear();
-        let n = std::io::Read::take(&mut input, MAX_LINE_BYTES as u64)
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| Error::io("reading stdin", e))?;
-        if n == 0 {
-            return Ok(());
-        }
-        if buf.last() != Some(&b'\n') && n == MAX_LINE_BYTES {
-            skip_line(&mut input).map_err(|e| Error::io("reading stdin", e))?;
-        }
-        let line = String::from_utf8_lossy(&buf);
-        let line = line.trim();
-        if line.is_empty() {
+        let line = match pending.take() {
+            Some(line) => line,
+            None => match read_line(&mut input)? {
+                Some(line) => line,
+                None => return Ok(()),
+            },
+        };
+        if line.trim().is_empty() {
             continue;
         }
-        let Some(answer) = answer(services, line).await else {
+        let mut message = line.trim().to_string();
+        let is_command = message.starts_with('/') && !message.starts_with("/diagnose");
+        let mut last = line;
+        // Only what has already arrived: an interactive user's next line is never waited for.
+        while !is_command && !input.buffer().is_empty() {
+            let Some(next) = read_line(&mut input)? else {
+                break;
+            };
+            if continues(&last, &next) {
+                message.push('\n');
+                message.push_str(next.trim_end());
+                last = next;
+            } else {
+                pending = Some(next);
+                break;
+            }
+        }
+        let Some(answer) = answer(services, &message).await else {
             return Ok(());
         };
         write(&mut output, &answer)?;
@@ -92,6 +111,66 @@ pub async fn run(
             write(&mut output, "\n")?;
         }
     }
+}
+
+/// One line of input, cut at [`MAX_LINE_BYTES`]; `None` at the end of input.
+fn read_line(input: &mut impl BufRead) -> Result<Option<String>> {
+    let mut buf = Vec::new();
+    let n = Read::take(&mut *input, MAX_LINE_BYTES as u64)
+        .read_until(b'\n', &mut buf)
+        .map_err(|e| Error::io("reading stdin", e))?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.last() != Some(&b'\n') && n == MAX_LINE_BYTES {
+        skip_line(input).map_err(|e| Error::io("reading stdin", e))?;
+    }
+    let line = String::from_utf8_lossy(&buf);
+    Ok(Some(line.trim_end_matches(['\n', '\r']).to_string()))
+}
+
+/// Whether `next` continues the message whose last line was `prev`: a stack frame, a
+/// `Caused by:`, an indented or closing line, or the exception line after indented frames.
+fn continues(prev: &str, next: &str) -> bool {
+    let t = next.trim();
+    if t.is_empty() || t.starts_with('/') {
+        return false;
+    }
+    if next.starts_with([' ', '\t']) {
+        return true;
+    }
+    const OPENERS: &[&str] = &[
+        "at ",
+        "caused by",
+        "suppressed:",
+        "...",
+        "file \"",
+        "traceback",
+        "during handling of the above",
+        "the above exception",
+        "goroutine ",
+        "stack backtrace",
+        "note: run with",
+        "}",
+        "]",
+        ")",
+    ];
+    let lower = t.to_ascii_lowercase();
+    if OPENERS.iter().any(|o| lower.starts_with(o)) {
+        return true;
+    }
+    let p = prev.trim_end();
+    if p.ends_with([':', '{', '[', ',', '\\']) {
+        return true;
+    }
+    // `requests.exceptions.SSLError: …` closes a Python traceback whose frames are indented.
+    prev.starts_with([' ', '\t'])
+        && t.split_once(':').is_some_and(|(head, _)| {
+            !head.is_empty()
+                && head
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '$'))
+        })
 }
 
 /// Discards input up to and including the next newline, one buffer at a time, so the rest of
@@ -130,7 +209,16 @@ pub async fn answer(services: &Services, line: &str) -> Option<String> {
         None => (None, line),
     };
     Some(match command.as_deref() {
-        None | Some("diagnose") => terminal::outcome(&diagnose::run(&services.matcher, rest), kb),
+        // One console session is one conversation.
+        None | Some("diagnose") => terminal::outcome(
+            &services.conversations.diagnose(
+                &services.matcher,
+                Key { place: 0, user: 0 },
+                Instant::now(),
+                rest,
+            ),
+            kb,
+        ),
         Some("help") => terminal::help(&help::run(kb.len(), help_entries())),
         Some("check") if rest.is_empty() => terminal::console::check_usage(),
         Some("check") => terminal::console::check_outcome(
@@ -196,6 +284,54 @@ mod tests {
         assert!(out.contains("/endpoints"), "{out}");
         assert!(out.contains("No endpoints are configured"), "{out}");
         assert!(out.contains("Usage: /check NAME"), "{out}");
+    }
+
+    #[tokio::test]
+    async fn a_follow_up_and_a_question_about_a_code() {
+        let s = services(None);
+        let out = chat(&s, "/diagnose 429\nwhat about 503?\nwhat does 422 mean\n").await;
+        let answers: Vec<&str> = out.split("Steps:").collect();
+        assert_eq!(answers.len(), 4, "three answers: {out}");
+        assert!(answers[0].contains("[http-429]"), "{out}");
+        assert!(answers[1].contains("[http-503]"), "{out}");
+        assert!(answers[2].contains("[http-422]"), "{out}");
+    }
+
+    #[tokio::test]
+    async fn a_pasted_stack_trace_gets_one_answer() {
+        let s = services(None);
+        let trace = "javax.net.ssl.SSLHandshakeException: PKIX path building failed: unable to find valid certification path to requested target\n\tat sun.security.ssl.Alert.createSSLException(Alert.java:131)\n\tat sun.security.ssl.TransportContext.fatal(TransportContext.java:353)\n\tat sun.security.ssl.CertificateMessage$T13CertificateConsumer.consume(CertificateMessage.java:1187)\nCaused by: sun.security.validator.ValidatorException: PKIX path building failed\n";
+        let out = chat(&s, trace).await;
+        assert_eq!(out.matches("Steps:").count(), 1, "{out}");
+        assert!(!out.contains("No confident answer"), "{out}");
+        let py = "Traceback (most recent call last):\n  File \"sync.py\", line 12, in <module>\n    r = requests.get(url)\nrequests.exceptions.SSLError: HTTPSConnectionPool(host='api.partner.example', port=443): certificate verify failed: certificate has expired\n/help\n";
+        let out = chat(&s, py).await;
+        assert_eq!(out.matches("Steps:").count(), 1, "{out}");
+        assert!(
+            out.contains("/endpoints"),
+            "the command after the trace is its own: {out}"
+        );
+    }
+
+    #[tokio::test]
+    async fn didnt_help_offers_other_causes() {
+        let s = services(None);
+        let out = chat(
+            &s,
+            "ECONNREFUSED when calling the partner api\nstill failing\n",
+        )
+        .await;
+        assert!(out.contains("Other causes to rule out after"), "{out}");
+    }
+
+    #[test]
+    fn continuation_lines() {
+        assert!(continues("Error: x", "    at f (a.js:1:2)"));
+        assert!(continues("Exception: x", "Caused by: y"));
+        assert!(continues("  File \"a.py\", line 1", "ssl.SSLError: bad"));
+        assert!(!continues("what does 422 mean", "what about 503?"));
+        assert!(!continues("Error: x", "/help"));
+        assert!(!continues("429 from stripe", "ECONNREFUSED now too"));
     }
 
     /// A 1 GiB line of spaces followed by `tail`, served from one static chunk: reading the

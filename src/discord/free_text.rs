@@ -7,13 +7,16 @@
 //! channel per cooldown window, so chit-chat stays silent. The cooldown counts only answers that
 //! were delivered.
 
+use std::time::Instant;
+
 use poise::serenity_prelude as serenity;
 use serenity::{Message, MessageReference, Nonce};
 
 use super::answer::create;
 use super::delivery::Surface;
 use super::{Data, Error};
-use crate::commands::diagnose::{self, Outcome};
+use crate::commands::conversation::Key;
+use crate::commands::diagnose::Outcome;
 use crate::render::discord::{self as render, Reply};
 
 /// What a mention without a known problem gets.
@@ -41,7 +44,14 @@ pub async fn handle(_ctx: &serenity::Context, data: &Data, msg: &Message) -> Res
         return Ok(());
     };
     let text = strip_mention(&msg.content, data.bot_user.get());
-    let outcome = diagnose::run(&data.services.matcher, &text);
+    let key = Key {
+        place: msg.channel_id.get(),
+        user: msg.author.id.get(),
+    };
+    let outcome =
+        data.services
+            .conversations
+            .diagnose(&data.services.matcher, key, Instant::now(), &text);
     let mut claim = None;
     let reply = match (&outcome, trigger) {
         (Outcome::Answer(d), _) => {

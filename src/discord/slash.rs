@@ -70,8 +70,15 @@ pub async fn diagnose(
     #[max_length = 6000]
     query: String,
 ) -> Result<(), Error> {
-    let matcher = &ctx.data().services.matcher;
-    let outcome = diagnose_cmd::run(matcher, &query);
+    let services = &ctx.data().services;
+    let matcher = &services.matcher;
+    let key = crate::commands::conversation::Key {
+        place: ctx.channel_id().get(),
+        user: ctx.author().id.get(),
+    };
+    let outcome = services
+        .conversations
+        .diagnose(matcher, key, std::time::Instant::now(), &query);
     send(ctx, render::outcome(&outcome, matcher.knowledge())).await?;
     Ok(())
 }

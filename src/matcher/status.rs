@@ -354,6 +354,53 @@ fn glued(tok: &Token) -> bool {
     }
 }
 
+/// Words that open a question ("what does 422 mean", "is 503 the same as 502?"). A code asked
+/// about is an error context: nobody asks what room 404 means.
+const QUESTION_START: &[&str] = &[
+    "what",
+    "whats",
+    "is",
+    "are",
+    "does",
+    "do",
+    "why",
+    "how",
+    "explain",
+    "define",
+    "meaning",
+    "difference",
+    "which",
+    "can",
+    "could",
+    "should",
+    "when",
+    "whens",
+];
+
+/// Words just after a code in a question about it ("422 mean", "502 vs 504").
+const ASKED_AFTER: &[&str] = &[
+    "mean",
+    "means",
+    "meaning",
+    "vs",
+    "versus",
+    "stand",
+    "stands",
+    "signify",
+    "indicate",
+    "indicates",
+    "same",
+    "different",
+];
+
+/// Whether the message is a question: it opens with a question word or a token ends in `?`.
+fn is_question(tokens: &[Token]) -> bool {
+    tokens
+        .first()
+        .is_some_and(|t| QUESTION_START.contains(&t.text))
+        || tokens.iter().any(|t| t.after.0 == Some('?'))
+}
+
 /// Leading words that do not change whether a lone number is a status ("/diagnose 429").
 const FILLER: &[&str] = &[
     "diagnose", "http", "status", "code", "error", "err", "got", "a", "an", "again", "help", "with",
@@ -368,6 +415,7 @@ pub fn find_statuses(tokens: &[Token]) -> Vec<Found> {
         .count();
     // A message that is only a code, maybe with a command word: "429", "/diagnose 503".
     let lone = tokens.iter().filter(|t| !FILLER.contains(&t.text)).count() == 1;
+    let question = is_question(tokens);
     for (i, tok) in tokens.iter().enumerate() {
         let Some((code, plural)) = parse_status(tok.text) else {
             continue;
@@ -378,8 +426,19 @@ pub fn find_statuses(tokens: &[Token]) -> Vec<Found> {
         let prev = i.checked_sub(1).map(|p| tokens[p].text);
         let prev2 = i.checked_sub(2).map(|p| tokens[p].text);
         let next = tokens.get(i + 1).map(|t| t.text);
-        if prev.is_some_and(|p| NOT_STATUS_BEFORE.contains(&p))
+        // "what about 503?", "how about 502": a follow-up naming another code.
+        let asked_about = prev == Some("about") && matches!(prev2, Some("what" | "how"));
+        // In a question, "between 401 and 403" and "408 or 504" compare codes.
+        let compared = question && prev.is_some_and(|p| matches!(p, "between" | "and" | "or"));
+        let next2 = tokens.get(i + 2).map(|t| t.text);
+        // "500 paying users", "200 new customers": a quantity with an adjective between.
+        // (Units of four letters or more only: "a 405, what am i doing wrong" is no quantity.)
+        let quantity = next2.is_some_and(|n| n.len() >= 4 && NOT_STATUS_AFTER.contains(&n))
+            && next
+                .is_some_and(|n| !STATUS_AFTER.contains(&n) && !reason_starts(code).contains(&n));
+        if !asked_about && !compared && prev.is_some_and(|p| NOT_STATUS_BEFORE.contains(&p))
             || next.is_some_and(|n| NOT_STATUS_AFTER.contains(&n))
+            || quantity
         {
             continue;
         }
@@ -402,7 +461,12 @@ pub fn find_statuses(tokens: &[Token]) -> Vec<Found> {
                 .iter()
                 .flatten()
                 .any(|n| parse_status(n).is_some());
-        let says_status = plural || before_says || after_says || lone || in_list;
+        // A question about a code: "what does 422 mean", "is 503 the same as 502?", "502 vs 504".
+        let asked = asked_about
+            || next.is_some_and(|n| ASKED_AFTER.contains(&n))
+            || prev.is_some_and(|p| matches!(p, "vs" | "versus" | "is" | "does" | "mean"))
+            || (question && numeric_tokens <= 3);
+        let says_status = plural || before_says || after_says || lone || in_list || asked;
         if says_status && !found.iter().any(|f: &Found| f.code == code) {
             found.push(Found { code, token: i });
         }
@@ -442,6 +506,23 @@ mod tests {
         );
         assert_eq!(codes("then every call 401s till we restart"), vec![401]);
         assert_eq!(codes("refuses the request. 403 every time"), vec![403]);
+    }
+
+    #[test]
+    fn codes_asked_about_are_statuses() {
+        assert_eq!(codes("what does 422 mean"), vec![422]);
+        assert_eq!(codes("what about 503?"), vec![503]);
+        assert_eq!(codes("is 503 the same as 502?"), vec![503, 502]);
+        assert_eq!(codes("502 vs 504"), vec![502, 504]);
+        assert_eq!(codes("whats a 409"), vec![409]);
+        // Still not statuses, question or not.
+        assert!(codes("is the meeting in room 404?").is_empty());
+        assert!(codes("did PR #429 land?").is_empty());
+        assert!(codes("is v1.4.2 out?").is_empty());
+        assert!(codes("what about 500 users?").is_empty());
+        assert!(codes("we hit 500 paying users today").is_empty());
+        assert_eq!(codes("difference between 401 and 403?"), vec![401, 403]);
+        assert_eq!(codes("408 or 504, which one is my fault?"), vec![408, 504]);
     }
 
     #[test]

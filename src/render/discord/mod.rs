@@ -12,6 +12,7 @@ use serenity::all::{
 
 use crate::checks::{format_time, CheckReport, Overall, StageStatus};
 use crate::commands::check::{Outcome as CheckOutcome, HOW_TO_CONFIGURE};
+use crate::commands::conversation::Others;
 use crate::commands::diagnose::Outcome;
 use crate::commands::endpoints::Line;
 use crate::commands::help::Help;
@@ -268,6 +269,7 @@ pub fn outcome(outcome: &Outcome, kb: &Knowledge) -> Reply {
         Outcome::Answer(d) => diagnosis(d, kb),
         Outcome::Entry(e) => entry_reply(e, kb, "You picked this entry.".to_string(), &[]),
         Outcome::NoMatch(d) => no_match(d),
+        Outcome::Others(o) => others(o, kb),
         Outcome::Empty => Reply::text(
             "Tell me what is failing: paste the error line or the HTTP status, e.g. `/diagnose query: 429 Too Many Requests`.",
         )
@@ -290,6 +292,44 @@ pub fn diagnosis(d: &Diagnosis, kb: &Knowledge) -> Reply {
 
 /// An entry as an embed: title, summary, numbered steps, related entries (also as buttons).
 pub fn entry_reply(entry: &Entry, kb: &Knowledge, why: String, others: &[Match]) -> Reply {
+    let also = others
+        .iter()
+        .map(|m| {
+            format!(
+                "{} ({}, {:.0}%)",
+                escape(&m.title),
+                code(&m.id),
+                m.score * 100.0
+            )
+        })
+        .collect();
+    let entries: Vec<&Entry> = others.iter().map(|m| &*m.entry).collect();
+    entry_with(entry, kb, why, ("Also possible", also), &entries)
+}
+
+/// A follow-up's "didn't help": the next candidate in full, the others to rule out listed.
+pub fn others(o: &Others, kb: &Knowledge) -> Reply {
+    let Some((first, rest)) = o.entries.split_first() else {
+        return Reply::text("I have nothing else to suggest for that one.").ephemeral();
+    };
+    let why = format!("Other causes to rule out after \"{}\"", o.after);
+    let also = rest
+        .iter()
+        .map(|e| format!("{} ({})", escape(&e.title), code(&e.id)))
+        .collect();
+    let entries: Vec<&Entry> = rest.iter().map(|e| &**e).collect();
+    entry_with(first, kb, why, ("Also rule out", also), &entries)
+}
+
+/// An entry with a footer saying why it is shown, and a field listing other entries (each
+/// also a button).
+fn entry_with(
+    entry: &Entry,
+    kb: &Knowledge,
+    why: String,
+    (also_title, also): (&str, Vec<String>),
+    others: &[&Entry],
+) -> Reply {
     let mut description = format!("{}\n\n**Steps**\n", entry.summary.trim());
     for (i, step) in entry.steps.iter().enumerate() {
         description.push_str(&format!("{}. {}\n", i + 1, step.trim()));
@@ -308,19 +348,8 @@ pub fn entry_reply(entry: &Entry, kb: &Knowledge, why: String, others: &[Match])
             .collect();
         fields.push(("Related".to_string(), list.join("\n")));
     }
-    if !others.is_empty() {
-        let list: Vec<String> = others
-            .iter()
-            .map(|m| {
-                format!(
-                    "{} ({}, {:.0}%)",
-                    escape(&m.title),
-                    code(&m.id),
-                    m.score * 100.0
-                )
-            })
-            .collect();
-        fields.push(("Also possible".to_string(), list.join("\n")));
+    if !also.is_empty() {
+        fields.push((also_title.to_string(), also.join("\n")));
     }
     let embed = Embed {
         title: entry.title.clone(),
@@ -331,12 +360,7 @@ pub fn entry_reply(entry: &Entry, kb: &Knowledge, why: String, others: &[Match])
         timestamp: None,
     }
     .fit();
-    let buttons = unique_buttons(
-        related
-            .iter()
-            .copied()
-            .chain(others.iter().map(|m| &*m.entry)),
-    );
+    let buttons = unique_buttons(related.iter().copied().chain(others.iter().copied()));
     Reply {
         content: None,
         embeds: vec![embed],

@@ -108,8 +108,30 @@ pub fn outcome(o: &crate::commands::diagnose::Outcome, kb: &Knowledge) -> String
             entry(&mut out, e, kb);
             out
         }
+        Outcome::Others(o) => others(o, kb),
         Outcome::Empty => "Tell me what is failing: paste the error line or the HTTP status, e.g. `/diagnose 429`.\n".to_string(),
     }
+}
+
+/// A follow-up's "didn't help": the next candidate in full, the others to rule out listed.
+pub fn others(o: &crate::commands::conversation::Others, kb: &Knowledge) -> String {
+    let mut out = String::new();
+    let Some((first, rest)) = o.entries.split_first() else {
+        out.push_str("I have nothing else to suggest for that one.\n");
+        return out;
+    };
+    let _ = writeln!(out, "Other causes to rule out after \"{}\":", o.after);
+    let _ = writeln!(out);
+    entry(&mut out, first, kb);
+    if !rest.is_empty() {
+        let list: Vec<String> = rest
+            .iter()
+            .map(|e| format!("{} [{}]", e.title, e.id))
+            .collect();
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Also rule out: {}", list.join(", "));
+    }
+    out
 }
 
 /// `/help` in the console chat.

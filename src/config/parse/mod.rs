@@ -1,0 +1,283 @@
+//! From TOML text to a validated [`Config`]: serde reads the shape ([`raw`]; unknown keys and
+//! wrong types are caught there, with the span of the offending key), then every value is
+//! checked and every problem collected with its line: shared checks in [`values`], one
+//! endpoint table in [`endpoint`], its credentials in [`auth`].
+
+mod auth;
+mod endpoint;
+mod raw;
+mod values;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::{AlertPolicy, CheckSettings, Config, ConfigError, ConfigErrors, DiscordSettings};
+use crate::secrets::SecretSource;
+use endpoint::endpoint;
+use raw::RawConfig;
+use values::{may_be_secret, scrub_quotes, shown, Ctx, REMIND_BOUNDS, RETENTION_BOUNDS};
+pub use values::{parse_duration, StatusSet};
+
+/// Longest endpoint name: what a Discord autocomplete choice can carry.
+pub const MAX_ENDPOINT_NAME: usize = 100;
+
+pub(super) fn parse(
+    file: &str,
+    text: &str,
+    base_dir: &Path,
+    secrets: &dyn SecretSource,
+) -> Result<Config, ConfigErrors> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let mut ctx = Ctx::new(file, text);
+        let message = scrub_quotes(e.message().trim());
+        match e.span() {
+            Some(span) => ctx.error(&span, message),
+            None => ctx.errors.push(ConfigError {
+                file: file.into(),
+                line: None,
+                message,
+            }),
+        }
+        ConfigErrors(ctx.errors)
+    })?;
+    let mut ctx = Ctx::new(file, text);
+
+    let defaults = AlertPolicy::default();
+    let mut alerts = AlertPolicy {
+        failure_threshold: raw
+            .alerts
+            .failure_threshold
+            .as_ref()
+            .map_or(defaults.failure_threshold, |v| *v.get_ref()),
+        success_threshold: raw
+            .alerts
+            .success_threshold
+            .as_ref()
+            .map_or(defaults.success_threshold, |v| *v.get_ref()),
+        remind_every: ctx
+            .bounded("remind_every", &raw.alerts.remind_every, &REMIND_BOUNDS)
+            .unwrap_or(defaults.remind_every),
+        cert_warn_days: raw.alerts.cert_warn_days.unwrap_or(defaults.cert_warn_days),
+        // Zero (or a second) would delete every check, incident and alert at the next prune.
+        retention: ctx
+            .bounded("retention", &raw.alerts.retention, &RETENTION_BOUNDS)
+            .unwrap_or(defaults.retention),
+    };
+    for (key, v) in [
+        ("failure_threshold", &raw.alerts.failure_threshold),
+        ("success_threshold", &raw.alerts.success_threshold),
+    ] {
+        if let Some(v) = v {
+            if *v.get_ref() == 0 {
+                ctx.error(&v.span(), format!("{key} must be at least 1"));
+            }
+        }
+    }
+    if alerts.failure_threshold == 0 {
+        alerts.failure_threshold = 1;
+    }
+
+    let mut checks = CheckSettings::default();
+    if let Some(c) = ctx.bounded_int(
+        "concurrency",
+        &raw.checks.concurrency,
+        1,
+        super::MAX_CONCURRENCY as i64,
+    ) {
+        checks.concurrency = c as usize;
+    }
+
+    let mut endpoints = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for raw_ep in raw.endpoints {
+        let name_line = ctx.line(&raw_ep.name.span());
+        let name = raw_ep.name.get_ref().trim().to_string();
+        if name.is_empty() {
+            ctx.error(&raw_ep.name.span(), "name is empty");
+        } else if may_be_secret(&name) {
+            // Names are shown everywhere (autocomplete, alerts, logs): one that holds a key
+            // would publish it. Later messages about this endpoint must not repeat it either.
+            ctx.error(
+                &raw_ep.name.span(),
+                format!("name: {}; use a short descriptive name such as \"payments-api\" and put the credential in `auth`", shown(&name)),
+            );
+        } else if name.chars().count() > MAX_ENDPOINT_NAME {
+            // Discord autocomplete values are at most 100 characters: a longer name could be
+            // offered only cut short, and a cut name matches no endpoint.
+            ctx.error(
+                &raw_ep.name.span(),
+                format!(
+                    "name is {} characters long; at most {MAX_ENDPOINT_NAME} are allowed",
+                    name.chars().count()
+                ),
+            );
+        } else if let Some(first) = seen.get(&name) {
+            ctx.error(
+                &raw_ep.name.span(),
+                format!(
+                    "duplicate endpoint name {} (first defined on line {first})",
+                    shown(&name)
+                ),
+            );
+        } else {
+            seen.insert(name.clone(), name_line);
+        }
+        if let Some(ep) = endpoint(&mut ctx, name, name_line, raw_ep, base_dir, secrets) {
+            endpoints.push(ep);
+        }
+    }
+
+    let discord = DiscordSettings {
+        listen_channels: raw.discord.listen_channels,
+        check_roles: raw.discord.check_roles,
+        alert_channel: raw.discord.alert_channel,
+        mention_role: raw.discord.mention_role,
+        message_content: raw.discord.message_content,
+    };
+
+    if ctx.errors.is_empty() {
+        Ok(Config {
+            endpoints,
+            discord,
+            alerts,
+            checks,
+            source: None,
+        })
+    } else {
+        Err(ConfigErrors(ctx.errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::Auth;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        parse("medic.toml", text, Path::new("."), &env)
+    }
+
+    #[test]
+    fn discord_message_content_defaults_to_true() {
+        assert!(load("", &[]).unwrap().discord.message_content);
+        let c = load("[discord]\nmessage_content = false\n", &[]).unwrap();
+        assert!(!c.discord.message_content);
+        let err = load("[discord]\nmessage_content = \"no\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("medic.toml:2"), "{err}");
+    }
+
+    #[test]
+    fn endpoint_names_fit_an_autocomplete_value() {
+        let ok = format!(
+            "[[endpoints]]\nname = \"{}\"\nurl = \"http://127.0.0.1/\"\n",
+            "a".repeat(MAX_ENDPOINT_NAME)
+        );
+        assert!(load(&ok, &[]).is_ok());
+        let long = format!(
+            "\n[[endpoints]]\nname = \"{}\"\nurl = \"http://127.0.0.1/\"\n",
+            "é".repeat(MAX_ENDPOINT_NAME + 1)
+        );
+        let err = load(&long, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("medic.toml:3") && err.contains("at most 100"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn full_endpoint() {
+        let c = load(
+            r#"
+[alerts]
+remind_every = "0"
+
+[[endpoints]]
+name = "payments-api"
+url = "https://api.example.com/v1/health"
+timeout = "5s"
+interval = "60s"
+expect_status = [200, "3xx"]
+expect_content_type = "application/json"
+auth = { kind = "bearer", token_env = "PAYMENTS_TOKEN" }
+alerts = { failure_threshold = 5 }
+"#,
+            &[("PAYMENTS_TOKEN", "tok")],
+        )
+        .unwrap();
+        let e = &c.endpoints[0];
+        assert_eq!(e.timeout, Duration::from_secs(5));
+        assert!(e.expect_status.contains(301) && !e.expect_status.contains(204));
+        assert!(matches!(&e.auth, Some(Auth::Bearer { token, .. }) if token.expose() == "tok"));
+        assert_eq!(e.alert_policy(&c.alerts).failure_threshold, 5);
+        assert_eq!(c.alerts.remind_every, Duration::ZERO);
+    }
+
+    #[test]
+    fn errors_have_lines() {
+        let errs = load(
+            "[[endpoints]]\nname = \"a\"\nurl = \"https://a.example\"\ntimeout = \"5 parsecs\"\n\n[[endpoints]]\nname = \"a\"\nurl = \"nope\"\nauth = { kind = \"bearer\", token_env = \"MISSING_X\" }\n",
+            &[],
+        )
+        .unwrap_err();
+        let text = errs.to_string();
+        assert!(text.contains("medic.toml:4: timeout"), "{text}");
+        assert!(
+            text.contains("medic.toml:7: duplicate endpoint name `a`"),
+            "{text}"
+        );
+        assert!(text.contains("medic.toml:8: url"), "{text}");
+        assert!(
+            text.contains("medic.toml:9: token_env: environment variable `MISSING_X`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_has_line() {
+        let errs = load(
+            "[[endpoints]]\nname = \"a\"\nurl = \"https://a.example\"\ntimout = \"5s\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            errs.to_string()
+                .starts_with("medic.toml:4: unknown field `timout`"),
+            "{errs}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+    use crate::config::Endpoint;
+
+    #[test]
+    fn a_pasted_secret_is_not_echoed() {
+        let text = "[[endpoints]]\nname = \"a\"\nurl = \"https://a.example\"\nauth = { kind = \"bearer\", token_env = \"sk-live-9f8e7d\" }\n";
+        let err = parse("medic.toml", text, Path::new("."), &HashMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("medic.toml:4: token_env must name an environment variable"),
+            "{err}"
+        );
+        assert!(!err.contains("sk-live-9f8e7d"), "{err}");
+    }
+
+    #[test]
+    fn adhoc_errors_do_not_echo_the_url() {
+        let err = Endpoint::adhoc("https://bob:hunter 2@exa mple.com/")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter"), "{err}");
+    }
+}
