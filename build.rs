@@ -10,7 +10,7 @@ fn main() {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
-    let mut out = String::from("/// (file name, contents) of every built-in knowledge entry.\npub static BUILTIN: &[(&str, &str)] = &[\n");
+    let mut out = String::from("/// (file name, contents) of every built-in knowledge entry.\npub(crate) static BUILTIN: &[(&str, &str)] = &[\n");
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());
         let name = path.file_name().unwrap().to_string_lossy();

@@ -30,6 +30,8 @@
 //! - [`cli`]: the `medic` command line, wiring stores, sinks and surfaces together; `main.rs`
 //!   only maps its result to an exit code.
 
+#![warn(unreachable_pub)]
+
 pub mod alerts;
 pub mod checks;
 pub mod cli;

@@ -118,7 +118,7 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
-    pub fn new(detail: impl Into<String>, entry: Option<&'static str>) -> Failure {
+    pub(crate) fn new(detail: impl Into<String>, entry: Option<&'static str>) -> Failure {
         Failure {
             detail: detail.into(),
             entry,

@@ -129,7 +129,7 @@ pub(super) struct TlsSetup {
 }
 
 impl TlsSetup {
-    pub fn new(extra: Option<&TlsCa>, clock: Arc<dyn Clock>) -> TlsSetup {
+    pub(super) fn new(extra: Option<&TlsCa>, clock: Arc<dyn Clock>) -> TlsSetup {
         let mut roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
@@ -209,7 +209,7 @@ impl CertInfo {
         })
     }
 
-    pub fn names_or_subject(&self) -> String {
+    pub(super) fn names_or_subject(&self) -> String {
         if self.names.is_empty() {
             self.subject.clone()
         } else {
@@ -217,7 +217,7 @@ impl CertInfo {
         }
     }
 
-    pub fn fill(&self, facts: &mut Facts, now: SystemTime) {
+    pub(super) fn fill(&self, facts: &mut Facts, now: SystemTime) {
         facts.cert_subject = Some(self.subject.clone());
         facts.cert_issuer = Some(self.issuer.clone());
         facts.cert_not_after = Some(self.not_after);

@@ -26,7 +26,7 @@ pub(super) struct Pass<'a> {
 }
 
 impl<'a> Pass<'a> {
-    pub fn new(ep: &'a Endpoint, deadline: Instant) -> Pass<'a> {
+    pub(super) fn new(ep: &'a Endpoint, deadline: Instant) -> Pass<'a> {
         Pass {
             ep,
             deadline,

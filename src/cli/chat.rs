@@ -11,7 +11,7 @@ use crate::Result;
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-pub fn run(_args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> Result<()> {
+pub(super) fn run(_args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> Result<()> {
     let matcher = Arc::new(super::load_matcher(knowledge_dir)?);
     let config = super::config::load(config)?;
     let checker = Some(Arc::new(crate::checks::Checker::new(Arc::new(config))));

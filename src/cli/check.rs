@@ -33,7 +33,11 @@ fn is_url(text: &str) -> bool {
         || url::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
 }
 
-pub fn run(args: Args, config_path: Option<&Path>, knowledge_dir: Option<&Path>) -> Result<()> {
+pub(super) fn run(
+    args: Args,
+    config_path: Option<&Path>,
+    knowledge_dir: Option<&Path>,
+) -> Result<()> {
     let target = args.target.as_deref().map(str::trim);
     // Anything URL-shaped goes to `Endpoint::adhoc` (which redacts and never echoes it), in any
     // letter case (`HTTPS://user:pw@host`): echoed back as an unknown name it could leak.

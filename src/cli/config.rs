@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::Result;
 
 /// The file used when neither `--config` nor `MEDIC_CONFIG` names one.
-pub const DEFAULT_CONFIG: &str = "medic.toml";
+pub(super) const DEFAULT_CONFIG: &str = "medic.toml";
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
@@ -20,7 +20,7 @@ pub enum ConfigCommand {
 
 /// Loads `.env` (once; existing environment variables win), then the configuration: the given
 /// path, else `./medic.toml` if it exists, else the empty configuration.
-pub fn load(path: Option<&Path>) -> Result<Config> {
+pub(super) fn load(path: Option<&Path>) -> Result<Config> {
     let _ = dotenvy::dotenv();
     // The bot token may sit in .env next to endpoint secrets: no output of any command shows it.
     if let Ok(token) = std::env::var("DISCORD_TOKEN") {
@@ -36,7 +36,7 @@ pub fn load(path: Option<&Path>) -> Result<Config> {
     }
 }
 
-pub fn run(cmd: ConfigCommand, path: Option<&Path>) -> Result<()> {
+pub(super) fn run(cmd: ConfigCommand, path: Option<&Path>) -> Result<()> {
     match cmd {
         ConfigCommand::Check => {
             let config = load(path)?;

@@ -25,7 +25,7 @@ pub struct Args {
     pub text: Vec<String>,
 }
 
-pub fn run(args: Args, knowledge_dir: Option<&Path>) -> Result<()> {
+pub(super) fn run(args: Args, knowledge_dir: Option<&Path>) -> Result<()> {
     let matcher = super::load_matcher(knowledge_dir)?;
     let top = args.top as usize;
     if args.batch {
@@ -53,13 +53,18 @@ struct BatchLine {
 /// costs one `write(2)` per chunk of input rather than per line.
 /// A line that is not a JSON object with a string `text` gets an `{"error": ...}` line so the
 /// output stays aligned with the input.
-pub fn batch(matcher: &Matcher, top: usize, input: impl BufRead, output: impl Write) -> Result<()> {
+pub(super) fn batch(
+    matcher: &Matcher,
+    top: usize,
+    input: impl BufRead,
+    output: impl Write,
+) -> Result<()> {
     batch_capped(matcher, top, input, output, MAX_BATCH_LINE)
 }
 
 /// The longest line `--batch` reads (1 MiB); a longer one gets an error object, its rest is
 /// skipped without being kept, and the stream goes on.
-pub const MAX_BATCH_LINE: usize = 1024 * 1024;
+pub(super) const MAX_BATCH_LINE: usize = 1024 * 1024;
 
 /// [`batch`] with lines cut off at `cap` bytes: memory stays bounded whatever the input.
 fn batch_capped(

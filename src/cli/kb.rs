@@ -38,7 +38,7 @@ pub enum KbCommand {
     },
 }
 
-pub fn run(cmd: KbCommand, knowledge_dir: Option<&Path>) -> Result<()> {
+pub(super) fn run(cmd: KbCommand, knowledge_dir: Option<&Path>) -> Result<()> {
     match cmd {
         KbCommand::Lint { dir, standalone } => {
             let standalone = standalone || dir.is_none();

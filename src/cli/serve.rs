@@ -34,7 +34,7 @@ pub struct Args {
     pub db: PathBuf,
 }
 
-pub fn run(args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> Result<()> {
+pub(super) fn run(args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> Result<()> {
     init_logging();
     // Loads .env too, so DISCORD_TOKEN may live there.
     let config = super::config::load(config)?;

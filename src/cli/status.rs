@@ -20,7 +20,7 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(args: Args, config_path: Option<&Path>) -> Result<()> {
+pub(super) fn run(args: Args, config_path: Option<&Path>) -> Result<()> {
     let config = super::config::load(config_path)?;
     let names: Vec<String> = config.endpoints.iter().map(|e| e.name.clone()).collect();
     // Only reads: no database is created, migrated or checked just to say what is known.

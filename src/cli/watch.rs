@@ -21,7 +21,11 @@ pub struct Args {
     pub db: PathBuf,
 }
 
-pub fn run(args: Args, config_path: Option<&Path>, knowledge_dir: Option<&Path>) -> Result<()> {
+pub(super) fn run(
+    args: Args,
+    config_path: Option<&Path>,
+    knowledge_dir: Option<&Path>,
+) -> Result<()> {
     let config = super::config::load(config_path)?;
     init_logging();
     let setup = Setup::from_config(&config);

@@ -29,7 +29,11 @@ enum Trigger {
     ListenChannel,
 }
 
-pub async fn handle(_ctx: &serenity::Context, data: &Data, msg: &Message) -> Result<(), Error> {
+pub(super) async fn handle(
+    _ctx: &serenity::Context,
+    data: &Data,
+    msg: &Message,
+) -> Result<(), Error> {
     if msg.author.bot || msg.author.id == data.bot_user {
         return Ok(());
     }

@@ -32,7 +32,7 @@ pub fn commands() -> Vec<poise::Command<Data, Error>> {
 }
 
 /// The commands as `/help` describes them.
-pub fn help_entries() -> Vec<help_cmd::CommandHelp> {
+pub(crate) fn help_entries() -> Vec<help_cmd::CommandHelp> {
     vec![
         help_cmd::CommandHelp {
             usage: "/diagnose query:<error or symptom>",
@@ -63,7 +63,7 @@ pub fn help_entries() -> Vec<help_cmd::CommandHelp> {
 
 /// Diagnose an error message or symptom: the matching troubleshooting steps
 #[poise::command(slash_command)]
-pub async fn diagnose(
+pub(crate) async fn diagnose(
     ctx: Context<'_>,
     #[description = "The error message, HTTP status or symptom (or pick an entry)"]
     #[autocomplete = "autocomplete_entries"]
@@ -96,7 +96,7 @@ async fn autocomplete_entries(
 
 /// Check a configured endpoint stage by stage (DNS, TCP, TLS, HTTP, credentials, rate limit)
 #[poise::command(slash_command)]
-pub async fn check(
+pub(crate) async fn check(
     ctx: Context<'_>,
     #[description = "A configured endpoint"]
     #[autocomplete = "autocomplete_endpoints"]
@@ -202,7 +202,7 @@ pub(crate) async fn autocomplete_endpoints(
 
 /// Configured endpoints and their last known status
 #[poise::command(slash_command)]
-pub async fn endpoints(ctx: Context<'_>) -> Result<(), Error> {
+pub(crate) async fn endpoints(ctx: Context<'_>) -> Result<(), Error> {
     let services = &ctx.data().services;
     if let Some(alerts) = &services.alerts {
         // Scheduled checks running: state, uptime and latency from their history.
@@ -223,7 +223,7 @@ pub async fn endpoints(ctx: Context<'_>) -> Result<(), Error> {
 
 /// What medic does and how to ask it
 #[poise::command(slash_command)]
-pub async fn help(ctx: Context<'_>) -> Result<(), Error> {
+pub(crate) async fn help(ctx: Context<'_>) -> Result<(), Error> {
     let help = help_cmd::run(
         ctx.data().services.matcher.knowledge().len(),
         help_entries(),
@@ -256,7 +256,7 @@ async fn managed_alerts(ctx: Context<'_>) -> Result<Option<&Handle>, Error> {
 
 /// Hold an endpoint's alerts for a while (it is still checked) — check roles only
 #[poise::command(slash_command)]
-pub async fn silence(
+pub(crate) async fn silence(
     ctx: Context<'_>,
     #[description = "A configured endpoint"]
     #[autocomplete = "autocomplete_endpoints"]
@@ -298,7 +298,7 @@ pub async fn silence(
 
 /// Lift an endpoint's silence: its alerts resume — check roles only
 #[poise::command(slash_command)]
-pub async fn unsilence(
+pub(crate) async fn unsilence(
     ctx: Context<'_>,
     #[description = "A silenced endpoint"]
     #[autocomplete = "autocomplete_endpoints"]

@@ -12,7 +12,7 @@ const MIN_FUZZY_LEN: usize = 5;
 const TWO_EDITS_LEN: usize = 9;
 const BASE: u64 = 0x100_0000_01b3;
 
-pub fn max_edits(len: usize) -> usize {
+pub(super) fn max_edits(len: usize) -> usize {
     if len >= TWO_EDITS_LEN {
         2
     } else if len >= MIN_FUZZY_LEN {
@@ -126,7 +126,7 @@ impl VariantTable {
 }
 
 #[derive(Debug, Default, Clone)]
-pub struct FuzzyIndex {
+pub(super) struct FuzzyIndex {
     words: Vec<Box<str>>,
     variants: VariantTable,
     /// Bit `n` set when a word of `n` characters (≥ [`HALVES_LEN`]) is indexed by halves.
@@ -135,7 +135,7 @@ pub struct FuzzyIndex {
 
 impl FuzzyIndex {
     /// Indexes `words` (their position is their id) for fuzzy lookup.
-    pub fn new<'a>(words: impl IntoIterator<Item = &'a str>) -> Self {
+    pub(super) fn new<'a>(words: impl IntoIterator<Item = &'a str>) -> Self {
         let mut pairs: Vec<(u64, u32)> = Vec::new();
         let mut list = Vec::new();
         let mut half_lens = 0u128;
@@ -177,13 +177,13 @@ impl FuzzyIndex {
     }
 
     /// The word with this id.
-    pub fn word(&self, id: u32) -> &str {
+    pub(super) fn word(&self, id: u32) -> &str {
         &self.words[id as usize]
     }
 
     /// The closest vocabulary word within the edit budget for `query`'s length, if any.
     /// Ties go to the word with the lower id.
-    pub fn lookup(&self, query: &str) -> Option<u32> {
+    pub(super) fn lookup(&self, query: &str) -> Option<u32> {
         let mut buf = [0u32; MAX_WORD];
         let mut n = 0;
         for c in query.chars() {

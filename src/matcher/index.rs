@@ -132,7 +132,7 @@ fn prefix_key(w: &str, len: usize) -> [u8; 4] {
 }
 
 impl Index {
-    pub fn build(knowledge: &Knowledge, stemmer: &Stemmer) -> Index {
+    pub(super) fn build(knowledge: &Knowledge, stemmer: &Stemmer) -> Index {
         let mut b = Index::default();
         let mut stems = StemCache::new(stemmer);
         // How many entries use each keyword word, so widely shared single words weigh less.
@@ -244,7 +244,7 @@ impl Index {
     }
 
     /// The phrase whose words are `ids`, if any.
-    pub fn phrase(&self, ids: &[u32]) -> Option<u32> {
+    pub(super) fn phrase(&self, ids: &[u32]) -> Option<u32> {
         self.phrase_ids.get(ids).copied()
     }
 
@@ -397,7 +397,7 @@ impl Index {
     }
 
     /// Whether `word` may stem to a known stem (cheap: most message words cannot).
-    pub fn may_have_stem(&self, word: &str) -> bool {
+    pub(super) fn may_have_stem(&self, word: &str) -> bool {
         // Three-letter stems ("vpn") are keyed zero-padded; "vpns" must still reach them.
         self.stem_prefixes.contains(&prefix_key(word, 4))
             || self.stem_prefixes.contains(&prefix_key(word, 3))

@@ -320,7 +320,7 @@ fn reason_starts(code: u16) -> &'static [&'static str] {
 
 /// A status found in the message and the token that carried it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Found {
+pub(super) struct Found {
     pub code: u16,
     pub token: usize,
 }
@@ -407,7 +407,7 @@ const FILLER: &[&str] = &[
 ];
 
 /// Finds the HTTP statuses (400–599) the message talks about.
-pub fn find_statuses(tokens: &[Token]) -> Vec<Found> {
+pub(super) fn find_statuses(tokens: &[Token]) -> Vec<Found> {
     let mut found = Vec::new();
     let numeric_tokens = tokens
         .iter()

@@ -363,18 +363,18 @@ static COMMON_SET: once_cell::sync::Lazy<rustc_hash::FxHashSet<&'static str>> =
 static PROBLEM_SET: once_cell::sync::Lazy<rustc_hash::FxHashSet<&'static str>> =
     once_cell::sync::Lazy::new(|| PROBLEM_WORDS.iter().copied().collect());
 
-pub fn is_common(w: &str) -> bool {
+pub(super) fn is_common(w: &str) -> bool {
     COMMON_SET.contains(w)
 }
 
-pub fn is_problem_word(w: &str) -> bool {
+pub(super) fn is_problem_word(w: &str) -> bool {
     PROBLEM_SET.contains(w)
 }
 
 /// Folds a plural to its singular for exact lookups on both sides ("issues" ~ "issue",
 /// "webhooks" ~ "webhook"). Crude on purpose: the catalogue and messages both go through it,
 /// so only distinct words that collide would matter. Words with digits stay as they are.
-pub fn fold_plural(word: &str) -> &str {
+pub(super) fn fold_plural(word: &str) -> &str {
     let keep = word.len() < 4
         || !word.ends_with('s')
         || word.ends_with("ss")
@@ -389,21 +389,21 @@ pub fn fold_plural(word: &str) -> &str {
 }
 
 /// Words that carry evidence on their own: not common English, not numbers, not one letter.
-pub fn is_content_word(w: &str) -> bool {
+pub(super) fn is_content_word(w: &str) -> bool {
     w.len() >= 3 && !w.bytes().all(|b| b.is_ascii_digit()) && !is_common(w)
 }
 
 /// Snowball English stemmer, so "paginating" meets "pagination" and "retired" meets "retire".
-pub struct Stemmer(rust_stemmers::Stemmer);
+pub(super) struct Stemmer(rust_stemmers::Stemmer);
 
 impl Stemmer {
-    pub fn new() -> Stemmer {
+    pub(super) fn new() -> Stemmer {
         Stemmer(rust_stemmers::Stemmer::create(
             rust_stemmers::Algorithm::English,
         ))
     }
 
-    pub fn stem<'a>(&self, word: &'a str) -> std::borrow::Cow<'a, str> {
+    pub(super) fn stem<'a>(&self, word: &'a str) -> std::borrow::Cow<'a, str> {
         self.0.stem(word)
     }
 }

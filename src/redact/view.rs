@@ -38,7 +38,7 @@ impl View {
     }
 
     /// The raw text and every decoded layer that differs from the one before.
-    pub fn layers(text: &str) -> Vec<View> {
+    pub(super) fn layers(text: &str) -> Vec<View> {
         let mut out = vec![View::raw(text)];
         for _ in 0..MAX_LAYERS {
             match out.last().and_then(View::decode_once) {
@@ -82,7 +82,7 @@ impl View {
     }
 
     /// The original byte range covered by view bytes `from..to`.
-    pub fn original(&self, from: usize, to: usize) -> (usize, usize) {
+    pub(super) fn original(&self, from: usize, to: usize) -> (usize, usize) {
         (self.spans[from].0, self.spans[to - 1].1)
     }
 }

@@ -19,7 +19,7 @@ use values::{may_be_secret, scrub_quotes, shown, Ctx, REMIND_BOUNDS, RETENTION_B
 pub use values::{parse_duration, StatusSet};
 
 /// Longest endpoint name: what a Discord autocomplete choice can carry.
-pub const MAX_ENDPOINT_NAME: usize = 100;
+pub(super) const MAX_ENDPOINT_NAME: usize = 100;
 
 pub(super) fn parse(
     file: &str,
