@@ -59,14 +59,17 @@ pub const SECRET_QUERY_PARAMS: &[&str] = &[
 /// and `_` ignored), or a name ending in one of the unambiguous ones (`stripe_api_key`,
 /// `githubToken`, `db_password`).
 pub fn is_secret_param(name: &str) -> bool {
-    let squash = |s: &str| -> String {
+    fn squash(s: &str) -> String {
         s.chars()
             .filter(|c| *c != '-' && *c != '_')
             .flat_map(char::to_lowercase)
             .collect()
-    };
+    }
+    // Squashed once: every URL of every endpoint is checked at start-up.
+    static SQUASHED: once_cell::sync::Lazy<rustc_hash::FxHashSet<String>> =
+        once_cell::sync::Lazy::new(|| SECRET_QUERY_PARAMS.iter().map(|p| squash(p)).collect());
     let n = squash(name);
-    SECRET_QUERY_PARAMS.iter().any(|p| squash(p) == n)
+    SQUASHED.contains(&n)
         || [
             "token",
             "secret",

@@ -173,3 +173,41 @@ fn confidence(raw: f32) -> f32 {
 fn joined(tokens: &[Token]) -> String {
     tokens.iter().map(|t| t.text).collect::<Vec<_>>().join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn best(m: &Matcher, text: &str) -> Option<String> {
+        m.diagnose(text, 3).best().map(|b| b.id.clone())
+    }
+
+    #[test]
+    fn feature_talk_is_silent_and_real_reports_are_not() {
+        let m = Matcher::new(Arc::new(Knowledge::builtin().unwrap()));
+        for quiet in [
+            "add a custom 404 page",
+            "drop Node 14 support in the next major",
+            "changelog: added retry with exponential backoff for 429 responses",
+            "release notes for 2.1: TLS 1.3 support and a new webhook endpoint",
+            "I'm giving a talk on rate limiting at the meetup",
+            "room 404",
+            "PR #429",
+            "v1.4.2",
+            "port 8080 is free now",
+        ] {
+            assert_eq!(best(&m, quiet), None, "{quiet}");
+        }
+        for (report, id) in [
+            (
+                "since the release our webhook calls fail with 401",
+                "http-401",
+            ),
+            ("what does 422 mean", "http-422"),
+            ("FYI stripe is returning 503 for every charge", "http-503"),
+            ("we get 429 from the API", "http-429"),
+        ] {
+            assert_eq!(best(&m, report).as_deref(), Some(id), "{report}");
+        }
+    }
+}

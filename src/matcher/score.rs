@@ -157,7 +157,16 @@ impl Matcher {
         self.score_words(tokens, ids, ev);
         let problem_said = self.problem_said(message, &tokens[..tokens.len() - implied], ids, ev)
             || !codes.is_empty();
-        let (matches, near_misses) = self.rank(top, problem_said, tokens, ev);
+        let (mut matches, mut near_misses) = self.rank(top, problem_said, tokens, ev);
+        if !matches.is_empty()
+            && super::words::is_feature_talk(
+                tokens[..tokens.len() - implied].iter().map(|t| t.text),
+            )
+        {
+            // Feature talk stays silent; what it mentions is still the closest entries.
+            matches.truncate(NEAR_MISSES);
+            near_misses = std::mem::take(&mut matches);
+        }
         Diagnosis {
             query: message.to_string(),
             codes,

@@ -358,6 +358,155 @@ const PROBLEM_WORDS: &[&str] = &[
     "lapsed",
 ];
 
+/// Words that say something is failing now. Feature talk with one of them is a report after all
+/// ("since the release notes went out our webhooks fail").
+const FAILING_NOW: &[&str] = &[
+    "fail",
+    "fails",
+    "failed",
+    "failing",
+    "failure",
+    "failures",
+    "error",
+    "errors",
+    "broken",
+    "broke",
+    "breaks",
+    "refused",
+    "refuses",
+    "rejected",
+    "rejects",
+    "denied",
+    "expired",
+    "cannot",
+    "cant",
+    "doesn",
+    "didn",
+    "isn",
+    "won",
+    "couldn",
+    "wasn",
+    "aren",
+    "timeout",
+    "timeouts",
+    "timed",
+    "exception",
+    "down",
+    "stopped",
+    "stuck",
+    "hangs",
+    "hanging",
+    "crash",
+    "crashed",
+    "crashes",
+    "get",
+    "gets",
+    "got",
+    "getting",
+    "returns",
+    "returned",
+    "returning",
+    "throws",
+    "threw",
+    "seeing",
+    "since",
+    "again",
+    "still",
+    "anymore",
+    "help",
+    "why",
+    "unable",
+    "outage",
+    "incident",
+    "suddenly",
+    "longer",
+    "unsupported",
+];
+
+/// Single words of announcements and development talk: changelogs, RFCs, talks, reviews.
+const FEATURE_TALK_WORDS: &[&str] = &[
+    "fyi",
+    "changelog",
+    "roadmap",
+    "rfc",
+    "meetup",
+    "slides",
+    "refactor",
+    "refactoring",
+    "illustration",
+    "merged",
+    "bumped",
+    "scheduled",
+    "webinar",
+    "newsletter",
+    "brainstorm",
+];
+
+/// Word pairs of the same.
+const FEATURE_TALK_PAIRS: &[(&str, &str)] = &[
+    ("no", "action"),
+    ("release", "notes"),
+    ("blog", "post"),
+    ("review", "my"),
+    ("my", "pr"),
+    ("pr", "for"),
+    ("pr", "that"),
+    ("pull", "request"),
+    ("talk", "on"),
+    ("talk", "about"),
+    ("we", "plan"),
+    ("next", "quarter"),
+    ("next", "sprint"),
+    ("we", "add"),
+    ("to", "add"),
+    ("add", "support"),
+    ("adds", "support"),
+    ("feature", "request"),
+    ("closing", "the"),
+];
+
+/// Openers of a development task: "add a custom 404 page", "drop Node 14 support", "let's …".
+const TASK_OPENERS: &[&str] = &[
+    "add",
+    "adds",
+    "added",
+    "implement",
+    "implemented",
+    "drop",
+    "dropping",
+    "remove",
+    "rename",
+    "document",
+    "docs",
+    "bump",
+    "let",
+    "lets",
+    "todo",
+    "changelog",
+];
+
+/// Whether the message is feature or announcement talk rather than a failure report: a
+/// development task, a changelog or release note, a talk or review request, a scheduled
+/// change, with no word that something is failing now. Codes in it ("retry for 429
+/// responses", "a custom 404 page") name features, not errors.
+pub(crate) fn is_feature_talk<'a>(words: impl Iterator<Item = &'a str> + Clone) -> bool {
+    let mut prev = "";
+    let mut first = true;
+    let mut talk = false;
+    for w in words {
+        if FAILING_NOW.contains(&w) || (prev == "can" && w == "t") {
+            return false;
+        }
+        talk = talk
+            || FEATURE_TALK_WORDS.contains(&w)
+            || FEATURE_TALK_PAIRS.contains(&(prev, w))
+            || (first && TASK_OPENERS.contains(&w));
+        first = false;
+        prev = w;
+    }
+    talk
+}
+
 static COMMON_SET: once_cell::sync::Lazy<rustc_hash::FxHashSet<&'static str>> =
     once_cell::sync::Lazy::new(|| COMMON.iter().copied().collect());
 static PROBLEM_SET: once_cell::sync::Lazy<rustc_hash::FxHashSet<&'static str>> =

@@ -261,6 +261,16 @@ mod secret_tests {
     use crate::config::Endpoint;
 
     #[test]
+    fn names_with_numbers_are_names_not_secrets() {
+        for name in ["endpoint-100", "payments-2024", "billing-v2"] {
+            assert!(!may_be_secret(name), "{name}");
+        }
+        for secret in ["AKIAIOSFODNN7EXAMPLE", "sk_live_4eC39HqLyjWDarjtT1zdp7dc"] {
+            assert!(may_be_secret(secret), "{secret}");
+        }
+    }
+
+    #[test]
     fn a_pasted_secret_is_not_echoed() {
         let text = "[[endpoints]]\nname = \"a\"\nurl = \"https://a.example\"\nauth = { kind = \"bearer\", token_env = \"sk-live-9f8e7d\" }\n";
         let err = parse("medic.toml", text, Path::new("."), &HashMap::new())

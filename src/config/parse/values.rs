@@ -313,10 +313,14 @@ pub(super) fn may_be_secret(text: &str) -> bool {
         "bot ",
     ];
     let lower = text.to_ascii_lowercase();
-    if PREFIXES
-        .iter()
-        .any(|p| lower.starts_with(p) || lower.contains(&format!(" {p}")))
-    {
+    // A prefix at the start or after a space ("Authorization: bearer eyJ…"), without
+    // allocating: every endpoint name and value goes through here.
+    let at_word = |p: &str| {
+        lower
+            .match_indices(p)
+            .any(|(i, _)| i == 0 || lower.as_bytes()[i - 1] == b' ')
+    };
+    if PREFIXES.iter().any(|p| at_word(p)) {
         return true;
     }
     if text.contains(':')
@@ -332,7 +336,8 @@ pub(super) fn may_be_secret(text: &str) -> bool {
                 && run.bytes().any(|b| b.is_ascii_digit())
                 && run.bytes().any(|b| b.is_ascii_alphabetic())
         })
-        || looks_like_secret(text)
+        // Only upper-case text is judged like an environment variable name: "endpoint-100" is a name.
+        || (is_env_name(text) && looks_like_secret(text))
 }
 
 /// A TOML/serde message without the values it quotes (`invalid type: string "sk_live_…",
