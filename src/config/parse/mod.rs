@@ -4,6 +4,7 @@
 //! endpoint table in [`endpoint`], its credentials in [`auth`].
 
 mod auth;
+mod chunks;
 mod endpoint;
 mod raw;
 mod values;
@@ -14,9 +15,63 @@ use std::path::Path;
 use super::{AlertPolicy, CheckSettings, Config, ConfigError, ConfigErrors, DiscordSettings};
 use crate::secrets::SecretSource;
 use endpoint::endpoint;
-use raw::RawConfig;
+use raw::{RawConfig, RawEndpoint};
 use values::{may_be_secret, scrub_quotes, shown, Ctx, REMIND_BOUNDS, RETENTION_BOUNDS};
 pub use values::{parse_duration, StatusSet};
+
+/// The shape of the file: the tables outside `[[endpoints]]`, and each endpoint table with
+/// the offset its spans start from. Large files are read one endpoint table at a time
+/// ([`chunks`]), which also reports every table's shape errors at once.
+fn read(file: &str, text: &str) -> Result<(RawConfig, Vec<(usize, RawEndpoint)>), ConfigErrors> {
+    let mut ctx = Ctx::new(file, text);
+    let Some(split) = chunks::split(text) else {
+        return match toml::from_str::<RawConfig>(text) {
+            Ok(raw) => Ok((raw, Vec::new())),
+            Err(e) => {
+                shape_error(&mut ctx, 0, &e);
+                Err(ConfigErrors(ctx.errors))
+            }
+        };
+    };
+    let rest = toml::from_str::<RawConfig>(&split.rest)
+        .map_err(|e| shape_error(&mut ctx, 0, &e))
+        .ok();
+    let mut tables = Vec::with_capacity(split.endpoints.len());
+    for range in split.endpoints {
+        match toml::from_str::<EndpointTable>(&text[range.clone()]) {
+            Ok(t) => tables.extend(t.endpoints.into_iter().map(|e| (range.start, e))),
+            Err(e) => shape_error(&mut ctx, range.start, &e),
+        }
+    }
+    match rest {
+        Some(raw) if ctx.errors.is_empty() => Ok((raw, tables)),
+        _ => Err(ConfigErrors(ctx.errors)),
+    }
+}
+
+/// One `[[endpoints]]` table read by itself.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndpointTable {
+    endpoints: Vec<RawEndpoint>,
+}
+
+/// A TOML syntax or shape error at its line, its quoted values not repeated.
+fn shape_error(ctx: &mut Ctx, base: usize, e: &toml::de::Error) {
+    let message = scrub_quotes(e.message().trim());
+    match e.span() {
+        Some(span) => {
+            ctx.base = base;
+            ctx.error(&span, message);
+            ctx.base = 0;
+        }
+        None => ctx.errors.push(ConfigError {
+            file: ctx.file.into(),
+            line: None,
+            message,
+        }),
+    }
+}
 
 /// Longest endpoint name: what a Discord autocomplete choice can carry.
 pub(super) const MAX_ENDPOINT_NAME: usize = 100;
@@ -27,19 +82,7 @@ pub(super) fn parse(
     base_dir: &Path,
     secrets: &dyn SecretSource,
 ) -> Result<Config, ConfigErrors> {
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
-        let mut ctx = Ctx::new(file, text);
-        let message = scrub_quotes(e.message().trim());
-        match e.span() {
-            Some(span) => ctx.error(&span, message),
-            None => ctx.errors.push(ConfigError {
-                file: file.into(),
-                line: None,
-                message,
-            }),
-        }
-        ConfigErrors(ctx.errors)
-    })?;
+    let (raw, tables) = read(file, text)?;
     let mut ctx = Ctx::new(file, text);
 
     let defaults = AlertPolicy::default();
@@ -89,7 +132,9 @@ pub(super) fn parse(
 
     let mut endpoints = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for raw_ep in raw.endpoints {
+    let root = raw.endpoints.into_iter().map(|e| (0, e));
+    for (base, raw_ep) in root.chain(tables) {
+        ctx.base = base;
         let name_line = ctx.line(&raw_ep.name.span());
         let name = raw_ep.name.get_ref().trim().to_string();
         if name.is_empty() {
@@ -126,6 +171,7 @@ pub(super) fn parse(
             endpoints.push(ep);
         }
     }
+    ctx.base = 0;
 
     let discord = DiscordSettings {
         listen_channels: raw.discord.listen_channels,
@@ -238,6 +284,36 @@ alerts = { failure_threshold = 5 }
             text.contains("medic.toml:9: token_env: environment variable `MISSING_X`"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn shape_errors_of_every_endpoint_table_at_once_at_their_lines() {
+        let errs = load(
+            "[alerts]\nremind_every = \"1h\"\n\n[[endpoints]]\nname = \"a\"\nurl = \"https://a.example\"\ntimeuot = \"5s\"\n\n[[endpoints]]\nname = \"b\"\nurl = \"https://b.example\"\n[endpoints.alerts]\nfailure_threshold = \"three\"\n\n[checks]\nconcurency = 4\n",
+            &[],
+        )
+        .unwrap_err();
+        let text = errs.to_string();
+        assert!(text.contains("medic.toml:7:"), "{text}");
+        assert!(text.contains("timeuot"), "{text}");
+        assert!(text.contains("medic.toml:13:"), "{text}");
+        assert!(text.contains("medic.toml:16:"), "{text}");
+        assert_eq!(errs.0.len(), 3, "{text}");
+    }
+
+    #[test]
+    fn endpoint_sub_tables_belong_to_their_endpoint() {
+        let c = load(
+            "[[endpoints]]\nname = \"a\"\nurl = \"https://a.example\"\n[endpoints.alerts]\nfailure_threshold = 5\n[endpoints.headers]\nX-Source = \"medic\"\n\n[discord]\nmessage_content = false\n\n[[endpoints]]\nname = \"b\"\nurl = \"https://b.example\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.endpoints.len(), 2);
+        assert_eq!(c.endpoints[0].alerts.failure_threshold, Some(5));
+        assert_eq!(c.endpoints[0].headers.len(), 1);
+        assert_eq!(c.endpoints[1].name, "b");
+        assert_eq!(c.endpoints[1].line, 13);
+        assert!(!c.discord.message_content);
     }
 
     #[test]

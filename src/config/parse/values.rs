@@ -165,6 +165,9 @@ pub(super) struct Ctx<'a> {
     pub(super) file: &'a str,
     pub(super) lines: LineIndex,
     pub(super) errors: Vec<ConfigError>,
+    /// Where in the file the spans being checked start: an endpoint table read by itself
+    /// has spans from its own start.
+    pub(super) base: usize,
 }
 
 impl Ctx<'_> {
@@ -173,11 +176,12 @@ impl Ctx<'_> {
             file,
             lines: LineIndex::new(text),
             errors: Vec::new(),
+            base: 0,
         }
     }
 
     pub(super) fn line(&self, span: &Range<usize>) -> usize {
-        self.lines.line(span.start)
+        self.lines.line(self.base + span.start)
     }
 
     pub(super) fn error(&mut self, span: &Range<usize>, message: impl Into<String>) {
