@@ -13,7 +13,18 @@ pub struct Args {}
 
 pub(super) fn run(_args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> Result<()> {
     let matcher = Arc::new(super::load_matcher(knowledge_dir)?);
-    let config = super::config::load(config)?;
+    // Chat needs no configuration: a broken one only turns `/check` off, it never stops the
+    // answers. One line says so; `medic config check` lists the problems.
+    let config = match super::config::load(config) {
+        Ok(config) => config,
+        Err(e) => {
+            let problems = e.to_string().lines().count();
+            eprintln!(
+                "medic: warning: the configuration has {problems} problem(s); chat works, /check is off until `medic config check` passes"
+            );
+            crate::config::Config::default()
+        }
+    };
     let checker = Some(Arc::new(crate::checks::Checker::new(Arc::new(config))));
     let services = Services::new(matcher, checker);
     let runtime = super::runtime::runtime(super::runtime::Threads::One)?;

@@ -427,6 +427,45 @@ fn config_check_refuses_a_one_millisecond_reminder() {
 }
 
 #[test]
+fn chat_starts_on_a_broken_config_with_one_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    // The README's setup with secrets not filled in yet, plus a typo.
+    std::fs::write(
+        dir.path().join("medic.toml"),
+        "[[endpoints]]\nname = \"payments-api\"\nurl = \"https://127.0.0.1:9/health\"\nauth = { kind = \"bearer\", token_env = \"PAYMENTS_TOKEN\" }\ntimeuot = \"5s\"\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_medic"))
+        .current_dir(dir.path())
+        .args(["chat"])
+        .env_remove("MEDIC_KNOWLEDGE_DIR")
+        .env_remove("MEDIC_CONFIG")
+        .env_remove("PAYMENTS_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"/help\nwhat does 422 mean\n/check payments-api\nlunch?\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(out.contains("/endpoints"), "help is answered: {out}");
+    assert!(out.contains("[http-422]"), "{out}");
+    assert!(
+        !out.contains("medic kb list"),
+        "a chat user is told chat commands: {out}"
+    );
+    assert_eq!(err.lines().count(), 1, "one warning line: {err}");
+    assert!(err.contains("medic config check"), "{err}");
+}
+
+#[test]
 fn invalid_utf8_in_config_and_knowledge_files_names_the_line() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -60,6 +60,12 @@ fn short(m: &Match) -> String {
 
 /// The answer to a message: the best entry in full, why it matched, and the runners-up.
 pub fn diagnosis(d: &Diagnosis, kb: &Knowledge) -> String {
+    answer(d, kb, "run `medic kb list`")
+}
+
+/// [`diagnosis`] with the last resort a no-answer suggests: a shell command on the command
+/// line, a chat command in `medic chat`.
+fn answer(d: &Diagnosis, kb: &Knowledge, last_resort: &str) -> String {
     let mut out = String::new();
     let Some(best) = d.best() else {
         out.push_str(
@@ -69,7 +75,7 @@ pub fn diagnosis(d: &Diagnosis, kb: &Knowledge) -> String {
             let near: Vec<String> = d.near_misses.iter().take(3).map(short).collect();
             let _ = writeln!(out, "Closest entries: {}", near.join(", "));
         }
-        out.push_str("Tip: paste the exact error line or the HTTP status (e.g. \"429\", \"ECONNREFUSED\"), or run `medic kb list`.\n");
+        let _ = writeln!(out, "Tip: paste the exact error line or the HTTP status (e.g. \"429\", \"ECONNREFUSED\"), or {last_resort}.");
         return out;
     };
     entry(&mut out, &best.entry, kb);
@@ -102,7 +108,9 @@ pub fn entry_list(kb: &Knowledge) -> String {
 pub fn outcome(o: &crate::commands::diagnose::Outcome, kb: &Knowledge) -> String {
     use crate::commands::diagnose::Outcome;
     match o {
-        Outcome::Answer(d) | Outcome::NoMatch(d) => diagnosis(d, kb),
+        Outcome::Answer(d) | Outcome::NoMatch(d) => {
+            answer(d, kb, "type `/help`; an entry id (e.g. `http-429`) opens that entry")
+        }
         Outcome::Entry(e) => {
             let mut out = String::new();
             entry(&mut out, e, kb);
