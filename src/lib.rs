@@ -22,7 +22,8 @@
 //!   acknowledgements, silences — producing [`alerts::Alert`]s, delivered through an outbox into
 //!   a [`alerts::delivery::Sink`] that a surface provides. No surface code here.
 //! - [`commands`]: the command logic every chat surface shares (`/diagnose`, `/check`, …),
-//!   returning data.
+//!   returning data; [`commands::conversation`] remembers each conversation's last answer
+//!   for follow-ups.
 //! - [`render`]: one renderer per surface — [`render::terminal`], [`render::discord`],
 //!   [`render::json`] — the only code that turns results into text.
 //! - Surfaces: [`discord`] (the poise/serenity bot, its alert sink, slash commands, buttons),

@@ -16,7 +16,8 @@ use toml_parser::{ErrorSink, ParseError, Source, Span};
 /// A file cut into endpoint tables and the rest.
 #[derive(Debug)]
 pub(super) struct Split {
-    /// The file with every endpoint table replaced by spaces (newlines kept).
+    /// The file with every endpoint table replaced by spaces (newlines kept), up to the last
+    /// byte outside them: offsets into it are offsets into the file.
     pub(super) rest: String,
     /// Byte ranges of the endpoint tables, in file order; each starts at its `[[endpoints]]`.
     pub(super) endpoints: Vec<Range<usize>>,
@@ -77,8 +78,16 @@ pub(super) fn split(text: &str) -> Option<Split> {
     if let Some(s) = open {
         endpoints.push(s..text.len());
     }
-    let mut rest = text.as_bytes().to_vec();
-    for r in &endpoints {
+    // Endpoint tables that end the file are cut off rather than blanked: usually that is all
+    // of them, and the rest is a few lines.
+    let mut keep = text.len();
+    for r in endpoints.iter().rev() {
+        if r.end == keep {
+            keep = r.start;
+        }
+    }
+    let mut rest = text.as_bytes()[..keep].to_vec();
+    for r in endpoints.iter().filter(|r| r.end <= keep) {
         for b in &mut rest[r.clone()] {
             if *b != b'\n' && *b != b'\r' {
                 *b = b' ';
@@ -123,8 +132,12 @@ mod tests {
         assert!(text[s.endpoints[0].clone()].contains("failure_threshold = 2"));
         assert!(!text[s.endpoints[0].clone()].contains("[checks]"));
         assert!(text[s.endpoints[1].clone()].contains("b # [[endpoints]]"));
-        assert_eq!(s.rest.len(), text.len());
-        assert_eq!(s.rest.matches('\n').count(), text.matches('\n').count());
+        // The last endpoint table ends the file: the rest stops where it starts.
+        assert_eq!(s.rest.len(), s.endpoints[1].start);
+        assert_eq!(
+            s.rest.matches('\n').count(),
+            text[..s.endpoints[1].start].matches('\n').count()
+        );
         assert!(s.rest.contains("[checks]") && s.rest.contains("[alerts]"));
         assert!(!s.rest.contains("name"));
     }

@@ -10,6 +10,7 @@ mod raw;
 mod values;
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::Path;
 
 use super::{AlertPolicy, CheckSettings, Config, ConfigError, ConfigErrors, DiscordSettings};
@@ -33,20 +34,57 @@ fn read(file: &str, text: &str) -> Result<(RawConfig, Vec<(usize, RawEndpoint)>)
             }
         };
     };
-    let rest = toml::from_str::<RawConfig>(&split.rest)
-        .map_err(|e| shape_error(&mut ctx, 0, &e))
-        .ok();
-    let mut tables = Vec::with_capacity(split.endpoints.len());
-    for range in split.endpoints {
-        match toml::from_str::<EndpointTable>(&text[range.clone()]) {
-            Ok(t) => tables.extend(t.endpoints.into_iter().map(|e| (range.start, e))),
-            Err(e) => shape_error(&mut ctx, range.start, &e),
+    // The rest (alerts, discord, checks) is read beside the endpoint tables.
+    let (rest, tables) = std::thread::scope(|scope| {
+        let rest = scope.spawn(|| toml::from_str::<RawConfig>(&split.rest));
+        let tables = read_tables(text, &split.endpoints);
+        let rest = rest.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (rest, tables)
+    });
+    let rest = rest.map_err(|e| shape_error(&mut ctx, 0, &e)).ok();
+    let mut endpoints = Vec::with_capacity(split.endpoints.len());
+    for (start, table) in tables {
+        match table {
+            Ok(t) => endpoints.extend(t.endpoints.into_iter().map(|e| (start, e))),
+            Err(e) => shape_error(&mut ctx, start, &e),
         }
     }
+    let tables = endpoints;
     match rest {
         Some(raw) if ctx.errors.is_empty() => Ok((raw, tables)),
         _ => Err(ConfigErrors(ctx.errors)),
     }
+}
+
+/// Below this many endpoint tables one thread reads them all.
+const TABLES_PER_THREAD: usize = 2_000;
+
+/// Reads each endpoint table, in file order; large files on several threads (tables are
+/// independent, and TOML reading is most of the time of a start with thousands of them).
+fn read_tables(
+    text: &str,
+    ranges: &[Range<usize>],
+) -> Vec<(usize, Result<EndpointTable, toml::de::Error>)> {
+    let one = |r: &Range<usize>| (r.start, toml::from_str::<EndpointTable>(&text[r.clone()]));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(ranges.len() / TABLES_PER_THREAD)
+        .max(1);
+    if threads == 1 {
+        return ranges.iter().map(one).collect();
+    }
+    let per = ranges.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = ranges
+            .chunks(per)
+            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            // A reader that panicked is a bug in the TOML crate; re-raise it here.
+            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 /// One `[[endpoints]]` table read by itself.
@@ -299,6 +337,31 @@ alerts = { failure_threshold = 5 }
         assert!(text.contains("medic.toml:13:"), "{text}");
         assert!(text.contains("medic.toml:16:"), "{text}");
         assert_eq!(errs.0.len(), 3, "{text}");
+    }
+
+    #[test]
+    fn thousands_of_tables_read_on_threads_keep_their_order_and_lines() {
+        let n = TABLES_PER_THREAD * 2 + 500;
+        let mut text = String::from("[alerts]\nremind_every = \"1h\"\n");
+        for i in 0..n {
+            text.push_str(&format!(
+                "\n[[endpoints]]\nname = \"ep-{i}\"\nurl = \"https://a{i}.example\"\n"
+            ));
+        }
+        let c = load(&text, &[]).unwrap();
+        assert_eq!(c.endpoints.len(), n);
+        for (i, e) in c.endpoints.iter().enumerate() {
+            assert_eq!(e.name, format!("ep-{i}"));
+            // Header on line 4 + 4 i, its name on the next line.
+            assert_eq!(e.line, 5 + 4 * i);
+        }
+        // One wrong table among them is reported at its line.
+        let broken = text.replace("name = \"ep-3000\"", "nmae = \"ep-3000\"");
+        let err = load(&broken, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("medic.toml:{}:", 5 + 4 * 3000)),
+            "{err}"
+        );
     }
 
     #[test]
