@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::diagnose::{self, Outcome};
+use super::diagnose::{self, Others, Outcome};
 use crate::knowledge::Entry;
 use crate::matcher::Matcher;
 
@@ -53,15 +53,6 @@ enum Intent<'a> {
     About(&'a str),
     /// Anything else: a new question.
     New,
-}
-
-/// Entries to rule out after an answer that did not help.
-#[derive(Debug, Clone)]
-pub struct Others {
-    /// The title of the answer that did not help.
-    pub after: String,
-    /// The next candidates, then the first answer's related entries, without repeats.
-    pub entries: Vec<Arc<Entry>>,
 }
 
 impl Conversations {

@@ -23,9 +23,18 @@ pub enum Outcome {
     /// Nothing confident: show the closest entries and how to ask better.
     NoMatch(Diagnosis),
     /// A follow-up said the last answer did not help: the other causes to rule out.
-    Others(super::conversation::Others),
+    Others(Others),
     /// The query was empty once cleaned.
     Empty,
+}
+
+/// Entries to rule out after an answer that did not help (a follow-up's "still failing").
+#[derive(Debug, Clone)]
+pub struct Others {
+    /// The title of the answer that did not help.
+    pub after: String,
+    /// The next candidates, then the first answer's related entries, without repeats.
+    pub entries: Vec<Arc<Entry>>,
 }
 
 /// Diagnoses a query. A query that is exactly an entry id (what autocomplete submits) opens

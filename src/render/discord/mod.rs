@@ -12,7 +12,7 @@ use serenity::all::{
 
 use crate::checks::{format_time, CheckReport, Overall, StageStatus};
 use crate::commands::check::{Outcome as CheckOutcome, HOW_TO_CONFIGURE};
-use crate::commands::conversation::Others;
+use crate::commands::diagnose::Others;
 use crate::commands::diagnose::Outcome;
 use crate::commands::endpoints::Line;
 use crate::commands::help::Help;

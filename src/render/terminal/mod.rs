@@ -122,7 +122,7 @@ pub fn outcome(o: &crate::commands::diagnose::Outcome, kb: &Knowledge) -> String
 }
 
 /// A follow-up's "didn't help": the next candidate in full, the others to rule out listed.
-pub fn others(o: &crate::commands::conversation::Others, kb: &Knowledge) -> String {
+pub fn others(o: &crate::commands::diagnose::Others, kb: &Knowledge) -> String {
     let mut out = String::new();
     let Some((first, rest)) = o.entries.split_first() else {
         out.push_str("I have nothing else to suggest for that one.\n");
