@@ -648,6 +648,62 @@ async fn mentions_and_dms_always_get_an_answer() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_ups_in_a_dm_are_understood_per_user() {
+    let h = Harness::start().await;
+    let dm = |h: &Harness, user: u64, text: &str| {
+        MessageCreate::new(
+            h.fake.next_id(),
+            99,
+            None,
+            payloads::user(user, "alice", false),
+            text,
+        )
+    };
+    let sent = h.reply(dm(&h, 30, "we get 429 from the partner api")).await;
+    assert!(
+        sent[0].body["embeds"][0]["footer"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("http-429"),
+        "{}",
+        sent[0].body
+    );
+    let sent = h.reply(dm(&h, 30, "what about 503?")).await;
+    assert!(
+        sent[0].body["embeds"][0]["footer"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("http-503"),
+        "{}",
+        sent[0].body
+    );
+    let sent = h.reply(dm(&h, 30, "still failing")).await;
+    let footer = sent[0].body["embeds"][0]["footer"]["text"]
+        .as_str()
+        .unwrap();
+    assert!(
+        footer.contains("Other causes to rule out after"),
+        "{footer}"
+    );
+    assert!(
+        !footer.contains("entry http-503"),
+        "the answer that did not help is not repeated: {footer}"
+    );
+    no_pings(&sent[0].body);
+    // Another user in the same place has no conversation to follow up on.
+    let sent = h.reply(dm(&h, 31, "still failing")).await;
+    assert!(
+        !sent[0]
+            .body
+            .to_string()
+            .contains("Other causes to rule out"),
+        "{}",
+        sent[0].body
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_to_medic_without_a_mention_is_not_a_question() {
     let h = Harness::start().await;
     let answer_id = h.fake.next_id();
