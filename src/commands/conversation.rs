@@ -77,7 +77,9 @@ impl Conversations {
             },
             (Intent::About(rest), _) => match diagnose::run(matcher, rest) {
                 // "what about TLS?" with nothing matching the short form: the whole message.
-                Outcome::NoMatch(_) | Outcome::Empty => diagnose::run(matcher, &query),
+                Outcome::NoMatch(_) | Outcome::Ask(_) | Outcome::Empty => {
+                    diagnose::run(matcher, &query)
+                }
                 found => found,
             },
             _ => diagnose::run(matcher, &query),

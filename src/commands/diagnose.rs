@@ -24,8 +24,62 @@ pub enum Outcome {
     NoMatch(Diagnosis),
     /// A follow-up said the last answer did not help: the other causes to rule out.
     Others(Others),
+    /// A clear complaint too vague to match ("it's broken again, nothing works"): the
+    /// questions whose answers would match it.
+    Ask(&'static [&'static str]),
     /// The query was empty once cleaned.
     Empty,
+}
+
+/// What a vague complaint is asked, in this order.
+pub const QUESTIONS: &[&str] = &[
+    "What error or HTTP status do you see? Paste the exact line (e.g. `429`, `ECONNREFUSED`, `certificate has expired`).",
+    "Which endpoint or integration is it? (`/endpoints` lists the configured ones; `/check NAME` tests one stage by stage.)",
+    "Since when, and did anything change then: a deploy, a rotated key, a renewed certificate, a new network path?",
+];
+
+/// Words of a complaint that something is wrong, without saying what.
+const COMPLAINT: &[&str] = &[
+    "broken",
+    "broke",
+    "not working",
+    "doesn't work",
+    "doesnt work",
+    "does not work",
+    "stopped working",
+    "isn't working",
+    "isnt working",
+    "nothing works",
+    "failing",
+    "fails",
+    "failed",
+    "is down",
+    "went down",
+    "keeps failing",
+    "not responding",
+    "acting up",
+    "dead",
+    "no longer works",
+    "stopped syncing",
+    "sync stopped",
+    "won't work",
+    "wont work",
+];
+
+/// Whether an unmatched message is a short complaint that something is wrong. Longer
+/// messages carry details medic did not recognise: those get the closest entries instead.
+fn vague_complaint(query: &str, d: &Diagnosis) -> bool {
+    let lower = query.to_lowercase();
+    d.codes.is_empty()
+        && lower.split_whitespace().count() <= 14
+        && COMPLAINT.iter().any(|c| {
+            lower.match_indices(c).any(|(i, _)| {
+                let before = lower[..i].chars().next_back();
+                let after = lower[i + c.len()..].chars().next();
+                !before.is_some_and(char::is_alphanumeric)
+                    && !after.is_some_and(char::is_alphanumeric)
+            })
+        })
 }
 
 /// Entries to rule out after an answer that did not help (a follow-up's "still failing").
@@ -48,7 +102,9 @@ pub fn run(matcher: &Matcher, raw_query: &str) -> Outcome {
         return Outcome::Entry(entry.clone());
     }
     let diagnosis = matcher.diagnose(&query, TOP);
-    if diagnosis.matches.is_empty() {
+    if diagnosis.matches.is_empty() && vague_complaint(&query, &diagnosis) {
+        Outcome::Ask(QUESTIONS)
+    } else if diagnosis.matches.is_empty() {
         Outcome::NoMatch(diagnosis)
     } else {
         Outcome::Answer(diagnosis)
@@ -156,6 +212,35 @@ mod tests {
         let m = matcher();
         let s = suggest(&m, "upstream said ECONNREFUSED on connect");
         assert!(s.iter().any(|s| s.id == "connection-refused"), "{s:?}");
+    }
+
+    #[test]
+    fn a_vague_complaint_gets_questions() {
+        let m = matcher();
+        for vague in [
+            "it's broken again, nothing works",
+            "the crm sync is failing",
+            "the export is acting up again",
+        ] {
+            assert!(
+                matches!(run(&m, vague), Outcome::Ask(q) if q.len() == 3),
+                "{vague}"
+            );
+        }
+        // Chit-chat and specific problems are not asked about.
+        assert!(matches!(run(&m, "lunch at noon?"), Outcome::NoMatch(_)));
+        assert!(matches!(
+            run(&m, "the coffee machine is broken"),
+            Outcome::Ask(_) | Outcome::NoMatch(_)
+        ));
+        assert!(matches!(
+            run(&m, "webhooks failing with 401"),
+            Outcome::Answer(_)
+        ));
+        assert!(!matches!(
+            run(&m, "I failed my driving test, how about you"),
+            Outcome::Answer(_)
+        ));
     }
 
     #[test]

@@ -324,6 +324,14 @@ mod tests {
         assert!(out.contains("Other causes to rule out after"), "{out}");
     }
 
+    #[tokio::test]
+    async fn a_vague_complaint_is_asked_about() {
+        let s = services(None);
+        let out = chat(&s, "it's broken again, nothing works\n").await;
+        assert!(out.contains("tell me a bit more"), "{out}");
+        assert!(out.contains("What error or HTTP status"), "{out}");
+    }
+
     #[test]
     fn continuation_lines() {
         assert!(continues("Error: x", "    at f (a.js:1:2)"));

@@ -270,6 +270,13 @@ pub fn outcome(outcome: &Outcome, kb: &Knowledge) -> Reply {
         Outcome::Entry(e) => entry_reply(e, kb, "You picked this entry.".to_string(), &[]),
         Outcome::NoMatch(d) => no_match(d),
         Outcome::Others(o) => others(o, kb),
+        Outcome::Ask(questions) => {
+            let mut text = String::from("I can help with that; tell me a bit more:\n");
+            for (i, q) in questions.iter().enumerate() {
+                text.push_str(&format!("{}. {q}\n", i + 1));
+            }
+            Reply::text(text)
+        }
         Outcome::Empty => Reply::text(
             "Tell me what is failing: paste the error line or the HTTP status, e.g. `/diagnose query: 429 Too Many Requests`.",
         )

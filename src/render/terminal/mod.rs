@@ -117,6 +117,13 @@ pub fn outcome(o: &crate::commands::diagnose::Outcome, kb: &Knowledge) -> String
             out
         }
         Outcome::Others(o) => others(o, kb),
+        Outcome::Ask(questions) => {
+            let mut out = String::from("I can help with that; tell me a bit more:\n");
+            for (i, q) in questions.iter().enumerate() {
+                let _ = writeln!(out, "  {}. {q}", i + 1);
+            }
+            out
+        }
         Outcome::Empty => "Tell me what is failing: paste the error line or the HTTP status, e.g. `/diagnose 429`.\n".to_string(),
     }
 }
