@@ -66,6 +66,8 @@ impl Conversations {
         let last = self.fresh(key, now);
         let outcome = match (intent(&query), &last) {
             (Intent::NotThat, Some(turn)) => match others(matcher, turn) {
+                // "still failing with 503": new information wins over "other causes".
+                _ if new_answer(matcher, &query, turn) => diagnose::run(matcher, &query),
                 Some(o) => {
                     let mut next = turn.clone();
                     next.shown.extend(o.entries.iter().map(|e| e.id.clone()));
@@ -145,6 +147,14 @@ impl Conversations {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Whether `query` on its own is answered by an entry the turn has not shown.
+fn new_answer(matcher: &Matcher, query: &str, turn: &Turn) -> bool {
+    matcher
+        .diagnose(query, 1)
+        .best()
+        .is_some_and(|m| !turn.shown.contains(&m.id))
 }
 
 /// The next candidates for the turn's question, then the related entries of what was shown.
@@ -343,6 +353,16 @@ mod tests {
                 .all(|e| o.entries.iter().all(|seen| seen.id != e.id)),
             "nothing is offered twice: {again:?} after {o:?}"
         );
+    }
+
+    #[test]
+    fn a_follow_up_with_new_information_answers_it() {
+        let m = matcher();
+        let c = Conversations::new();
+        let t = Instant::now();
+        best(&c.diagnose(&m, ME, t, "ECONNREFUSED")).unwrap();
+        let o = c.diagnose(&m, ME, t, "still failing with a 503 now");
+        assert_eq!(best(&o), Some("http-503"));
     }
 
     #[test]

@@ -26,13 +26,7 @@ pub use values::{parse_duration, StatusSet};
 fn read(file: &str, text: &str) -> Result<(RawConfig, Vec<(usize, RawEndpoint)>), ConfigErrors> {
     let mut ctx = Ctx::new(file, text);
     let Some(split) = chunks::split(text) else {
-        return match toml::from_str::<RawConfig>(text) {
-            Ok(raw) => Ok((raw, Vec::new())),
-            Err(e) => {
-                shape_error(&mut ctx, 0, &e);
-                Err(ConfigErrors(ctx.errors))
-            }
-        };
+        return read_whole(ctx, text);
     };
     // The rest (alerts, discord, checks) is read beside the endpoint tables.
     let (rest, tables) = std::thread::scope(|scope| {
@@ -41,6 +35,11 @@ fn read(file: &str, text: &str) -> Result<(RawConfig, Vec<(usize, RawEndpoint)>)
         let rest = rest.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         (rest, tables)
     });
+    if rest.as_ref().is_ok_and(|r| !r.endpoints.is_empty()) && !split.endpoints.is_empty() {
+        // `endpoints = [...]` and `[[endpoints]]` in one file: TOML forbids it, and only the
+        // whole-file reader says so.
+        return read_whole(ctx, text);
+    }
     let rest = rest.map_err(|e| shape_error(&mut ctx, 0, &e)).ok();
     let mut endpoints = Vec::with_capacity(split.endpoints.len());
     for (start, table) in tables {
@@ -85,6 +84,21 @@ fn read_tables(
             .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     })
+}
+
+/// The whole file read at once: for files the split does not handle, and for the parser's
+/// own message on a syntax error.
+fn read_whole(
+    mut ctx: Ctx,
+    text: &str,
+) -> Result<(RawConfig, Vec<(usize, RawEndpoint)>), ConfigErrors> {
+    match toml::from_str::<RawConfig>(text) {
+        Ok(raw) => Ok((raw, Vec::new())),
+        Err(e) => {
+            shape_error(&mut ctx, 0, &e);
+            Err(ConfigErrors(ctx.errors))
+        }
+    }
 }
 
 /// One `[[endpoints]]` table read by itself.
@@ -362,6 +376,12 @@ alerts = { failure_threshold = 5 }
             err.contains(&format!("medic.toml:{}:", 5 + 4 * 3000)),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_inline_endpoint_array_and_endpoint_tables_in_one_file_are_refused() {
+        let text = "endpoints = [{ name = \"a\", url = \"https://a.example\" }]\n\n[[endpoints]]\nname = \"b\"\nurl = \"https://b.example\"\n";
+        assert!(load(text, &[]).is_err());
     }
 
     #[test]
