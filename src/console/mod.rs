@@ -19,6 +19,9 @@ use crate::{Error, Result};
 /// beginning, where error lines are).
 const MAX_LINE_BYTES: usize = 64 * 1024;
 
+/// How much of a multi-line message is kept (the matcher analyses its first 8 KiB).
+const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
 /// The console's commands as `/help` lists them.
 pub fn help_entries() -> Vec<help::CommandHelp> {
     vec![
@@ -69,6 +72,8 @@ pub async fn run(
     }
     let mut input = BufReader::with_capacity(MAX_LINE_BYTES, input);
     let mut pending: Option<String> = None;
+    // Whether the last message answered was free text (or /diagnose), which a paste continues.
+    let mut answered_text = false;
     loop {
         if prompt && pending.is_none() {
             write(&mut output, "medic> ")?;
@@ -83,6 +88,11 @@ pub async fn run(
         if line.trim().is_empty() {
             continue;
         }
+        // The rest of a paste that arrived after its first lines were answered (a terminal
+        // delivers a paste line by line): part of that message, not a new one.
+        if answered_text && frame_line(&line) {
+            continue;
+        }
         let mut message = line.trim().to_string();
         let is_command = message.starts_with('/') && !message.starts_with("/diagnose");
         let mut last = line;
@@ -92,14 +102,19 @@ pub async fn run(
                 break;
             };
             if continues(&last, &next) {
-                message.push('\n');
-                message.push_str(next.trim_end());
+                // The matcher reads a message's beginning; the rest of a huge paste is
+                // consumed, not kept.
+                if message.len() < MAX_MESSAGE_BYTES {
+                    message.push('\n');
+                    message.push_str(next.trim_end());
+                }
                 last = next;
             } else {
                 pending = Some(next);
                 break;
             }
         }
+        answered_text = !is_command;
         let Some(answer) = answer(services, &message).await else {
             return Ok(());
         };
@@ -136,7 +151,31 @@ fn continues(prev: &str, next: &str) -> bool {
     if t.is_empty() || t.starts_with('/') {
         return false;
     }
-    if next.starts_with([' ', '\t']) {
+    if frame_line(next) {
+        return true;
+    }
+    let p = prev.trim_end();
+    if p.ends_with([':', '{', '[', ',', '\\']) {
+        return true;
+    }
+    // `requests.exceptions.SSLError: …` closes a Python traceback whose frames are indented.
+    prev.starts_with([' ', '\t'])
+        && t.split_once(':').is_some_and(|(head, _)| {
+            !head.is_empty()
+                && head
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '$'))
+        })
+}
+
+/// A line that can only be part of a trace or a multi-line error: indented, a frame (`at …`,
+/// `File "…"`), `Caused by:`, a closing bracket.
+fn frame_line(line: &str) -> bool {
+    let t = line.trim();
+    if t.is_empty() || t.starts_with('/') {
+        return false;
+    }
+    if line.starts_with([' ', '\t']) {
         return true;
     }
     const OPENERS: &[&str] = &[
@@ -156,21 +195,7 @@ fn continues(prev: &str, next: &str) -> bool {
         ")",
     ];
     let lower = t.to_ascii_lowercase();
-    if OPENERS.iter().any(|o| lower.starts_with(o)) {
-        return true;
-    }
-    let p = prev.trim_end();
-    if p.ends_with([':', '{', '[', ',', '\\']) {
-        return true;
-    }
-    // `requests.exceptions.SSLError: …` closes a Python traceback whose frames are indented.
-    prev.starts_with([' ', '\t'])
-        && t.split_once(':').is_some_and(|(head, _)| {
-            !head.is_empty()
-                && head
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '$'))
-        })
+    OPENERS.iter().any(|o| lower.starts_with(o))
 }
 
 /// Discards input up to and including the next newline, one buffer at a time, so the rest of
@@ -330,6 +355,46 @@ mod tests {
         let out = chat(&s, "it's broken again, nothing works\n").await;
         assert!(out.contains("tell me a bit more"), "{out}");
         assert!(out.contains("What error or HTTP status"), "{out}");
+    }
+
+    #[tokio::test]
+    async fn a_huge_indented_paste_is_one_bounded_message() {
+        let s = services(None);
+        let mut paste =
+            String::from("javax.net.ssl.SSLHandshakeException: PKIX path building failed\n");
+        for i in 0..200_000 {
+            paste.push_str(&format!("\tat com.example.Frame{i}.call(Frame.java:{i})\n"));
+        }
+        let out = chat(&s, &paste).await;
+        assert_eq!(out.matches("Steps:").count(), 1, "one answer");
+    }
+
+    #[tokio::test]
+    async fn frames_arriving_after_the_answer_are_not_answered_again() {
+        let s = services(None);
+        let mut out = Vec::new();
+        // One line per read, as a terminal delivers a paste.
+        struct LineByLine(Vec<&'static [u8]>);
+        impl std::io::Read for LineByLine {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                if self.0.is_empty() {
+                    return Ok(0);
+                }
+                let line = self.0.remove(0);
+                buf[..line.len()].copy_from_slice(line);
+                Ok(line.len())
+            }
+        }
+        let input = LineByLine(vec![
+            b"javax.net.ssl.SSLHandshakeException: PKIX path building failed\n",
+            b"\tat sun.security.ssl.Alert.createSSLException(Alert.java:131)\n",
+            b"Caused by: sun.security.validator.ValidatorException: PKIX path building failed\n",
+            b"what does 422 mean\n",
+        ]);
+        run(&s, input, &mut out, false).await.unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(out.matches("Steps:").count(), 2, "{out}");
+        assert!(out.contains("[http-422]"), "{out}");
     }
 
     #[test]
