@@ -79,3 +79,24 @@ pub fn run(checker: Option<&Checker>, board: &StatusBoard) -> Vec<Line> {
         })
         .collect()
 }
+
+/// The configured endpoint a message names ("payments-api is failing again"), as a whole word,
+/// ignoring case; the longest name wins when several match.
+pub fn named_in(checker: Option<&Checker>, board: &StatusBoard, text: &str) -> Option<Line> {
+    let lower = text.to_lowercase();
+    let word_char = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
+    run(checker, board)
+        .into_iter()
+        .filter(|l| {
+            let name = l.name.to_lowercase();
+            !name.is_empty()
+                && lower.match_indices(&name).any(|(i, _)| {
+                    !lower[..i].chars().next_back().is_some_and(word_char)
+                        && !lower[i + name.len()..]
+                            .chars()
+                            .next()
+                            .is_some_and(word_char)
+                })
+        })
+        .max_by_key(|l| l.name.len())
+}

@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::time::Instant;
 
 use crate::commands::conversation::Key;
-use crate::commands::{check, endpoints, help, Services};
+use crate::commands::{check, diagnose, endpoints, help, Services};
 use crate::render::terminal;
 use crate::{Error, Result};
 
@@ -235,15 +235,25 @@ pub async fn answer(services: &Services, line: &str) -> Option<String> {
     };
     Some(match command.as_deref() {
         // One console session is one conversation.
-        None | Some("diagnose") => terminal::outcome(
-            &services.conversations.diagnose(
+        None | Some("diagnose") => {
+            let outcome = services.conversations.diagnose(
                 &services.matcher,
                 Key { place: 0, user: 0 },
                 Instant::now(),
                 rest,
-            ),
-            kb,
-        ),
+            );
+            // "payments-api is failing again": what medic knows of it, and how to check it.
+            let named = matches!(
+                outcome,
+                diagnose::Outcome::NoMatch(_) | diagnose::Outcome::Ask(_)
+            )
+            .then(|| endpoints::named_in(services.checker(), &services.statuses, rest))
+            .flatten();
+            match named {
+                Some(line) => terminal::console::named_endpoint(&line),
+                None => terminal::outcome(&outcome, kb),
+            }
+        }
         Some("help") => terminal::help(&help::run(kb.len(), help_entries())),
         Some("check") if rest.is_empty() => terminal::console::check_usage(),
         Some("check") => terminal::console::check_outcome(
@@ -395,6 +405,20 @@ mod tests {
         let out = String::from_utf8(out).unwrap();
         assert_eq!(out.matches("Steps:").count(), 2, "{out}");
         assert!(out.contains("[http-422]"), "{out}");
+    }
+
+    #[tokio::test]
+    async fn a_message_naming_an_endpoint_gets_its_state_and_the_check_to_run() {
+        let s = services(Some(
+            "[[endpoints]]\nname = \"payments-api\"\nurl = \"http://127.0.0.1:9/health\"\n",
+        ));
+        let out = chat(&s, "payments-api is failing again\n").await;
+        assert!(out.contains("payments-api"), "{out}");
+        assert!(out.contains("not checked yet"), "{out}");
+        assert!(out.contains("/check payments-api"), "{out}");
+        // A name inside another word is no mention of it.
+        let out = chat(&s, "old-payments-api-v0 is failing again\n").await;
+        assert!(!out.contains("/check payments-api"), "{out}");
     }
 
     #[test]

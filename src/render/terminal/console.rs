@@ -22,6 +22,17 @@ pub fn check_outcome(outcome: &check::Outcome, kb: &Knowledge) -> String {
     }
 }
 
+/// A message that names a configured endpoint without a recognisable error: its last known
+/// state and the command that checks it now.
+pub fn named_endpoint(line: &endpoints::Line) -> String {
+    format!(
+        "{}Run `/check {}` to check it now, stage by stage, or paste the error you see.\n",
+        endpoints(std::slice::from_ref(line)),
+        line.name
+    )
+}
+
+/// `/endpoints`: each configured endpoint with its masked URL and last known state.
 pub fn endpoints(lines: &[endpoints::Line]) -> String {
     if lines.is_empty() {
         return format!("{}\n", check::HOW_TO_CONFIGURE);
