@@ -13,6 +13,19 @@ pub fn truncate_chars(text: &str, max: usize) -> String {
 
 /// Whether a character may reach a terminal or Discord: no C0/C1 control (they move the
 /// cursor, retitle the window, erase what was printed) except newline and tab.
+/// Whether `word` occurs in `text` with no word character (as `word_char` defines it) just
+/// before or after it: "payments-api" in "payments-api is down", not in "old-payments-api-v0".
+pub fn has_word(text: &str, word: &str, word_char: impl Fn(char) -> bool) -> bool {
+    !word.is_empty()
+        && text.match_indices(word).any(|(i, _)| {
+            !text[..i].chars().next_back().is_some_and(&word_char)
+                && !text[i + word.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(&word_char)
+        })
+}
+
 fn is_forbidden_control(c: char) -> bool {
     c.is_control() && c != '\n' && c != '\t'
 }
@@ -52,6 +65,15 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn has_word_needs_a_boundary_on_both_sides() {
+        let w = |c: char| c.is_alphanumeric() || c == '-';
+        assert!(has_word("payments-api is down", "payments-api", w));
+        assert!(has_word("is payments-api down?", "payments-api", w));
+        assert!(!has_word("old-payments-api-v0 is down", "payments-api", w));
+        assert!(!has_word("anything", "", w));
+    }
 
     #[test]
     fn printable_drops_controls_and_neutralises_bidi() {

@@ -65,18 +65,22 @@ impl Conversations {
         let query = super::clean_input(raw);
         let last = self.fresh(key, now);
         let outcome = match (intent(&query), &last) {
-            (Intent::NotThat, Some(turn)) => match others(matcher, turn) {
+            (Intent::NotThat, Some(turn)) => {
+                let own = diagnose::run(matcher, &query);
                 // "still failing with 503": new information wins over "other causes".
-                _ if new_answer(matcher, &query, turn) => diagnose::run(matcher, &query),
-                Some(o) => {
-                    let mut next = turn.clone();
-                    next.shown.extend(o.entries.iter().map(|e| e.id.clone()));
-                    next.at = now;
-                    self.remember(key, next);
-                    return Outcome::Others(o);
+                let new = matches!(&own, Outcome::Answer(d)
+                    if d.best().is_some_and(|m| !turn.shown.contains(&m.id)));
+                match others(matcher, turn).filter(|_| !new) {
+                    Some(o) => {
+                        let mut next = turn.clone();
+                        next.shown.extend(o.entries.iter().map(|e| e.id.clone()));
+                        next.at = now;
+                        self.remember(key, next);
+                        return Outcome::Others(o);
+                    }
+                    None => own,
                 }
-                None => diagnose::run(matcher, &query),
-            },
+            }
             (Intent::About(rest), _) => match diagnose::run(matcher, rest) {
                 // "what about TLS?" with nothing matching the short form: the whole message.
                 Outcome::NoMatch(_) | Outcome::Ask(_) | Outcome::Empty => {
@@ -147,14 +151,6 @@ impl Conversations {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-/// Whether `query` on its own is answered by an entry the turn has not shown.
-fn new_answer(matcher: &Matcher, query: &str, turn: &Turn) -> bool {
-    matcher
-        .diagnose(query, 1)
-        .best()
-        .is_some_and(|m| !turn.shown.contains(&m.id))
 }
 
 /// The next candidates for the turn's question, then the related entries of what was shown.
@@ -260,12 +256,9 @@ fn intent(query: &str) -> Intent<'_> {
         .join(" ");
     // Short messages only: "still failing with a TLS error on the new cert" is a new question.
     if words <= 6
-        && NOT_THAT.iter().any(|p| {
-            bare == *p
-                || bare.starts_with(&format!("{p} "))
-                || bare.ends_with(&format!(" {p}"))
-                || bare.contains(&format!(" {p} "))
-        })
+        && NOT_THAT
+            .iter()
+            .any(|p| crate::text::has_word(&bare, p, |c| c != ' '))
     {
         return Intent::NotThat;
     }

@@ -72,14 +72,9 @@ fn vague_complaint(query: &str, d: &Diagnosis) -> bool {
     let lower = query.to_lowercase();
     d.codes.is_empty()
         && lower.split_whitespace().count() <= 14
-        && COMPLAINT.iter().any(|c| {
-            lower.match_indices(c).any(|(i, _)| {
-                let before = lower[..i].chars().next_back();
-                let after = lower[i + c.len()..].chars().next();
-                !before.is_some_and(char::is_alphanumeric)
-                    && !after.is_some_and(char::is_alphanumeric)
-            })
-        })
+        && COMPLAINT
+            .iter()
+            .any(|c| crate::text::has_word(&lower, c, char::is_alphanumeric))
 }
 
 /// Entries to rule out after an answer that did not help (a follow-up's "still failing").

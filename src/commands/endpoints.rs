@@ -87,16 +87,6 @@ pub fn named_in(checker: Option<&Checker>, board: &StatusBoard, text: &str) -> O
     let word_char = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
     run(checker, board)
         .into_iter()
-        .filter(|l| {
-            let name = l.name.to_lowercase();
-            !name.is_empty()
-                && lower.match_indices(&name).any(|(i, _)| {
-                    !lower[..i].chars().next_back().is_some_and(word_char)
-                        && !lower[i + name.len()..]
-                            .chars()
-                            .next()
-                            .is_some_and(word_char)
-                })
-        })
+        .filter(|l| crate::text::has_word(&lower, &l.name.to_lowercase(), word_char))
         .max_by_key(|l| l.name.len())
 }

@@ -489,7 +489,7 @@ const TASK_OPENERS: &[&str] = &[
 /// development task, a changelog or release note, a talk or review request, a scheduled
 /// change, with no word that something is failing now. Codes in it ("retry for 429
 /// responses", "a custom 404 page") name features, not errors.
-pub(crate) fn is_feature_talk<'a>(words: impl Iterator<Item = &'a str> + Clone) -> bool {
+pub(crate) fn is_feature_talk<'a>(words: impl Iterator<Item = &'a str>) -> bool {
     let mut prev = "";
     let mut first = true;
     let mut talk = false;

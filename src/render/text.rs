@@ -6,6 +6,14 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use crate::alerts::{Alert, AlertKind, Change, Millis};
 
+/// What a vague complaint's questions are introduced with.
+pub const ASK_INTRO: &str = "I can help with that; tell me a bit more:";
+
+/// The heading of a follow-up's "didn't help" answer.
+pub fn others_heading(after: &str) -> String {
+    format!("Other causes to rule out after \"{after}\"")
+}
+
 /// RFC 3339, whole seconds, UTC.
 pub fn timestamp(at: Millis) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(at.max(0) as u64))

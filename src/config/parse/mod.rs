@@ -21,38 +21,40 @@ use values::{may_be_secret, scrub_quotes, shown, Ctx, REMIND_BOUNDS, RETENTION_B
 pub use values::{parse_duration, StatusSet};
 
 /// The shape of the file: the tables outside `[[endpoints]]`, and each endpoint table with
-/// the offset its spans start from. Large files are read one endpoint table at a time
-/// ([`chunks`]), which also reports every table's shape errors at once.
-fn read(file: &str, text: &str) -> Result<(RawConfig, Vec<(usize, RawEndpoint)>), ConfigErrors> {
-    let mut ctx = Ctx::new(file, text);
+/// the offset its spans start from; `None` when the shape is wrong (the errors are in `ctx`).
+/// Endpoint tables are read one at a time ([`chunks`]), which also reports every table's shape
+/// errors at once.
+fn read(ctx: &mut Ctx, text: &str) -> Option<(RawConfig, Vec<(usize, RawEndpoint)>)> {
     let Some(split) = chunks::split(text) else {
         return read_whole(ctx, text);
     };
-    // The rest (alerts, discord, checks) is read beside the endpoint tables.
-    let (rest, tables) = std::thread::scope(|scope| {
-        let rest = scope.spawn(|| toml::from_str::<RawConfig>(&split.rest));
-        let tables = read_tables(text, &split.endpoints);
-        let rest = rest.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-        (rest, tables)
-    });
+    let read_rest = || toml::from_str::<RawConfig>(&split.rest);
+    let (rest, tables) = if split.endpoints.len() < TABLES_PER_THREAD {
+        (read_rest(), read_tables(text, &split.endpoints))
+    } else {
+        // The rest (alerts, discord, checks) is read beside the endpoint tables.
+        std::thread::scope(|scope| {
+            let rest = scope.spawn(read_rest);
+            let tables = read_tables(text, &split.endpoints);
+            let rest = rest.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (rest, tables)
+        })
+    };
     if rest.as_ref().is_ok_and(|r| !r.endpoints.is_empty()) && !split.endpoints.is_empty() {
         // `endpoints = [...]` and `[[endpoints]]` in one file: TOML forbids it, and only the
         // whole-file reader says so.
         return read_whole(ctx, text);
     }
-    let rest = rest.map_err(|e| shape_error(&mut ctx, 0, &e)).ok();
+    let rest = rest.map_err(|e| shape_error(ctx, 0, &e)).ok();
     let mut endpoints = Vec::with_capacity(split.endpoints.len());
     for (start, table) in tables {
         match table {
             Ok(t) => endpoints.extend(t.endpoints.into_iter().map(|e| (start, e))),
-            Err(e) => shape_error(&mut ctx, start, &e),
+            Err(e) => shape_error(ctx, start, &e),
         }
     }
-    let tables = endpoints;
-    match rest {
-        Some(raw) if ctx.errors.is_empty() => Ok((raw, tables)),
-        _ => Err(ConfigErrors(ctx.errors)),
-    }
+    rest.filter(|_| ctx.errors.is_empty())
+        .map(|raw| (raw, endpoints))
 }
 
 /// Below this many endpoint tables one thread reads them all.
@@ -88,17 +90,11 @@ fn read_tables(
 
 /// The whole file read at once: for files the split does not handle, and for the parser's
 /// own message on a syntax error.
-fn read_whole(
-    mut ctx: Ctx,
-    text: &str,
-) -> Result<(RawConfig, Vec<(usize, RawEndpoint)>), ConfigErrors> {
-    match toml::from_str::<RawConfig>(text) {
-        Ok(raw) => Ok((raw, Vec::new())),
-        Err(e) => {
-            shape_error(&mut ctx, 0, &e);
-            Err(ConfigErrors(ctx.errors))
-        }
-    }
+fn read_whole(ctx: &mut Ctx, text: &str) -> Option<(RawConfig, Vec<(usize, RawEndpoint)>)> {
+    toml::from_str::<RawConfig>(text)
+        .map_err(|e| shape_error(ctx, 0, &e))
+        .ok()
+        .map(|raw| (raw, Vec::new()))
 }
 
 /// One `[[endpoints]]` table read by itself.
@@ -134,8 +130,10 @@ pub(super) fn parse(
     base_dir: &Path,
     secrets: &dyn SecretSource,
 ) -> Result<Config, ConfigErrors> {
-    let (raw, tables) = read(file, text)?;
     let mut ctx = Ctx::new(file, text);
+    let Some((raw, tables)) = read(&mut ctx, text) else {
+        return Err(ConfigErrors(ctx.errors));
+    };
 
     let defaults = AlertPolicy::default();
     let mut alerts = AlertPolicy {

@@ -271,7 +271,7 @@ pub fn outcome(outcome: &Outcome, kb: &Knowledge) -> Reply {
         Outcome::NoMatch(d) => no_match(d),
         Outcome::Others(o) => others(o, kb),
         Outcome::Ask(questions) => {
-            let mut text = String::from("I can help with that; tell me a bit more:\n");
+            let mut text = format!("{}\n", super::text::ASK_INTRO);
             for (i, q) in questions.iter().enumerate() {
                 text.push_str(&format!("{}. {q}\n", i + 1));
             }
@@ -319,7 +319,7 @@ pub fn others(o: &Others, kb: &Knowledge) -> Reply {
     let Some((first, rest)) = o.entries.split_first() else {
         return Reply::text("I have nothing else to suggest for that one.").ephemeral();
     };
-    let why = format!("Other causes to rule out after \"{}\"", o.after);
+    let why = super::text::others_heading(&o.after);
     let also = rest
         .iter()
         .map(|e| format!("{} ({})", escape(&e.title), code(&e.id)))

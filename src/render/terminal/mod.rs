@@ -118,7 +118,7 @@ pub fn outcome(o: &crate::commands::diagnose::Outcome, kb: &Knowledge) -> String
         }
         Outcome::Others(o) => others(o, kb),
         Outcome::Ask(questions) => {
-            let mut out = String::from("I can help with that; tell me a bit more:\n");
+            let mut out = format!("{}\n", super::text::ASK_INTRO);
             for (i, q) in questions.iter().enumerate() {
                 let _ = writeln!(out, "  {}. {q}", i + 1);
             }
@@ -135,7 +135,7 @@ pub fn others(o: &crate::commands::diagnose::Others, kb: &Knowledge) -> String {
         out.push_str("I have nothing else to suggest for that one.\n");
         return out;
     };
-    let _ = writeln!(out, "Other causes to rule out after \"{}\":", o.after);
+    let _ = writeln!(out, "{}:", super::text::others_heading(&o.after));
     let _ = writeln!(out);
     entry(&mut out, first, kb);
     if !rest.is_empty() {
