@@ -29,6 +29,11 @@ pub fn from_millis(ms: Millis) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
 }
 
+/// Milliseconds since the epoch in RFC 3339, to the millisecond: `2026-12-03T09:30:00.123Z`.
+pub fn rfc3339_ms(ms: Millis) -> String {
+    humantime::format_rfc3339_millis(from_millis(ms)).to_string()
+}
+
 /// The real wall clock.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;

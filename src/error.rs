@@ -17,6 +17,9 @@ pub enum Error {
     /// Checks found failing endpoints (the reports themselves were already printed).
     #[error("failing: {}", .endpoints.join(", "))]
     CheckFailed { endpoints: Vec<String> },
+    /// `medic status` found endpoints down, failing or not configured (the table was printed).
+    #[error("needs attention: {}", .endpoints.join(", "))]
+    NeedsAttention { endpoints: Vec<String> },
     /// The user asked for something that cannot be done as asked (unknown id, bad flag).
     #[error("{0}")]
     Usage(String),
@@ -76,6 +79,7 @@ impl Error {
             Error::Knowledge(_) | Error::Config(_) | Error::Usage(_) => 2,
             Error::Io { .. }
             | Error::CheckFailed { .. }
+            | Error::NeedsAttention { .. }
             | Error::Discord { .. }
             | Error::Store { .. }
             | Error::AlertsStopped(_)

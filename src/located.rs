@@ -6,21 +6,50 @@
 use std::fmt;
 
 /// A problem in a user's file, located as precisely as the parser allows; shown as
-/// `file:line: message`.
+/// `file:line:column: message` (or `file:line:`, `file:` when less is known).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located {
     pub file: String,
     pub line: Option<usize>,
+    /// 1-based, in characters.
+    pub column: Option<usize>,
     pub message: String,
+}
+
+impl Located {
+    /// A problem somewhere in the file (no line known).
+    pub fn in_file(file: impl Into<String>, message: impl Into<String>) -> Located {
+        Located {
+            file: file.into(),
+            line: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+
+    /// A problem at a line.
+    pub fn at_line(file: impl Into<String>, line: usize, message: impl Into<String>) -> Located {
+        Located {
+            line: Some(line),
+            ..Located::in_file(file, message)
+        }
+    }
 }
 
 impl fmt::Display for Located {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{}: {}", self.file, line, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
+        match (self.line, self.column) {
+            (Some(line), Some(col)) => write!(f, "{}:{line}:{col}: {}", self.file, self.message),
+            (Some(line), None) => write!(f, "{}:{line}: {}", self.file, self.message),
+            _ => write!(f, "{}: {}", self.file, self.message),
         }
     }
+}
+
+/// Sorts problems by where they are, unlocated ones first; stable, so problems at one place
+/// keep the order they were found in.
+pub(crate) fn sort(problems: &mut [Located]) {
+    problems.sort_by_key(|p| (p.file.clone(), p.line, p.column));
 }
 
 impl std::error::Error for Located {}
@@ -55,6 +84,19 @@ impl LineIndex {
     pub fn line(&self, offset: usize) -> usize {
         self.starts.partition_point(|&s| s <= offset)
     }
+
+    /// The 1-based line and column (in characters) of byte `offset` of `text`, the text this
+    /// index was built from.
+    pub fn position(&self, text: &str, offset: usize) -> (usize, usize) {
+        let line = self.line(offset);
+        let start = self.starts[line - 1];
+        let end = offset.min(text.len());
+        let column = text
+            .get(start..end)
+            .map_or(end.saturating_sub(start), |t| t.chars().count())
+            + 1;
+        (line, column)
+    }
 }
 
 /// The file's bytes as text, or where (`file:line`) the first byte that is not UTF-8 sits.
@@ -69,11 +111,11 @@ pub fn utf8_text(file: &str, bytes: Vec<u8>) -> Result<String, Located> {
                 .rposition(|&b| b == b'\n')
                 .map_or(0, |i| i + 1)
             + 1;
-        Located {
-            file: file.to_string(),
-            line: Some(line),
-            message: format!("not valid UTF-8 (byte {column} of the line); save the file as UTF-8"),
-        }
+        Located::at_line(
+            file,
+            line,
+            format!("not valid UTF-8 (byte {column} of the line); save the file as UTF-8"),
+        )
     })
 }
 

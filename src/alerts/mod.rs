@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod engine;
 pub mod monitor;
 pub mod probe;
+pub mod requests;
 pub mod scheduler;
 pub mod service;
 

@@ -15,7 +15,9 @@ use super::engine::AckError;
 use super::{
     Ack, Alert, Clock, EndpointState, Engine, Incident, Millis, Observation, Policy, Silence,
 };
+use crate::knowledge::placeholders::Values;
 use crate::knowledge::Knowledge;
+use crate::store::model::{Request, RequestKind, RequestResult};
 use crate::store::{Commit, History, SharedStore, Store};
 use crate::{Error, Result};
 
@@ -115,6 +117,9 @@ pub struct Monitor {
     unsaved_alerts: Vec<Alert>,
     /// Another process holds the scheduler lease now: this monitor must stop writing.
     lease_lost: bool,
+    /// Each endpoint's placeholder values: its masked URL (shown in DOWN and REMINDER) and
+    /// what its alerts' steps are filled with.
+    placeholders: std::collections::HashMap<String, Values>,
 }
 
 impl Monitor {
@@ -155,7 +160,30 @@ impl Monitor {
             unsaved_checks: Vec::new(),
             unsaved_alerts: Vec::new(),
             lease_lost: false,
+            placeholders: Default::default(),
         })
+    }
+
+    /// Each endpoint's placeholder values (see [`crate::checks::placeholders`]), for its alerts.
+    pub fn with_placeholders(mut self, values: &[(String, Values)]) -> Monitor {
+        self.placeholders = values.iter().cloned().collect();
+        self
+    }
+
+    /// One WARNING per endpoint that is not configured (an unset secret, a bad value), so the
+    /// people who get the alerts learn that it is not being watched.
+    pub fn announce_not_configured(&mut self, list: &[(String, String)]) -> Result<Vec<Alert>> {
+        let now = self.clock.now_ms();
+        let alerts = list
+            .iter()
+            .map(|(name, reason)| {
+                let mut a = Alert::new(super::AlertKind::Warning, name, now);
+                a.cause.stage = Some("config".into());
+                a.cause.detail = Some(format!("not configured, so not watched: {reason}"));
+                a
+            })
+            .collect();
+        self.commit(Vec::new(), alerts)
     }
 
     /// Notified whenever alerts were queued; the delivery loop waits on it.
@@ -186,6 +214,9 @@ impl Monitor {
     /// Reminders and silence ends that are due (and anything a failed commit left unsaved);
     /// keeps the scheduler lease alive; prunes old history once an hour.
     pub fn tick(&mut self) -> Result<Vec<Alert>> {
+        if let Err(e) = self.apply_requests() {
+            tracing::warn!(error = %e, "alert commands from other processes could not be read");
+        }
         let now = self.clock.now_ms();
         let alerts = self.engine.tick(now);
         let alerts = self.commit(Vec::new(), alerts)?;
@@ -345,17 +376,98 @@ impl Monitor {
         Ok(written.into_iter().skip(earlier).collect())
     }
 
+    /// Applies the alert commands other processes queued in the store (`medic ack`, `medic
+    /// silence`, …), oldest first, recording each one's result for the process that waits.
+    pub fn apply_requests(&mut self) -> Result<usize> {
+        let pending = lock(&self.store)?.pending_requests()?;
+        for r in &pending {
+            let result = match self.apply(r) {
+                Ok(message) => RequestResult { ok: true, message },
+                Err(e) => RequestResult {
+                    ok: false,
+                    message: e.to_string(),
+                },
+            };
+            tracing::info!(kind = r.kind.word(), endpoint = %r.endpoint, author = %r.author, ok = result.ok, "alert command applied");
+            let now = self.clock.now_ms();
+            lock(&self.store)?.finish_request(r.id, now, &result)?;
+        }
+        Ok(pending.len())
+    }
+
+    fn apply(&mut self, r: &Request) -> Result<String> {
+        if !self.endpoints.contains(&r.endpoint) {
+            return Err(Error::Usage(format!(
+                "no watched endpoint is named `{}`",
+                crate::text::printable(&r.endpoint)
+            )));
+        }
+        match r.kind {
+            RequestKind::Ack => {
+                let incident = self
+                    .engine
+                    .state(&r.endpoint)
+                    .and_then(|s| s.incident.as_ref())
+                    .map(|i| i.started_at);
+                let Some(incident) = incident else {
+                    return Err(Error::Usage(format!(
+                        "`{}` is not down: nothing to acknowledge",
+                        r.endpoint
+                    )));
+                };
+                match self.acknowledge(&r.endpoint, incident, &r.author)? {
+                    Ok(_) => Ok(format!(
+                        "acknowledged `{}` (down since {}); no more reminders for this incident",
+                        r.endpoint,
+                        crate::clock::rfc3339_ms(incident)
+                    )),
+                    Err(e) => Err(Error::Usage(format!("`{}`: {e}", r.endpoint))),
+                }
+            }
+            RequestKind::Silence => {
+                let duration = Duration::from_millis(r.duration_ms.max(0) as u64);
+                let s = self.silence(&r.endpoint, &r.author, &r.reason, duration)?;
+                Ok(format!(
+                    "silenced `{}` until {} by {}{}",
+                    s.endpoint,
+                    crate::clock::rfc3339_ms(s.until),
+                    s.author,
+                    match s.reason.is_empty() {
+                        true => String::new(),
+                        false => format!(": {}", s.reason),
+                    }
+                ))
+            }
+            RequestKind::Unsilence => match self.unsilence(&r.endpoint)? {
+                Some(_) => Ok(format!("lifted the silence on `{}`", r.endpoint)),
+                None => Err(Error::Usage(format!("`{}` is not silenced", r.endpoint))),
+            },
+        }
+    }
+
     /// Gives up the scheduler lease (clean shutdown).
     pub fn release(&self) -> Result<()> {
         lock(&self.store)?.release_scheduler_lease()
     }
 
     fn add_steps(&self, a: &mut Alert) {
+        let values = self.placeholders.get(&a.endpoint);
+        let down = matches!(a.kind, super::AlertKind::Down | super::AlertKind::Reminder);
+        if down && a.url.is_none() {
+            a.url = values.and_then(|v| v.get("url")).map(str::to_string);
+        }
         let (Some(kb), Some(id)) = (&self.knowledge, &a.cause.entry) else {
             return;
         };
         if let Some(entry) = kb.get(id) {
-            a.steps = entry.steps.iter().take(TOP_STEPS).cloned().collect();
+            let default = Values::default();
+            let values = values.unwrap_or(&default);
+            a.steps = entry
+                .steps
+                .iter()
+                .take(TOP_STEPS)
+                .map(|s| values.fill(s).into_owned())
+                .collect();
         }
     }
 

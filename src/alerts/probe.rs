@@ -15,6 +15,11 @@ pub struct Setup {
     pub policies: Vec<(String, Policy)>,
     pub retention: Duration,
     pub concurrency: usize,
+    /// Each endpoint's facts for its alerts: the masked URL and what the knowledge steps'
+    /// placeholders stand for.
+    pub placeholders: Vec<(String, crate::knowledge::placeholders::Values)>,
+    /// Endpoints left out of the configuration and why: announced once when watching starts.
+    pub not_configured: Vec<(String, String)>,
 }
 
 impl Setup {
@@ -23,6 +28,7 @@ impl Setup {
     pub fn from_config(config: &Config) -> Setup {
         let mut targets = Vec::new();
         let mut policies = Vec::new();
+        let mut placeholders = Vec::new();
         for ep in config
             .endpoints
             .iter()
@@ -35,12 +41,19 @@ impl Setup {
                 timeout: ep.timeout,
             });
             policies.push((ep.name.clone(), p));
+            placeholders.push((ep.name.clone(), crate::checks::placeholders(ep)));
         }
         Setup {
             targets,
             policies,
             retention: config.alerts.retention,
             concurrency: config.checks.concurrency.max(1),
+            placeholders,
+            not_configured: config
+                .not_configured
+                .iter()
+                .map(|n| (n.name.clone(), n.reason()))
+                .collect(),
         }
     }
 }

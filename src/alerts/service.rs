@@ -155,13 +155,17 @@ pub fn spawn<P: Probe, S: Sink>(
     knowledge: Option<Arc<Knowledge>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(Handle, JoinHandle<Result<()>>)> {
-    let monitor = Monitor::open(
+    let mut monitor = Monitor::open(
         store.clone(),
         clock.clone(),
         &setup.policies,
         setup.retention,
         knowledge,
-    )?;
+    )?
+    .with_placeholders(&setup.placeholders);
+    if !setup.not_configured.is_empty() {
+        monitor.announce_not_configured(&setup.not_configured)?;
+    }
     let notify = monitor.outbox_notify();
     let (events, rx) = mpsc::channel(1024);
     let names = Arc::new(

@@ -32,7 +32,8 @@ use hickory_resolver::TokioAsyncResolver;
 use tokio::time::Instant;
 use url::Host;
 
-use crate::config::{Config, Endpoint};
+use crate::config::{Auth, Config, Endpoint};
+use crate::knowledge::placeholders::Values;
 
 pub use report::{
     format_time, CheckReport, Facts, Overall, RateLimitFacts, Stage, StageResult, StageStatus,
@@ -54,6 +55,10 @@ pub enum CheckError {
         name: String,
         suggestions: Vec<String>,
     },
+    /// The endpoint is in the configuration but its table has problems (an unset secret, a
+    /// bad value): it cannot be checked until they are fixed. `reason` repeats no secret.
+    #[error("endpoint `{name}` is not configured: {reason}")]
+    NotConfigured { name: String, reason: String },
 }
 
 /// What an unknown endpoint is called when what was asked for is not fit to repeat.
@@ -165,6 +170,14 @@ impl Checker {
     /// Checks a configured endpoint by name: the only way chat surfaces start a check.
     pub async fn check_named(&self, name: &str) -> Result<CheckReport, CheckError> {
         let wanted = name.trim();
+        if let Some(n) = self.config.not_configured.iter().find(|n| n.name == wanted) {
+            if self.config.endpoint(wanted).is_none() {
+                return Err(CheckError::NotConfigured {
+                    name: n.name.clone(),
+                    reason: n.reason(),
+                });
+            }
+        }
         match self.config.endpoint(wanted) {
             Some(e) => Ok(self.check_endpoint(e).await),
             None => Err(CheckError::UnknownEndpoint {
@@ -249,8 +262,10 @@ impl Checker {
             total_ms: t0.elapsed().as_millis() as u64,
             stages: run.stages,
             facts: run.facts,
+            placeholders: placeholders(ep),
         };
         report.settle();
+        observed_placeholders(&mut report);
         tracing::debug!(endpoint = %report.endpoint, status = ?report.status, ms = report.total_ms, "check finished");
         report
     }
@@ -319,4 +334,66 @@ pub(crate) enum Verdict {
 /// Time left before `deadline`, for messages ("no answer within 5s").
 pub(crate) fn human(d: Duration) -> String {
     humantime::format_duration(Duration::from_millis(d.as_millis() as u64)).to_string()
+}
+
+/// What the knowledge placeholders stand for at `ep`: where it is and how it authenticates,
+/// naming environment variables, never their values.
+pub fn placeholders(ep: &Endpoint) -> Values {
+    let mut v = Values::default();
+    let host = ep.url.host_str().unwrap_or("").trim_matches(['[', ']']);
+    v.set("host", host);
+    if let Some(port) = ep.url.port_or_known_default() {
+        v.set("port", port.to_string());
+    }
+    v.set("url", ep.display_url());
+    v.set("method", ep.method.clone());
+    v.set("path", ep.url.path());
+    v.set("endpoint", ep.name.clone());
+    let (header, env) = match &ep.auth {
+        Some(Auth::Bearer { token_env, .. }) => {
+            (format!("Authorization: Bearer ${token_env}"), token_env.clone())
+        }
+        Some(Auth::Basic {
+            user_env,
+            password_env,
+            ..
+        }) => (
+            format!("Authorization: Basic $(printf '%s:%s' \"${user_env}\" \"${password_env}\" | base64)"),
+            password_env.clone(),
+        ),
+        Some(Auth::Header {
+            name, value_env, ..
+        }) => (format!("{name}: ${value_env}"), value_env.clone()),
+        Some(Auth::Query { value_env, .. }) => {
+            ("Accept: */*".to_string(), value_env.clone())
+        }
+        Some(Auth::OAuth2ClientCredentials {
+            client_secret_env, ..
+        }) => (
+            "Authorization: Bearer $ACCESS_TOKEN".to_string(),
+            client_secret_env.clone(),
+        ),
+        None => ("Accept: */*".to_string(), "TOKEN".to_string()),
+    };
+    v.set("auth_header", header);
+    v.set("secret_env", env);
+    v
+}
+
+/// Adds what the check saw (status, Retry-After, certificate expiry) to its placeholders.
+fn observed_placeholders(report: &mut CheckReport) {
+    let f = &report.facts;
+    let mut extra = Vec::new();
+    if let Some(s) = f.status_code {
+        extra.push(("status", s.to_string()));
+    }
+    if let Some(s) = f.rate_limit.retry_after {
+        extra.push(("retry_after", s.to_string()));
+    }
+    if let Some(t) = f.cert_not_after {
+        extra.push(("cert_not_after", format_time(t)));
+    }
+    for (k, v) in extra {
+        report.placeholders.set(k, v);
+    }
 }

@@ -148,6 +148,10 @@ pub struct CheckReport {
     pub total_ms: u64,
     pub stages: Vec<StageResult>,
     pub facts: Facts,
+    /// What the knowledge steps' placeholders (`{host}`, `{port}`, …) stand for here: this
+    /// endpoint's facts, masked.
+    #[serde(skip)]
+    pub placeholders: crate::knowledge::placeholders::Values,
 }
 
 impl CheckReport {

@@ -14,9 +14,18 @@ pub struct Args {}
 pub(super) fn run(_args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> Result<()> {
     let matcher = Arc::new(super::load_matcher(knowledge_dir)?);
     // Chat needs no configuration: a broken one only turns `/check` off, it never stops the
-    // answers. One line says so; `medic config check` lists the problems.
-    let config = match super::config::load(config) {
-        Ok(config) => config,
+    // answers. One line says so; `medic config check` lists the problems. An endpoint with
+    // problems of its own is only left out (listed as not configured by /endpoints).
+    let config = match super::config::load_as(config, super::config::Mode::Lenient) {
+        Ok(config) => {
+            if !config.not_configured.is_empty() {
+                eprintln!(
+                    "medic: warning: {} endpoint(s) not configured (see /endpoints; `medic config check` lists the problems); the others can be checked",
+                    config.not_configured.len()
+                );
+            }
+            config
+        }
         Err(e) => {
             let problems = e.to_string().lines().count();
             eprintln!(

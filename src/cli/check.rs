@@ -44,9 +44,11 @@ pub(super) fn run(
     let adhoc = target.is_some_and(is_url);
     // An ad-hoc URL needs no configuration; a broken one should not block it.
     let config = if adhoc {
-        super::config::load(config_path).unwrap_or_default()
+        super::config::load_as(config_path, super::config::Mode::Lenient).unwrap_or_default()
     } else {
-        super::config::load(config_path)?
+        // Leniently and quietly: an endpoint with problems is reported where it is asked for
+        // (by name, or in the --all summary), not before every check of another one.
+        super::config::load_as(config_path, super::config::Mode::Lenient)?
     };
     let mut checker = Checker::new(Arc::new(config));
     if let Some(n) = args.concurrency {
@@ -56,7 +58,7 @@ pub(super) fn run(
 
     let reports: Vec<CheckReport> = runtime.block_on(async {
         if args.all {
-            if checker.config().endpoints.is_empty() {
+            if checker.config().endpoints.is_empty() && checker.config().not_configured.is_empty() {
                 return Err(Error::Usage(format!(
                     "no endpoints configured (looked for {}; see medic.example.toml)",
                     config_path
@@ -82,9 +84,25 @@ pub(super) fn run(
     // Dropping the runtime would wait for nothing: every connection task was aborted.
     runtime.shutdown_background();
 
+    let not_configured = match args.all {
+        true => checker.config().not_configured.clone(),
+        false => Vec::new(),
+    };
     let out = if args.json {
         if args.all {
-            json::pretty(&reports) + "\n"
+            let mut items: Vec<serde_json::Value> = reports
+                .iter()
+                .map(|r| serde_json::to_value(r).unwrap_or_default())
+                .collect();
+            items.extend(not_configured.iter().map(|n| {
+                serde_json::json!({
+                    "endpoint": n.name,
+                    "status": "not_configured",
+                    "reason": n.reason(),
+                    "line": n.line,
+                })
+            }));
+            json::pretty(&items) + "\n"
         } else {
             json::pretty(&reports[0]) + "\n"
         }
@@ -103,6 +121,7 @@ pub(super) fn run(
             out.push_str(&render::report(r, &kb));
         }
         if args.all {
+            out.push_str(&render::not_configured(&not_configured));
             out.push_str(&render::summary(&reports));
         }
         out
@@ -112,6 +131,7 @@ pub(super) fn run(
         .iter()
         .filter(|r| r.status == Overall::Fail)
         .map(|r| r.endpoint.as_str())
+        .chain(not_configured.iter().map(|n| n.name.as_str()))
         .collect();
     if failing.is_empty() {
         Ok(())

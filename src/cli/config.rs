@@ -18,9 +18,46 @@ pub enum ConfigCommand {
     Check,
 }
 
+/// How a command takes an endpoint with problems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// Any problem fails the load (`config check`, `--strict`).
+    Strict,
+    /// An endpoint with problems is *not configured*: listed with its reasons, every other
+    /// endpoint used; one rotated-out secret must not stop all monitoring.
+    Lenient,
+}
+
 /// Loads `.env` (once; existing environment variables win), then the configuration: the given
-/// path, else `./medic.toml` if it exists, else the empty configuration.
+/// path, else `./medic.toml` if it exists, else the empty configuration. Strictly: any problem
+/// fails.
 pub(super) fn load(path: Option<&Path>) -> Result<Config> {
+    load_as(path, Mode::Strict)
+}
+
+/// [`load`] leniently; one warning line on stderr per endpoint left out.
+pub(super) fn load_lenient(path: Option<&Path>) -> Result<Config> {
+    let config = load_as(path, Mode::Lenient)?;
+    for n in &config.not_configured {
+        eprintln!(
+            "medic: warning: endpoint {} is not configured: {}",
+            n.name,
+            n.reason()
+        );
+    }
+    Ok(config)
+}
+
+/// For `watch` and `serve`: strictly with `--strict`, else leniently.
+pub(super) fn load_checked(path: Option<&Path>, strict: bool) -> Result<Config> {
+    match strict {
+        true => load(path),
+        false => load_lenient(path),
+    }
+}
+
+/// [`load`] in the given mode.
+pub(super) fn load_as(path: Option<&Path>, mode: Mode) -> Result<Config> {
     let _ = dotenvy::dotenv();
     // The bot token may sit in .env next to endpoint secrets: no output of any command shows it.
     if let Ok(token) = std::env::var("DISCORD_TOKEN") {
@@ -30,9 +67,10 @@ pub(super) fn load(path: Option<&Path>) -> Result<Config> {
         Some(p) => Some(p.to_path_buf()),
         None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.is_file()),
     };
-    match path {
-        Some(p) => Ok(Config::load(&p)?),
-        None => Ok(Config::default()),
+    match (path, mode) {
+        (Some(p), Mode::Strict) => Ok(Config::load(&p)?),
+        (Some(p), Mode::Lenient) => Ok(Config::load_lenient(&p)?),
+        (None, _) => Ok(Config::default()),
     }
 }
 

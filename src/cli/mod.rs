@@ -1,5 +1,6 @@
 //! The `medic` command line: argument parsing and dispatch to one module per command.
 
+mod alert;
 mod chat;
 mod check;
 mod config;
@@ -56,6 +57,15 @@ pub enum Command {
     Watch(watch::Args),
     /// Show each endpoint's state, uptime and latency from the state database.
     Status(status::Args),
+    /// Acknowledge an endpoint's open incident (stops its reminders), in the state database
+    /// of a running or stopped `watch`/`serve`.
+    Ack(alert::AckArgs),
+    /// Silence an endpoint's alerts for a while: `medic silence NAME --for 2h --reason "…"`.
+    Silence(alert::SilenceArgs),
+    /// Lift an endpoint's silence.
+    Unsilence(alert::UnsilenceArgs),
+    /// List the silences in force.
+    Silences(alert::SilencesArgs),
 }
 
 /// Loads the catalogue (built-in plus the user's directory) and indexes it.
@@ -75,6 +85,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve::run(args, cli.config.as_deref(), cli.knowledge.as_deref()),
         Command::Watch(args) => watch::run(args, cli.config.as_deref(), cli.knowledge.as_deref()),
         Command::Status(args) => status::run(args, cli.config.as_deref()),
+        Command::Ack(args) => alert::ack(args, cli.config.as_deref()),
+        Command::Silence(args) => alert::silence(args, cli.config.as_deref()),
+        Command::Unsilence(args) => alert::unsilence(args, cli.config.as_deref()),
+        Command::Silences(args) => alert::silences(args),
     }
 }
 

@@ -32,12 +32,16 @@ pub struct Args {
     /// incidents, silences and the alert outbox.
     #[arg(long, env = "MEDIC_DB", value_name = "FILE", default_value = store::DEFAULT_PATH)]
     pub db: PathBuf,
+    /// Refuse to start when any endpoint has a problem (an unset secret, a bad value) instead
+    /// of watching the others and listing it as not configured.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 pub(super) fn run(args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> Result<()> {
     init_logging();
     // Loads .env too, so DISCORD_TOKEN may live there.
-    let config = super::config::load(config)?;
+    let config = super::config::load_checked(config, args.strict)?;
     let mut settings = Settings::from_env(|k| std::env::var(k).ok())?;
     settings.listen_channels = config.discord.listen_channels.clone();
     settings.check_roles = config.discord.check_roles.clone();

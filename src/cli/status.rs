@@ -9,7 +9,12 @@ use crate::render::terminal::alert;
 use crate::store::{self, SqliteStore, Store};
 use crate::{Error, Result};
 
+/// Exit status: 0 when every configured endpoint is up (or not checked yet), 1 when any is down,
+/// failing or not configured, 2 on a usage or configuration error.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 when every configured endpoint is up or not checked yet; 1 when any is down, failing or not configured; 2 on a usage or configuration error."
+)]
 pub struct Args {
     /// The state database written by `medic watch` / `medic serve` (default: `medic.db`).
     /// Given explicitly, it must exist: a mistyped path is an error, not "nothing known".
@@ -21,7 +26,7 @@ pub struct Args {
 }
 
 pub(super) fn run(args: Args, config_path: Option<&Path>) -> Result<()> {
-    let config = super::config::load(config_path)?;
+    let config = super::config::load_lenient(config_path)?;
     let names: Vec<String> = config.endpoints.iter().map(|e| e.name.clone()).collect();
     // Only reads: no database is created, migrated or checked just to say what is known.
     let path = match &args.db {
@@ -50,9 +55,27 @@ pub(super) fn run(args: Args, config_path: Option<&Path>) -> Result<()> {
         eprintln!("{}", alert::backlog_line(&backlog, now));
     }
     if args.json {
-        super::print(&(json::pretty(&statuses) + "\n"))
+        super::print(&(json::status_document(&statuses, &config.not_configured) + "\n"))?;
     } else {
-        super::print(&alert::status_table(&statuses, now))
+        if !statuses.is_empty() || config.not_configured.is_empty() {
+            super::print(&alert::status_table(&statuses, now))?;
+        }
+        super::print(&crate::render::terminal::check::not_configured(
+            &config.not_configured,
+        ))?;
+    }
+    // Exit 1 when anything needs attention, for scripts and health checks.
+    let attention: Vec<String> = statuses
+        .iter()
+        .filter(|s| matches!(s.state, "down" | "failing"))
+        .map(|s| s.name.clone())
+        .chain(config.not_configured.iter().map(|n| n.name.clone()))
+        .collect();
+    match attention.is_empty() {
+        true => Ok(()),
+        false => Err(Error::NeedsAttention {
+            endpoints: attention,
+        }),
     }
 }
 

@@ -19,6 +19,10 @@ pub struct Args {
     /// The state database: check history, incidents, silences and the alert outbox.
     #[arg(long, env = "MEDIC_DB", value_name = "FILE", default_value = store::DEFAULT_PATH)]
     pub db: PathBuf,
+    /// Refuse to start when any endpoint has a problem (an unset secret, a bad value) instead
+    /// of watching the others and listing it as not configured.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 pub(super) fn run(
@@ -26,10 +30,10 @@ pub(super) fn run(
     config_path: Option<&Path>,
     knowledge_dir: Option<&Path>,
 ) -> Result<()> {
-    let config = super::config::load(config_path)?;
+    let config = super::config::load_checked(config_path, args.strict)?;
     init_logging();
     let setup = Setup::from_config(&config);
-    if setup.targets.is_empty() {
+    if setup.targets.is_empty() && setup.not_configured.is_empty() {
         return Err(Error::Usage(
             "no endpoints to watch: add [[endpoints]] with an `interval` to medic.toml (see medic.example.toml)".into(),
         ));

@@ -16,11 +16,18 @@ pub enum Outcome {
     },
     /// No `medic.toml` with endpoints: explain how to add one.
     NotConfigured,
+    /// The endpoint's table has problems; what they are (no secret in them).
+    Unusable {
+        name: String,
+        reason: String,
+    },
 }
 
 /// Checks `name` and records its status on `board`.
 pub async fn run(checker: Option<&Checker>, board: &StatusBoard, name: &str) -> Outcome {
-    let Some(checker) = checker.filter(|c| !c.endpoint_names().is_empty()) else {
+    let Some(checker) =
+        checker.filter(|c| !c.endpoint_names().is_empty() || !c.config().not_configured.is_empty())
+    else {
         return Outcome::NotConfigured;
     };
     let name = super::clean_input(name);
@@ -32,6 +39,7 @@ pub async fn run(checker: Option<&Checker>, board: &StatusBoard, name: &str) -> 
         Err(CheckError::UnknownEndpoint { name, suggestions }) => {
             Outcome::Unknown { name, suggestions }
         }
+        Err(CheckError::NotConfigured { name, reason }) => Outcome::Unusable { name, reason },
     }
 }
 

@@ -61,6 +61,8 @@ pub struct Line {
     /// The URL with credentials masked.
     pub url: String,
     pub last: Option<Known>,
+    /// Why the endpoint cannot be checked, when its configuration has problems.
+    pub not_configured: Option<String>,
 }
 
 /// Every configured endpoint in configuration order; empty when none are configured.
@@ -68,16 +70,20 @@ pub fn run(checker: Option<&Checker>, board: &StatusBoard) -> Vec<Line> {
     let Some(checker) = checker else {
         return Vec::new();
     };
-    checker
-        .config()
-        .endpoints
-        .iter()
-        .map(|e| Line {
-            name: e.name.clone(),
-            url: e.display_url(),
-            last: board.get(&e.name),
-        })
-        .collect()
+    let config = checker.config();
+    let configured = config.endpoints.iter().map(|e| Line {
+        name: e.name.clone(),
+        url: e.display_url(),
+        last: board.get(&e.name),
+        not_configured: None,
+    });
+    let left_out = config.not_configured.iter().map(|n| Line {
+        name: n.name.clone(),
+        url: String::new(),
+        last: None,
+        not_configured: Some(n.reason()),
+    });
+    configured.chain(left_out).collect()
 }
 
 /// The configured endpoint a message names ("payments-api is failing again"), as a whole word,
@@ -87,6 +93,7 @@ pub fn named_in(checker: Option<&Checker>, board: &StatusBoard, text: &str) -> O
     let word_char = |c: char| c.is_alphanumeric() || c == '-' || c == '_';
     run(checker, board)
         .into_iter()
+        .filter(|l| l.not_configured.is_none())
         .filter(|l| crate::text::has_word(&lower, &l.name.to_lowercase(), word_char))
         .max_by_key(|l| l.name.len())
 }

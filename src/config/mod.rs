@@ -47,8 +47,36 @@ pub struct Config {
     pub discord: DiscordSettings,
     pub alerts: AlertPolicy,
     pub checks: CheckSettings,
+    /// Endpoints left out because their table has problems (loaded leniently only): shown as
+    /// "not configured" with the reasons, while every other endpoint is checked.
+    pub not_configured: Vec<NotConfigured>,
     /// The file it was loaded from; `None` for the empty default configuration.
     pub source: Option<PathBuf>,
+}
+
+/// An endpoint table that could not be used: its name (or where it is, when the name itself
+/// is the problem) and every problem, none of which repeats a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotConfigured {
+    pub name: String,
+    /// First line of its `[[endpoints]]` table.
+    pub line: usize,
+    pub problems: Vec<ConfigError>,
+}
+
+impl NotConfigured {
+    /// The problems, in one line: `line 7: token_env: environment variable … is not set`.
+    pub fn reason(&self) -> String {
+        let parts: Vec<String> = self
+            .problems
+            .iter()
+            .map(|p| match p.line {
+                Some(line) => format!("line {line}: {}", p.message),
+                None => p.message.clone(),
+            })
+            .collect();
+        parts.join("; ")
+    }
 }
 
 /// `[discord]`: where the bot listens and who may run checks.
@@ -321,6 +349,7 @@ impl Endpoint {
         let err = |message: String| ConfigError {
             file: "<command line>".into(),
             line: None,
+            column: None,
             message,
         };
         // The text may hold credentials: say what is wrong without echoing it.
@@ -450,19 +479,35 @@ impl Config {
         Config::load_with(path, &ProcessEnv)
     }
 
+    /// Loads a file leniently: an endpoint whose table has problems (an unset secret, a bad
+    /// value) is left out and listed in [`Config::not_configured`]; problems anywhere else
+    /// still fail the load, with every problem of the file.
+    pub fn load_lenient(path: &Path) -> Result<Config, ConfigErrors> {
+        Config::read(path, &ProcessEnv, parse::Parsed::lenient)
+    }
+
     /// Loads and validates a file, resolving secrets from `secrets`.
     pub fn load_with(path: &Path, secrets: &dyn SecretSource) -> Result<Config, ConfigErrors> {
+        Config::read(path, secrets, parse::Parsed::strict)
+    }
+
+    fn read(
+        path: &Path,
+        secrets: &dyn SecretSource,
+        finish: fn(parse::Parsed) -> Result<Config, ConfigErrors>,
+    ) -> Result<Config, ConfigErrors> {
         let name = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| {
             ConfigErrors(vec![ConfigError {
                 file: name.clone(),
                 line: None,
+                column: None,
                 message: format!("cannot read: {e}"),
             }])
         })?;
         let text = crate::located::utf8_text(&name, bytes)?;
         let base = path.parent().unwrap_or(Path::new("."));
-        let mut config = parse::parse(&name, &text, base, secrets)?;
+        let mut config = finish(parse::parse(&name, &text, base, secrets))?;
         config.source = Some(path.to_path_buf());
         Ok(config)
     }
@@ -474,7 +519,17 @@ impl Config {
         base_dir: &Path,
         secrets: &dyn SecretSource,
     ) -> Result<Config, ConfigErrors> {
-        parse::parse(file, text, base_dir, secrets)
+        parse::parse(file, text, base_dir, secrets).strict()
+    }
+
+    /// [`Config::parse`], leniently (see [`Config::load_lenient`]).
+    pub fn parse_lenient(
+        file: &str,
+        text: &str,
+        base_dir: &Path,
+        secrets: &dyn SecretSource,
+    ) -> Result<Config, ConfigErrors> {
+        parse::parse(file, text, base_dir, secrets).lenient()
     }
 
     pub fn endpoint(&self, name: &str) -> Option<&Endpoint> {

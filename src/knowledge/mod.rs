@@ -4,6 +4,7 @@
 //! how a message is matched against entries lives in [`crate::matcher`].
 
 mod parse;
+pub mod placeholders;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -100,6 +101,7 @@ impl Knowledge {
                     errors.push(LoadError {
                         file: file.name.clone(),
                         line: parsed.id_line,
+                        column: None,
                         message: format!("duplicate id `{id}` (already defined in {first})"),
                     });
                     continue;
@@ -128,6 +130,7 @@ impl Knowledge {
                     errors.push(LoadError {
                         file: entry.source.clone(),
                         line,
+                        column: None,
                         message: format!("`related` names unknown entry id `{rel}`"),
                     });
                 }
@@ -174,6 +177,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadErrors> {
         LoadErrors(vec![LoadError {
             file: dir.display().to_string(),
             line: None,
+            column: None,
             message,
         }])
     };
@@ -195,6 +199,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadErrors> {
             Err(e) => errors.push(LoadError {
                 file: name,
                 line: None,
+                column: None,
                 message: format!("cannot read: {e}"),
             }),
         }
@@ -237,6 +242,7 @@ pub fn lint_catalogue(dir: &Path) -> Vec<LoadError> {
             .map(|e| LoadError {
                 file: e.source.clone(),
                 line: None,
+                column: None,
                 message: format!("the file of entry `{}` must be named `{}.toml`", e.id, e.id),
             })
             .collect(),
@@ -246,6 +252,7 @@ pub fn lint_catalogue(dir: &Path) -> Vec<LoadError> {
         problems.push(LoadError {
             file: dir.display().to_string(),
             line: None,
+            column: None,
             message: "no *.toml entries: a catalogue needs at least one".into(),
         });
     }

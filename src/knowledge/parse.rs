@@ -55,6 +55,7 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
     let err = |line: Option<usize>, message: String| LoadError {
         file: file.to_string(),
         line,
+        column: None,
         message,
     };
     let raw: RawEntry = toml::from_str(text).map_err(|e| {
@@ -106,6 +107,12 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
                 errors.push(err(line, "a step is empty".into()));
                 None
             } else {
+                if let Some((typo, meant)) = super::placeholders::misspelled(&text) {
+                    errors.push(err(
+                        line,
+                        format!("step uses `{{{typo}}}`; did you mean the placeholder `{{{meant}}}`? (placeholders: {})", super::placeholders::list()),
+                    ));
+                }
                 Some(text)
             }
         })

@@ -77,6 +77,9 @@ pub fn details(a: &Alert) -> Vec<String> {
     }
     match a.kind {
         AlertKind::Down | AlertKind::Reminder => {
+            if let Some(url) = &a.url {
+                lines.push(format!("url: {url}"));
+            }
             if let Some(since) = a.since {
                 let for_how_long = duration(a.at - since);
                 lines.push(format!(

@@ -148,6 +148,21 @@ pub trait Store: Send {
     /// Who acknowledged the incident that started at `started_at`.
     fn acks(&self, endpoint: &str, started_at: Millis) -> Result<Vec<Ack>>;
 
+    /// Queues an alert command for the scheduler; returns its id.
+    fn add_request(&mut self, r: &model::Request) -> Result<i64>;
+
+    /// Alert commands not handled yet, oldest first.
+    fn pending_requests(&self) -> Result<Vec<model::Request>>;
+
+    /// Records what became of a request.
+    fn finish_request(&mut self, id: i64, at: Millis, result: &model::RequestResult) -> Result<()>;
+
+    /// What became of a request; `None` while it waits.
+    fn request_result(&self, id: i64) -> Result<Option<model::RequestResult>>;
+
+    /// Whether a live `watch`/`serve` holds the scheduler lease now (it then applies requests).
+    fn scheduler_running(&self, now: Millis) -> Result<bool>;
+
     /// A second, read-only connection for status readers, so they do not wait behind the
     /// writer; `None` when the database cannot be opened twice (in memory).
     fn reader(&self) -> Result<Option<Box<dyn Store>>>;

@@ -197,6 +197,9 @@ pub struct Alert {
     /// A short remark such as "silence ended", shown under the headline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The endpoint's URL, masked (userinfo and secret query values), for DOWN and REMINDER.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 impl Alert {
@@ -216,6 +219,7 @@ impl Alert {
             check_at: None,
             reminder: 0,
             note: None,
+            url: None,
         }
     }
 }
@@ -293,4 +297,54 @@ impl EndpointState {
             None => self.up_since,
         }
     }
+}
+
+/// What an alert command asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    Ack,
+    Silence,
+    Unsilence,
+}
+
+impl RequestKind {
+    pub fn word(self) -> &'static str {
+        match self {
+            RequestKind::Ack => "ack",
+            RequestKind::Silence => "silence",
+            RequestKind::Unsilence => "unsilence",
+        }
+    }
+
+    pub fn from_word(word: &str) -> Option<RequestKind> {
+        match word {
+            "ack" => Some(RequestKind::Ack),
+            "silence" => Some(RequestKind::Silence),
+            "unsilence" => Some(RequestKind::Unsilence),
+            _ => None,
+        }
+    }
+}
+
+/// An alert command (`medic ack`, `medic silence`, chat's `/unsilence`…) queued in the state
+/// database for the scheduler that holds it: another process cannot change its memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Row id (0 before it is stored).
+    pub id: i64,
+    pub kind: RequestKind,
+    pub endpoint: String,
+    /// Who asked: an OS user (`alice (cli)`) or a Discord user.
+    pub author: String,
+    pub reason: String,
+    /// How long a silence lasts.
+    pub duration_ms: i64,
+    pub created_at: Millis,
+}
+
+/// What became of a request: done (with what to tell the person) or refused (and why).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestResult {
+    pub ok: bool,
+    pub message: String,
 }

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use super::model::{Ack, Alert, AlertKind, EndpointState, Incident, Millis, Silence};
+use super::model::{
+    Ack, Alert, AlertKind, EndpointState, Incident, Millis, Request, RequestKind, RequestResult,
+    Silence,
+};
 use super::{Backlog, Commit, History, OutboxItem, Store, LEASE_TTL};
 use crate::checks::Overall;
 use crate::{Error, Result};
@@ -82,6 +85,21 @@ const MIGRATIONS: &[&str] = &[
     "UPDATE outbox SET alert = json_remove(alert, '$.changes');
     UPDATE endpoints SET state = json_remove(state, '$.held_recovery.changes')
         WHERE json_extract(state, '$.held_recovery') IS NOT NULL;",
+    // 4: alert commands from other processes (`medic ack`, `medic silence`), applied by the
+    // scheduler that holds the lease.
+    "CREATE TABLE requests (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        author TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        duration_ms INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        done_at INTEGER,
+        ok INTEGER,
+        result TEXT
+    );
+    CREATE INDEX requests_pending ON requests (done_at, id);",
 ];
 
 /// The SQLite file and the ids of the endpoints seen so far.
@@ -323,6 +341,101 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn add_request(&mut self, r: &Request) -> Result<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO requests (kind, endpoint, author, reason, duration_ms, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    r.kind.word(),
+                    r.endpoint,
+                    r.author,
+                    r.reason,
+                    r.duration_ms,
+                    r.created_at
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn pending_requests(&self) -> Result<Vec<Request>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, kind, endpoint, author, reason, duration_ms, created_at
+                 FROM requests WHERE done_at IS NULL ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(1)?,
+                    Request {
+                        id: r.get(0)?,
+                        kind: RequestKind::Ack,
+                        endpoint: r.get(2)?,
+                        author: r.get(3)?,
+                        reason: r.get(4)?,
+                        duration_ms: r.get(5)?,
+                        created_at: r.get(6)?,
+                    },
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (kind, mut req) = row.map_err(|e| self.err(e))?;
+            // A kind this version does not know (written by a newer medic) waits for it.
+            if let Some(k) = RequestKind::from_word(&kind) {
+                req.kind = k;
+                out.push(req);
+            }
+        }
+        Ok(out)
+    }
+
+    fn finish_request(&mut self, id: i64, at: Millis, result: &RequestResult) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE requests SET done_at = ?2, ok = ?3, result = ?4 WHERE id = ?1",
+                params![id, at, result.ok, result.message],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    fn request_result(&self, id: i64) -> Result<Option<RequestResult>> {
+        self.conn
+            .query_row(
+                "SELECT ok, result FROM requests WHERE id = ?1 AND done_at IS NOT NULL",
+                [id],
+                |r| {
+                    Ok(RequestResult {
+                        ok: r.get(0)?,
+                        message: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    fn scheduler_running(&self, now: Millis) -> Result<bool> {
+        let holder: Option<(u32, Millis)> = self
+            .conn
+            .query_row(
+                "SELECT pid, heartbeat FROM scheduler_lease WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(holder.is_some_and(|(pid, heartbeat)| {
+            now - heartbeat < LEASE_TTL.as_millis() as Millis && process_alive(pid)
+        }))
+    }
+
     /// Claims the scheduler for this process: one `watch` or `serve` per file, or two engines
     /// would raise every alert twice and steal each other's outbox rows. The claim is free when
     /// nobody holds it, when the holder's heartbeat is older than [`LEASE_TTL`], or when the
@@ -601,6 +714,7 @@ impl Store for SqliteStore {
                  (SELECT id FROM incidents WHERE closed_at IS NOT NULL AND closed_at < ?1)",
                 "DELETE FROM incidents WHERE closed_at IS NOT NULL AND closed_at < ?1",
                 "DELETE FROM silences WHERE ended_at IS NOT NULL AND ended_at < ?1",
+                "DELETE FROM requests WHERE done_at IS NOT NULL AND done_at < ?1",
             ] {
                 removed += tx.execute(sql, [cutoff])?;
             }

@@ -736,6 +736,26 @@ async fn tls_failures_are_named() {
         Some("tls-untrusted-certificate"),
     );
     assert!(detail(&r, Stage::Tls).contains("self-signed"), "{r:#?}");
+    // The steps are about this endpoint: its host and port, ready to paste.
+    let kb = Knowledge::builtin().unwrap();
+    let text = medic::render::terminal::check::report(&r, &kb);
+    let target = format!(
+        "openssl s_client -connect api.medic.test:{} -servername api.medic.test",
+        s.port()
+    );
+    assert!(text.contains(&target), "{text}");
+    assert!(
+        !text.contains("api.partner.com") && !text.contains("{host}"),
+        "{text}"
+    );
+    // /diagnose has no endpoint: the documented defaults.
+    let entry = kb.get("tls-untrusted-certificate").unwrap();
+    let mut shown = String::new();
+    medic::render::terminal::entry(&mut shown, entry, &kb);
+    assert!(
+        shown.contains("openssl s_client -connect api.partner.com:443"),
+        "{shown}"
+    );
 
     let other_ca = Pki::new().leaf(&["api.medic.test"], (2020, 1, 1), (2090, 1, 1));
     let s = HttpServer::start_tls(other_ca.chain, other_ca.key).await;
@@ -1126,10 +1146,10 @@ fn config_errors_point_at_file_and_line() {
         .unwrap_err()
         .to_string();
     for want in [
-        "medic.toml:2: remind_every: `soon` is not a duration",
-        "medic.toml:7: token_env: environment variable `NOT_SET_ANYWHERE` (for endpoint `a`) is not set",
-        "medic.toml:10: duplicate endpoint name `a` (first defined on line 5)",
-        "medic.toml:11: url: scheme `ftp` is not supported",
+        "medic.toml:2:16: remind_every: `soon` is not a duration",
+        "medic.toml:7:39: token_env: environment variable `NOT_SET_ANYWHERE` (for endpoint `a`) is not set",
+        "medic.toml:10:8: duplicate endpoint name `a` (first defined on line 5)",
+        "medic.toml:11:7: url: scheme `ftp` is not supported",
     ] {
         assert!(err.contains(want), "missing `{want}` in:\n{err}");
     }
@@ -1142,7 +1162,7 @@ fn config_errors_point_at_file_and_line() {
     .unwrap_err()
     .to_string();
     assert!(
-        err.starts_with("medic.toml:2: unknown field `alert_chanel`"),
+        err.starts_with("medic.toml:2:1: unknown field `alert_chanel` in `discord`; did you mean `discord.alert_channel`?"),
         "{err}"
     );
 }
@@ -1374,7 +1394,9 @@ fn credential_headers_belong_in_auth() {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("medic.toml:4: headers:") && err.contains("use `auth"),
+            err.contains("medic.toml:4:")
+                && err.contains(": headers:")
+                && err.contains("use `auth"),
             "{err}"
         );
         assert!(!err.contains("literal-AAAA"), "{err}");
@@ -1637,11 +1659,11 @@ async fn absurd_timeouts_are_config_errors_and_never_panic() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("medic.toml:4: timeout:") && err.contains("allowed: 100ms to 10m"),
+        err.contains("medic.toml:4:11: timeout:") && err.contains("allowed: 100ms to 10m"),
         "{err}"
     );
-    assert!(err.contains("medic.toml:9: timeout:"), "{err}");
-    assert!(err.contains("medic.toml:10: interval:"), "{err}");
+    assert!(err.contains("medic.toml:9:11: timeout:"), "{err}");
+    assert!(err.contains("medic.toml:10:12: interval:"), "{err}");
 
     // `Endpoint` fields are public: a library caller's absurd timeout is capped, not a panic.
     let s = HttpServer::start().await;
@@ -1660,11 +1682,11 @@ fn endpoint_alert_thresholds_must_be_at_least_one() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("medic.toml:4: alerts.failure_threshold must be at least 1"),
+        err.contains("medic.toml:4:32: alerts.failure_threshold must be at least 1"),
         "{err}"
     );
     assert!(
-        err.contains("medic.toml:9: alerts.success_threshold must be at least 1"),
+        err.contains("medic.toml:9:32: alerts.success_threshold must be at least 1"),
         "{err}"
     );
 }
@@ -1857,11 +1879,13 @@ async fn cli_exit_codes_json_and_dotenv() {
         .await
         .unwrap();
     assert_eq!(code, 2);
-    assert!(err.contains("bad.toml:4: timeout"), "{err}");
-    let (code, _, _) = run(v(&["--config", "bad.toml", "check", "--all"]))
+    assert!(err.contains("bad.toml:4:11: timeout"), "{err}");
+    // `check` is lenient: the broken endpoint is reported as not configured (exit 1).
+    let (code, out, _) = run(v(&["--config", "bad.toml", "check", "--all"]))
         .await
         .unwrap();
-    assert_eq!(code, 2);
+    assert_eq!(code, 1);
+    assert!(out.contains("x  NOT CONFIGURED: line 4: timeout"), "{out}");
 }
 
 // ---------------------------------------------------------------- hostile servers: the gate
@@ -2095,7 +2119,9 @@ fn timing_settings_outside_their_bounds_are_refused_with_line_and_range() {
     for (toml, line, key) in &refused {
         let err = config_error(toml).unwrap_or_else(|| panic!("accepted:\n{toml}"));
         assert!(
-            err.starts_with(&format!("medic.toml:{line}: {key}: ")) && err.contains("allowed: "),
+            err.starts_with(&format!("medic.toml:{line}:"))
+                && err.contains(&format!(": {key}: "))
+                && err.contains("allowed: "),
             "{toml}\n→ {err}"
         );
     }

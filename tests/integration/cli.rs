@@ -5,10 +5,9 @@
 use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use support::{HttpServer, Reply};
+use support::{medic_async, medic_in, HttpServer, Reply};
 
 fn medic(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_medic"))
@@ -233,38 +232,6 @@ fn knowledge_dir_from_the_environment_adds_entries() {
 // ---------------------------------------------------------------- hostile servers
 
 /// `medic` in `dir` with `env`, stdin closed.
-fn medic_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_medic"));
-    cmd.current_dir(dir)
-        .args(args)
-        .env_remove("MEDIC_KNOWLEDGE_DIR")
-        .env_remove("MEDIC_CONFIG")
-        .env_remove("MEDIC_DB")
-        .env_remove("DISCORD_TOKEN")
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run medic")
-}
-
-/// Runs a blocking `medic` from an async test (the servers need the runtime meanwhile).
-async fn medic_async(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let dir = dir.to_path_buf();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        medic_in(&dir, &args, &env)
-    })
-    .await
-    .unwrap()
-}
-
 /// C0/C1 controls other than newline and tab, and bidi overrides, in `bytes`.
 fn terminal_controls(bytes: &[u8]) -> Vec<char> {
     String::from_utf8_lossy(bytes)
@@ -421,7 +388,7 @@ fn config_check_refuses_a_one_millisecond_reminder() {
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     let err = stderr(&o);
     assert!(
-        err.contains("medic.toml:2: remind_every: `1ms` is too short; allowed: 0 or \"never\""),
+        err.contains("medic.toml:2:16: remind_every: `1ms` is too short; allowed: 0 or \"never\""),
         "{err}"
     );
 }
@@ -541,7 +508,8 @@ fn status_reads_a_stopped_database_without_writing_and_refuses_a_missing_one() {
     };
     let before = listing();
     let o = medic_in(dir.path(), &["status", "--db", db.to_str().unwrap()], &[]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    // Exit 1: an endpoint is down.
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stdout(&o).contains("down"), "{}", stdout(&o));
     assert_eq!(listing(), before, "status wrote next to the database");
 

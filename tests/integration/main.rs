@@ -13,3 +13,4 @@ mod checks;
 mod cli;
 mod discord;
 mod knowledge;
+mod operator;

@@ -7,24 +7,28 @@ mod auth;
 mod chunks;
 mod endpoint;
 mod raw;
+mod schema;
 mod values;
 
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
 
-use super::{AlertPolicy, CheckSettings, Config, ConfigError, ConfigErrors, DiscordSettings};
+use super::{
+    AlertPolicy, CheckSettings, Config, ConfigError, ConfigErrors, DiscordSettings, NotConfigured,
+};
 use crate::secrets::SecretSource;
 use endpoint::endpoint;
 use raw::{RawConfig, RawEndpoint};
 use values::{may_be_secret, scrub_quotes, shown, Ctx, REMIND_BOUNDS, RETENTION_BOUNDS};
 pub use values::{parse_duration, StatusSet};
 
-/// The shape of the file: the tables outside `[[endpoints]]`, and each endpoint table with
-/// the offset its spans start from; `None` when the shape is wrong (the errors are in `ctx`).
-/// Endpoint tables are read one at a time ([`chunks`]), which also reports every table's shape
-/// errors at once.
-fn read(ctx: &mut Ctx, text: &str) -> Option<(RawConfig, Vec<(usize, RawEndpoint)>)> {
+/// What serde could read of the file: the tables outside `[[endpoints]]` (the defaults when
+/// they are broken: their errors are in `ctx`), each endpoint table read, with the offset its
+/// spans start from, and where every endpoint table is. `None` when nothing of the file can
+/// be used (a syntax error). Endpoint tables are read one at a time ([`chunks`]); every
+/// table's shape errors are reported at once, by [`schema`] in a user's words.
+fn read(ctx: &mut Ctx, text: &str) -> Option<Shape> {
     let Some(split) = chunks::split(text) else {
         return read_whole(ctx, text);
     };
@@ -45,16 +49,79 @@ fn read(ctx: &mut Ctx, text: &str) -> Option<(RawConfig, Vec<(usize, RawEndpoint
         // whole-file reader says so.
         return read_whole(ctx, text);
     }
-    let rest = rest.map_err(|e| shape_error(ctx, 0, &e)).ok();
-    let mut endpoints = Vec::with_capacity(split.endpoints.len());
-    for (start, table) in tables {
+    let rest = match rest {
+        Ok(rest) => rest,
+        Err(e) => {
+            let checked = schema::check(ctx, &split.rest);
+            if checked.found == 0 {
+                shape_error(ctx, 0, &e);
+            }
+            // What is left once the refused keys are gone is still checked.
+            checked
+                .without_bad_keys
+                .and_then(|t| toml::from_str::<RawConfig>(&t).ok())
+                .unwrap_or_default()
+        }
+    };
+    let mut shape = Shape {
+        rest,
+        endpoints: Vec::with_capacity(split.endpoints.len()),
+        tables: Vec::with_capacity(split.endpoints.len()),
+    };
+    for ((start, table), range) in tables.into_iter().zip(&split.endpoints) {
+        let lines = ctx.lines.line(range.start)..ctx.lines.line(range.end.saturating_sub(1)) + 1;
         match table {
-            Ok(t) => endpoints.extend(t.endpoints.into_iter().map(|e| (start, e))),
-            Err(e) => shape_error(ctx, start, &e),
+            Ok(t) => shape.add(start, lines, t),
+            Err(e) => {
+                let chunk = &text[range.clone()];
+                ctx.base = start;
+                let checked = schema::check(ctx, chunk);
+                ctx.base = 0;
+                if checked.found == 0 {
+                    shape_error(ctx, start, &e);
+                }
+                // The table without its refused keys, so its other values are checked too.
+                let retry = checked
+                    .without_bad_keys
+                    .and_then(|t| toml::from_str::<EndpointTable>(&t).ok());
+                match retry {
+                    Some(t) => shape.add(start, lines, t),
+                    None => {
+                        let name = schema::endpoint_name(chunk);
+                        shape.tables.push(TableLines { lines, name });
+                    }
+                }
+            }
         }
     }
-    rest.filter(|_| ctx.errors.is_empty())
-        .map(|raw| (raw, endpoints))
+    Some(shape)
+}
+
+/// What [`read`] found.
+struct Shape {
+    rest: RawConfig,
+    endpoints: Vec<(usize, RawEndpoint)>,
+    tables: Vec<TableLines>,
+}
+
+impl Shape {
+    /// One endpoint table read, starting at byte `start` of the file.
+    fn add(&mut self, start: usize, lines: Range<usize>, table: EndpointTable) {
+        let name = table
+            .endpoints
+            .first()
+            .map(|e| e.name.get_ref().trim().to_string());
+        self.tables.push(TableLines { lines, name });
+        self.endpoints
+            .extend(table.endpoints.into_iter().map(|e| (start, e)));
+    }
+}
+
+/// The lines one `[[endpoints]]` table spans, and its name when it could be read.
+#[derive(Debug, Clone)]
+pub(super) struct TableLines {
+    pub(super) lines: Range<usize>,
+    pub(super) name: Option<String>,
 }
 
 /// Below this many endpoint tables one thread reads them all.
@@ -90,11 +157,28 @@ fn read_tables(
 
 /// The whole file read at once: for files the split does not handle, and for the parser's
 /// own message on a syntax error.
-fn read_whole(ctx: &mut Ctx, text: &str) -> Option<(RawConfig, Vec<(usize, RawEndpoint)>)> {
-    toml::from_str::<RawConfig>(text)
-        .map_err(|e| shape_error(ctx, 0, &e))
-        .ok()
-        .map(|raw| (raw, Vec::new()))
+fn read_whole(ctx: &mut Ctx, text: &str) -> Option<Shape> {
+    match toml::from_str::<RawConfig>(text) {
+        Ok(rest) => Some(Shape {
+            rest,
+            endpoints: Vec::new(),
+            tables: Vec::new(),
+        }),
+        Err(e) => {
+            let checked = schema::check(ctx, text);
+            if checked.found == 0 {
+                shape_error(ctx, 0, &e);
+            }
+            let rest = checked
+                .without_bad_keys
+                .and_then(|t| toml::from_str::<RawConfig>(&t).ok())?;
+            Some(Shape {
+                rest,
+                endpoints: Vec::new(),
+                tables: Vec::new(),
+            })
+        }
+    }
 }
 
 /// One `[[endpoints]]` table read by itself.
@@ -116,6 +200,7 @@ fn shape_error(ctx: &mut Ctx, base: usize, e: &toml::de::Error) {
         None => ctx.errors.push(ConfigError {
             file: ctx.file.into(),
             line: None,
+            column: None,
             message,
         }),
     }
@@ -124,15 +209,77 @@ fn shape_error(ctx: &mut Ctx, base: usize, e: &toml::de::Error) {
 /// Longest endpoint name: what a Discord autocomplete choice can carry.
 pub(super) const MAX_ENDPOINT_NAME: usize = 100;
 
-pub(super) fn parse(
-    file: &str,
-    text: &str,
-    base_dir: &Path,
-    secrets: &dyn SecretSource,
-) -> Result<Config, ConfigErrors> {
+/// Everything parsing found: the configuration with every endpoint that is right, and every
+/// problem, sorted by line and column.
+pub(super) struct Parsed {
+    pub(super) config: Config,
+    pub(super) errors: Vec<ConfigError>,
+    /// Where each `[[endpoints]]` table is; empty when the file could not be split into them.
+    pub(super) tables: Vec<TableLines>,
+}
+
+impl Parsed {
+    /// The configuration if nothing is wrong, else every problem.
+    pub(super) fn strict(self) -> Result<Config, ConfigErrors> {
+        if self.errors.is_empty() {
+            Ok(self.config)
+        } else {
+            Err(ConfigErrors(self.errors))
+        }
+    }
+
+    /// The configuration without the endpoints that have problems, which are listed as not
+    /// configured; every problem when any lies outside an endpoint table.
+    pub(super) fn lenient(self) -> Result<Config, ConfigErrors> {
+        let mut by_table: Vec<Vec<ConfigError>> = vec![Vec::new(); self.tables.len()];
+        for e in &self.errors {
+            let table = e
+                .line
+                .and_then(|line| self.tables.iter().position(|t| t.lines.contains(&line)));
+            match table {
+                Some(i) => by_table[i].push(e.clone()),
+                None => return Err(ConfigErrors(self.errors)),
+            }
+        }
+        let mut config = self.config;
+        for (table, problems) in self.tables.into_iter().zip(by_table) {
+            if problems.is_empty() {
+                continue;
+            }
+            let line = table.lines.start;
+            // The endpoint (if it was built at all) leaves the configuration.
+            config.endpoints.retain(|e| !table.lines.contains(&e.line));
+            let name = table
+                .name
+                .filter(|n| {
+                    !n.is_empty() && !may_be_secret(n) && n.chars().count() <= MAX_ENDPOINT_NAME
+                })
+                .unwrap_or_else(|| format!("(endpoint on line {line})"));
+            config.not_configured.push(NotConfigured {
+                name,
+                line,
+                problems,
+            });
+        }
+        Ok(config)
+    }
+}
+
+pub(super) fn parse(file: &str, text: &str, base_dir: &Path, secrets: &dyn SecretSource) -> Parsed {
     let mut ctx = Ctx::new(file, text);
-    let Some((raw, tables)) = read(&mut ctx, text) else {
-        return Err(ConfigErrors(ctx.errors));
+    let Some(Shape {
+        rest: raw,
+        endpoints: tables,
+        tables: table_lines,
+    }) = read(&mut ctx, text)
+    else {
+        let mut errors = ctx.errors;
+        crate::located::sort(&mut errors);
+        return Parsed {
+            config: Config::default(),
+            errors,
+            tables: Vec::new(),
+        };
     };
 
     let defaults = AlertPolicy::default();
@@ -231,16 +378,19 @@ pub(super) fn parse(
         message_content: raw.discord.message_content,
     };
 
-    if ctx.errors.is_empty() {
-        Ok(Config {
+    let mut errors = ctx.errors;
+    crate::located::sort(&mut errors);
+    Parsed {
+        config: Config {
             endpoints,
             discord,
             alerts,
             checks,
+            not_configured: Vec::new(),
             source: None,
-        })
-    } else {
-        Err(ConfigErrors(ctx.errors))
+        },
+        errors,
+        tables: table_lines,
     }
 }
 
@@ -256,7 +406,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        parse("medic.toml", text, Path::new("."), &env)
+        parse("medic.toml", text, Path::new("."), &env).strict()
     }
 
     #[test]
@@ -324,14 +474,14 @@ alerts = { failure_threshold = 5 }
         )
         .unwrap_err();
         let text = errs.to_string();
-        assert!(text.contains("medic.toml:4: timeout"), "{text}");
+        assert!(text.contains("medic.toml:4:11: timeout"), "{text}");
         assert!(
-            text.contains("medic.toml:7: duplicate endpoint name `a`"),
+            text.contains("medic.toml:7:8: duplicate endpoint name `a`"),
             "{text}"
         );
-        assert!(text.contains("medic.toml:8: url"), "{text}");
+        assert!(text.contains("medic.toml:8:7: url"), "{text}");
         assert!(
-            text.contains("medic.toml:9: token_env: environment variable `MISSING_X`"),
+            text.contains("medic.toml:9:39: token_env: environment variable `MISSING_X`"),
             "{text}"
         );
     }
@@ -406,7 +556,7 @@ alerts = { failure_threshold = 5 }
         .unwrap_err();
         assert!(
             errs.to_string()
-                .starts_with("medic.toml:4: unknown field `timout`"),
+                .starts_with("medic.toml:4:1: unknown field `timout`; did you mean `timeout`?"),
             "{errs}"
         );
     }
@@ -431,10 +581,11 @@ mod secret_tests {
     fn a_pasted_secret_is_not_echoed() {
         let text = "[[endpoints]]\nname = \"a\"\nurl = \"https://a.example\"\nauth = { kind = \"bearer\", token_env = \"sk-live-9f8e7d\" }\n";
         let err = parse("medic.toml", text, Path::new("."), &HashMap::new())
+            .strict()
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("medic.toml:4: token_env must name an environment variable"),
+            err.starts_with("medic.toml:4:39: token_env must name an environment variable"),
             "{err}"
         );
         assert!(!err.contains("sk-live-9f8e7d"), "{err}");

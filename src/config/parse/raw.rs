@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::values::shown;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
     #[serde(default)]

@@ -163,20 +163,25 @@ pub(super) fn looks_like_secret(text: &str) -> bool {
 
 pub(super) struct Ctx<'a> {
     pub(super) file: &'a str,
+    text: &'a str,
     pub(super) lines: LineIndex,
     pub(super) errors: Vec<ConfigError>,
     /// Where in the file the spans being checked start: an endpoint table read by itself
     /// has spans from its own start.
     pub(super) base: usize,
+    /// Spans (relative to the text being checked) of key-values the schema refused.
+    pub(super) bad_keys: Vec<Range<usize>>,
 }
 
 impl Ctx<'_> {
-    pub(super) fn new<'a>(file: &'a str, text: &str) -> Ctx<'a> {
+    pub(super) fn new<'a>(file: &'a str, text: &'a str) -> Ctx<'a> {
         Ctx {
             file,
+            text,
             lines: LineIndex::new(text),
             errors: Vec::new(),
             base: 0,
+            bad_keys: Vec::new(),
         }
     }
 
@@ -185,10 +190,11 @@ impl Ctx<'_> {
     }
 
     pub(super) fn error(&mut self, span: &Range<usize>, message: impl Into<String>) {
-        let line = Some(self.line(span));
+        let (line, column) = self.lines.position(self.text, self.base + span.start);
         self.errors.push(ConfigError {
             file: self.file.to_string(),
-            line,
+            line: Some(line),
+            column: Some(column),
             message: message.into(),
         });
     }

@@ -339,6 +339,7 @@ fn entry_with(
 ) -> Reply {
     let mut description = format!("{}\n\n**Steps**\n", entry.summary.trim());
     for (i, step) in entry.steps.iter().enumerate() {
+        let step = crate::knowledge::placeholders::with_defaults(step);
         description.push_str(&format!("{}. {}\n", i + 1, step.trim()));
     }
     let mut fields = Vec::new();
@@ -490,6 +491,12 @@ pub fn check(outcome: &CheckOutcome, kb: &Knowledge) -> Reply {
             text.push_str(" `/endpoints` lists them all.");
             Reply::text(text).ephemeral()
         }
+        CheckOutcome::Unusable { name, reason } => Reply::text(format!(
+            "{} is not configured, so it cannot be checked: {}. Fix it in medic.toml (`medic config check` lists every problem).",
+            code(name),
+            crate::text::printable(reason)
+        ))
+        .ephemeral(),
         CheckOutcome::Report(report) => check_report(report, kb),
     }
 }
@@ -513,6 +520,7 @@ pub fn check_report(report: &CheckReport, kb: &Knowledge) -> Reply {
     for (stage, entry) in report.guidance(kb).iter().take(3) {
         let mut steps = String::new();
         for (i, step) in entry.steps.iter().enumerate() {
+            let step = report.placeholders.fill(step);
             steps.push_str(&format!("{}. {}\n", i + 1, step.trim()));
         }
         fields.push((
@@ -559,9 +567,10 @@ pub fn endpoints(lines: &[Line]) -> Reply {
     let mut description = String::new();
     let mut used = 0;
     for (shown, l) in lines.iter().enumerate() {
-        let last = match &l.last {
-            None => "❔ not checked yet".to_string(),
-            Some(k) => {
+        let last = match (&l.not_configured, &l.last) {
+            (Some(why), _) => format!("⛔ not configured: {}", escape(&truncate_chars(why, 300))),
+            (None, None) => "❔ not checked yet".to_string(),
+            (None, Some(k)) => {
                 let mut s = format!("{} {}", overall_icon(k.status), format_time(k.at));
                 if let Some(p) = &k.problem {
                     s.push_str(&format!(" — {}", escape(&truncate_chars(p, 200))));
@@ -569,7 +578,10 @@ pub fn endpoints(lines: &[Line]) -> Reply {
                 s
             }
         };
-        let entry = format!("**{}** · {}\n{last}\n", escape(&l.name), escape(&l.url));
+        let entry = match l.url.is_empty() {
+            true => format!("**{}**\n{last}\n", escape(&l.name)),
+            false => format!("**{}** · {}\n{last}\n", escape(&l.name), escape(&l.url)),
+        };
         let entry_len = entry.chars().count();
         let rest = lines.len() - shown;
         // Room for the "and N more" line in case a later endpoint does not fit.
@@ -657,6 +669,7 @@ mod tests {
                 name: format!("endpoint-{i}"),
                 url: format!("https://api{i}.example.com/health"),
                 last: None,
+                not_configured: None,
             })
             .collect();
         let reply = endpoints(&lines);

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use crate::alerts::monitor::{EndpointStatus, TOP_STEPS};
 use crate::alerts::{Alert, AlertKind, Millis};
-use crate::render::text::{details, duration, guidance_title, headline, symbol, timestamp};
+use crate::render::text::{details, duration, guidance_title, headline, timestamp};
 
 /// The console format: a greppable first line, then indented details and steps.
 pub fn terminal(a: &Alert) -> String {
@@ -16,7 +16,7 @@ pub fn terminal(a: &Alert) -> String {
         out,
         "{} {} {} {} — {}",
         timestamp(a.at),
-        symbol(a.kind),
+        kind_symbol(a.kind),
         a.kind.word(),
         a.endpoint,
         headline(a)
@@ -31,6 +31,17 @@ pub fn terminal(a: &Alert) -> String {
         }
     }
     out
+}
+
+/// One character, Unicode or ASCII as the locale allows (see [`super::symbols`]).
+fn kind_symbol(kind: AlertKind) -> &'static str {
+    let s = super::symbols();
+    match kind {
+        AlertKind::Down => s.fail,
+        AlertKind::Recovered => s.ok,
+        AlertKind::Reminder => s.reminder,
+        AlertKind::Warning => s.warn,
+    }
 }
 
 fn percent(p: Option<f64>) -> String {
@@ -105,6 +116,29 @@ pub fn backlog_line(b: &crate::store::Backlog, now: Millis) -> String {
 }
 
 /// `medic status`: an aligned table, with incident and silence notes under their endpoint.
+/// `medic silences`: one line per silence in force.
+pub fn silences_table(silences: &[crate::alerts::Silence], now: Millis) -> String {
+    if silences.is_empty() {
+        return "No silences in force.\n".into();
+    }
+    let mut out = String::new();
+    for s in silences {
+        let _ = writeln!(
+            out,
+            "{}  until {} ({} left)  by {}{}",
+            s.endpoint,
+            crate::clock::rfc3339_ms(s.until),
+            duration(s.until - now),
+            s.author,
+            match s.reason.is_empty() {
+                true => String::new(),
+                false => format!(": {}", s.reason),
+            }
+        );
+    }
+    out
+}
+
 pub fn status_table(statuses: &[EndpointStatus], now: Millis) -> String {
     if statuses.is_empty() {
         return "No endpoints configured.\n".into();

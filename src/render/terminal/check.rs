@@ -7,19 +7,21 @@ use crate::checks::{CheckReport, Overall, StageResult, StageStatus};
 use crate::knowledge::Knowledge;
 
 pub fn stage_symbol(status: StageStatus) -> &'static str {
+    let s = super::symbols();
     match status {
-        StageStatus::Ok => "✔",
-        StageStatus::Warn => "⚠",
-        StageStatus::Fail => "✖",
-        StageStatus::Skipped => "·",
+        StageStatus::Ok => s.ok,
+        StageStatus::Warn => s.warn,
+        StageStatus::Fail => s.fail,
+        StageStatus::Skipped => s.skipped,
     }
 }
 
 pub fn overall_symbol(status: Overall) -> &'static str {
+    let s = super::symbols();
     match status {
-        Overall::Ok => "✔",
-        Overall::Warn => "⚠",
-        Overall::Fail => "✖",
+        Overall::Ok => s.ok,
+        Overall::Warn => s.warn,
+        Overall::Fail => s.fail,
     }
 }
 
@@ -74,7 +76,7 @@ pub fn report(r: &CheckReport, kb: &Knowledge) -> String {
             entry.id
         );
         for (i, step) in entry.steps.iter().enumerate() {
-            let _ = writeln!(out, "  {}. {}", i + 1, step);
+            let _ = writeln!(out, "  {}. {}", i + 1, r.placeholders.fill(step));
         }
     }
     // Entries named but missing from the catalogue are still worth a pointer.
@@ -89,6 +91,21 @@ pub fn report(r: &CheckReport, kb: &Knowledge) -> String {
 }
 
 /// The last lines of `check --all`: counts and the failing names.
+/// Endpoints that could not be checked because their configuration has problems.
+pub fn not_configured(list: &[crate::config::NotConfigured]) -> String {
+    let mut out = String::new();
+    for n in list {
+        let _ = writeln!(
+            out,
+            "\n{} {}  NOT CONFIGURED: {}",
+            super::symbols().not_configured,
+            n.name,
+            n.reason()
+        );
+    }
+    out
+}
+
 pub fn summary(reports: &[CheckReport]) -> String {
     let count = |o: Overall| reports.iter().filter(|r| r.status == o).count();
     let mut out = format!(

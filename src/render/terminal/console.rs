@@ -18,6 +18,9 @@ pub fn check_outcome(outcome: &check::Outcome, kb: &Knowledge) -> String {
             }
             s + " /endpoints lists them all.\n"
         }
+        check::Outcome::Unusable { name, reason } => format!(
+            "`{name}` is not configured, so it cannot be checked: {reason}. Fix it in medic.toml (`medic config check` lists every problem).\n"
+        ),
         check::Outcome::Report(report) => super::check::report(report, kb),
     }
 }
@@ -39,6 +42,10 @@ pub fn endpoints(lines: &[endpoints::Line]) -> String {
     }
     let mut out = String::new();
     for l in lines {
+        if let Some(why) = &l.not_configured {
+            out.push_str(&format!("{}  not configured: {why}\n", l.name));
+            continue;
+        }
         let last = match &l.last {
             None => "not checked yet".to_string(),
             Some(k) => {

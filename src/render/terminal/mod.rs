@@ -7,8 +7,64 @@ pub mod console;
 
 use std::fmt::Write;
 
+use once_cell::sync::Lazy;
+
 use crate::knowledge::{Entry, Knowledge};
 use crate::matcher::{Diagnosis, Match, Reason, ReasonKind};
+
+/// The status symbols of terminal output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Symbols {
+    pub ok: &'static str,
+    pub warn: &'static str,
+    pub fail: &'static str,
+    pub skipped: &'static str,
+    pub not_configured: &'static str,
+    pub reminder: &'static str,
+}
+
+const UNICODE: Symbols = Symbols {
+    ok: "✔",
+    warn: "⚠",
+    fail: "✖",
+    skipped: "·",
+    not_configured: "?",
+    reminder: "↻",
+};
+
+const ASCII: Symbols = Symbols {
+    ok: "+",
+    warn: "!",
+    fail: "x",
+    skipped: "-",
+    not_configured: "?",
+    reminder: "~",
+};
+
+/// Unicode symbols, or ASCII ones when the locale says the terminal is not UTF-8 (`LC_ALL=C`).
+pub fn symbols() -> Symbols {
+    static CHOSEN: Lazy<Symbols> = Lazy::new(|| symbols_for(|k| std::env::var(k).ok()));
+    *CHOSEN
+}
+
+/// The symbols for a locale read through `env`: the first of `LC_ALL`, `LC_CTYPE`, `LANG` that
+/// is set decides; none set (a bare container, a CI job) keeps Unicode.
+pub fn symbols_for(env: impl Fn(&str) -> Option<String>) -> Symbols {
+    let locale = ["LC_ALL", "LC_CTYPE", "LANG"]
+        .into_iter()
+        .find_map(|k| env(k).filter(|v| !v.trim().is_empty()));
+    match locale {
+        Some(l) => {
+            let l = l.to_ascii_lowercase();
+            if l.contains("utf-8") || l.contains("utf8") {
+                UNICODE
+            } else {
+                ASCII
+            }
+        }
+        None => UNICODE,
+    }
+}
 
 /// "code 429; keyword "rate limit" (you wrote "rate limted")".
 pub fn reasons(reasons: &[Reason]) -> String {
@@ -38,6 +94,7 @@ pub fn entry(out: &mut String, entry: &Entry, kb: &Knowledge) {
     let _ = writeln!(out);
     let _ = writeln!(out, "Steps:");
     for (i, step) in entry.steps.iter().enumerate() {
+        let step = crate::knowledge::placeholders::with_defaults(step);
         let _ = writeln!(out, "  {}. {}", i + 1, step);
     }
     if !entry.related.is_empty() {

@@ -19,6 +19,7 @@ pub mod switch;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -674,4 +675,39 @@ pub fn oauth_token_route(
             }
         }),
     );
+}
+
+/// Runs `medic` in `dir` with a clean environment (no config, knowledge dir, database, token
+/// or example secret from the caller's shell) plus `env`.
+pub fn medic_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_medic"));
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("MEDIC_KNOWLEDGE_DIR")
+        .env_remove("MEDIC_CONFIG")
+        .env_remove("MEDIC_DB")
+        .env_remove("DISCORD_TOKEN")
+        .env_remove("PAYMENTS_TOKEN")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run medic")
+}
+
+/// Runs a blocking `medic` from an async test (the servers need the runtime meanwhile).
+pub async fn medic_async(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let dir = dir.to_path_buf();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        medic_in(&dir, &args, &env)
+    })
+    .await
+    .unwrap()
 }
