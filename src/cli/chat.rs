@@ -35,7 +35,11 @@ pub(super) fn run(_args: Args, config: Option<&Path>, knowledge_dir: Option<&Pat
         }
     };
     let checker = Some(Arc::new(crate::checks::Checker::new(Arc::new(config))));
-    let services = Services::new(matcher, checker);
+    // /ack, /silence, /unsilence act on the database a `watch` or `serve` writes.
+    let db = std::env::var_os("MEDIC_DB")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| crate::store::DEFAULT_PATH.into());
+    let services = Services::new(matcher, checker).with_state_db(db);
     let runtime = super::runtime::runtime(super::runtime::Threads::One)?;
     let stdin = std::io::stdin();
     let prompt = stdin.is_terminal();

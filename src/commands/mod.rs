@@ -28,6 +28,9 @@ pub struct Services {
     pub alerts: Option<crate::alerts::service::Handle>,
     /// What each conversation was last answered, for follow-ups.
     pub conversations: Arc<conversation::Conversations>,
+    /// The state database that `medic chat`'s /ack, /silence and /unsilence act on (the one a
+    /// `watch` or `serve` writes); `None`: those commands are off.
+    pub state_db: Option<std::path::PathBuf>,
 }
 
 impl Services {
@@ -38,7 +41,13 @@ impl Services {
             statuses: Arc::default(),
             alerts: None,
             conversations: Arc::default(),
+            state_db: None,
         }
+    }
+
+    pub fn with_state_db(mut self, db: std::path::PathBuf) -> Services {
+        self.state_db = Some(db);
+        self
     }
 
     pub fn with_alerts(mut self, alerts: Option<crate::alerts::service::Handle>) -> Services {

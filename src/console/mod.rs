@@ -38,6 +38,18 @@ pub fn help_entries() -> Vec<help::CommandHelp> {
             what: "configured endpoints and their last known status",
         },
         help::CommandHelp {
+            usage: "/ack NAME",
+            what: "acknowledges an endpoint's open incident (stops reminders)",
+        },
+        help::CommandHelp {
+            usage: "/silence NAME DURATION [REASON]",
+            what: "holds an endpoint's alerts for a while, e.g. /silence billing 2h deploy",
+        },
+        help::CommandHelp {
+            usage: "/unsilence NAME",
+            what: "lifts a silence",
+        },
+        help::CommandHelp {
             usage: "/help",
             what: "this help",
         },
@@ -263,9 +275,72 @@ pub async fn answer(services: &Services, line: &str) -> Option<String> {
         Some("endpoints") => {
             terminal::console::endpoints(&endpoints::run(services.checker(), &services.statuses))
         }
+        Some(kind @ ("ack" | "silence" | "unsilence")) => alert_command(services, kind, rest).await,
         Some("quit") | Some("exit") => return None,
         Some(other) => terminal::console::unknown_command(&crate::commands::clean_input(other)),
     })
+}
+
+/// `/ack NAME`, `/silence NAME DURATION [REASON]`, `/unsilence NAME`: queued in the state
+/// database for the running `watch`/`serve` (or applied here when none runs), as `medic ack`
+/// and friends do; the author is the OS user.
+async fn alert_command(services: &Services, kind: &str, rest: &str) -> String {
+    use crate::store::model::RequestKind;
+    let mut words = rest.split_whitespace();
+    let name = crate::commands::clean_input(words.next().unwrap_or(""));
+    let usage = match kind {
+        "silence" => "Usage: /silence NAME DURATION [REASON], e.g. /silence billing 2h deploy\n",
+        "ack" => "Usage: /ack NAME\n",
+        _ => "Usage: /unsilence NAME\n",
+    };
+    let (Some(db), Some(checker)) = (services.state_db.clone(), services.checker()) else {
+        return "Alert commands need a state database and a medic.toml with endpoints.\n".into();
+    };
+    if name.is_empty() {
+        return usage.into();
+    }
+    if checker.config().endpoint(&name).is_none() {
+        return format!(
+            "No endpoint named `{}`. /endpoints lists them all.\n",
+            crate::text::truncate_chars(&name, 80)
+        );
+    }
+    let (kind, duration, reason) = match kind {
+        "silence" => {
+            let Some(d) = words
+                .next()
+                .and_then(|w| crate::config::parse_duration(w).ok())
+            else {
+                return usage.into();
+            };
+            if d.is_zero() {
+                return usage.into();
+            }
+            let reason: Vec<&str> = words.collect();
+            (
+                RequestKind::Silence,
+                d,
+                crate::commands::clean_input(&reason.join(" ")),
+            )
+        }
+        "ack" => (RequestKind::Ack, std::time::Duration::ZERO, String::new()),
+        _ => (
+            RequestKind::Unsilence,
+            std::time::Duration::ZERO,
+            String::new(),
+        ),
+    };
+    let author = crate::alerts::requests::os_author();
+    let req = crate::alerts::requests::request(kind, &name, &author, &reason, duration);
+    let config = checker.config().clone();
+    let done =
+        tokio::task::spawn_blocking(move || crate::alerts::requests::submit_to(&db, &config, req))
+            .await;
+    match done {
+        Ok(Ok(r)) => format!("{}\n", r.message),
+        Ok(Err(e)) => format!("Could not do that: {e}\n"),
+        Err(e) => format!("Could not do that: {e}\n"),
+    }
 }
 
 fn write(out: &mut impl Write, text: &str) -> Result<()> {

@@ -411,3 +411,98 @@ fn ascii_symbols_when_the_locale_is_not_utf8() {
     let o = medic_in(dir.path(), &["check", "x"], &[("LC_ALL", "en_US.UTF-8")]);
     assert!(stdout(&o).starts_with("✖ x  "), "{}", stdout(&o));
 }
+
+#[test]
+fn watch_reloads_its_config_on_sighup_and_keeps_the_old_one_when_the_new_is_broken() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let endpoint = |name: &str| {
+        format!("\n[[endpoints]]\nname = \"{name}\"\nurl = \"http://127.0.0.1:{port}/\"\ninterval = \"1s\"\ntimeout = \"500ms\"\n")
+    };
+    let config = dir.path().join("medic.toml");
+    let first = format!("[alerts]\nfailure_threshold = 1\n{}", endpoint("first"));
+    std::fs::write(&config, &first).unwrap();
+    let db = dir.path().join("state.db");
+    let (child, rx) = watch(dir.path(), &db);
+    wait_for(&rx, "DOWN first", Duration::from_secs(20));
+
+    // A broken file is refused: watching goes on with the old one.
+    std::fs::write(&config, format!("{first}\ntimout = \"5s\"\n[alerts\n")).unwrap();
+    let hup = |child: &std::process::Child| {
+        assert!(Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+    };
+    hup(&child);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(child_alive(&child), "a broken reload must not stop watch");
+
+    // A good one adds the new endpoint; the open incident of the first is not re-announced.
+    std::fs::write(&config, format!("{first}{}", endpoint("second"))).unwrap();
+    hup(&child);
+    let seen = wait_for(&rx, "DOWN second", Duration::from_secs(20));
+    assert!(!seen.iter().any(|l| l.contains("DOWN first")), "{seen:#?}");
+    stop(child);
+}
+
+fn child_alive(child: &std::process::Child) -> bool {
+    Path::new(&format!("/proc/{}", child.id())).exists()
+        && !std::fs::read_to_string(format!("/proc/{}/stat", child.id()))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+#[test]
+fn chat_silences_and_unsilences_through_the_state_database() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("medic.toml"),
+        "[[endpoints]]\nname = \"billing\"\nurl = \"http://127.0.0.1:9/\"\ninterval = \"1m\"\n",
+    )
+    .unwrap();
+    let db = dir.path().join("state.db");
+    let chat = |input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_medic"))
+            .current_dir(dir.path())
+            .arg("chat")
+            .env("MEDIC_DB", &db)
+            .env("USER", "dana")
+            .env_remove("MEDIC_CONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let out = chat("/silence billing 2h partner deploy\n/silence nope 1h\n/silence billing\n");
+    assert!(out.contains("silenced `billing` until"), "{out}");
+    assert!(out.contains("by dana (cli): partner deploy"), "{out}");
+    assert!(out.contains("No endpoint named `nope`"), "{out}");
+    assert!(out.contains("Usage: /silence NAME DURATION"), "{out}");
+    let listed = stdout(&medic_in(
+        dir.path(),
+        &["silences", "--db", db.to_str().unwrap()],
+        &[],
+    ));
+    assert!(listed.contains("billing  until"), "{listed}");
+    let out = chat("/unsilence billing\n/ack billing\n");
+    assert!(out.contains("lifted the silence on `billing`"), "{out}");
+    assert!(
+        out.contains("`billing` is not down: nothing to acknowledge"),
+        "{out}"
+    );
+}
