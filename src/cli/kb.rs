@@ -20,10 +20,10 @@ pub enum KbCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Check a directory of entries (default `knowledge/`) and report every problem.
+    /// Check a directory of entries (default: the built-in catalogue) and report every problem.
     Lint {
         /// Your entries, checked as they would load on top of the built-in catalogue.
-        /// Without DIR, `knowledge/` is checked as the built-in catalogue itself.
+        /// Without DIR, the catalogue built into this binary is checked.
         #[arg(value_name = "DIR")]
         dir: Option<PathBuf>,
         /// Check DIR as a whole catalogue on its own (no built-ins; files named `<id>.toml`).
@@ -41,19 +41,38 @@ pub enum KbCommand {
 pub(super) fn run(cmd: KbCommand, knowledge_dir: Option<&Path>) -> Result<()> {
     match cmd {
         KbCommand::Lint { dir, standalone } => {
-            let standalone = standalone || dir.is_none();
-            let dir = dir.unwrap_or_else(|| PathBuf::from("knowledge"));
+            let Some(dir) = dir else {
+                // The catalogue this binary carries, whatever the current directory holds.
+                let kb = Knowledge::builtin()?;
+                return super::print(&format!(
+                    "built-in catalogue: {} entries, no problems\n",
+                    kb.len()
+                ));
+            };
             let problems = if standalone {
                 knowledge::lint_catalogue(&dir)
             } else {
                 knowledge::lint_dir(&dir)
             };
-            if problems.is_empty() {
-                let n = knowledge::read_dir(&dir).map(|f| f.len()).unwrap_or(0);
-                super::print(&format!("{}: {n} entries, no problems\n", dir.display()))
-            } else {
-                Err(Error::Knowledge(LoadErrors(problems)))
+            if !problems.is_empty() {
+                return Err(Error::Knowledge(LoadErrors(problems)));
             }
+            let warnings = match standalone {
+                true => Vec::new(),
+                false => knowledge::replacement_warnings(&dir),
+            };
+            for w in &warnings {
+                eprintln!("medic: warning: {w}");
+            }
+            let n = knowledge::read_dir(&dir).map(|f| f.len()).unwrap_or(0);
+            let note = match warnings.len() {
+                0 => String::new(),
+                n => format!(" ({n} warning(s) on stderr)"),
+            };
+            super::print(&format!(
+                "{}: {n} entries, no problems{note}\n",
+                dir.display()
+            ))
         }
         KbCommand::List => {
             let kb = Knowledge::load(knowledge_dir)?;

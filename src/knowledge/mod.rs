@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use parse::parse_entry;
+pub use parse::{parse_entry, CATEGORIES};
 
 mod builtin {
     include!(concat!(env!("OUT_DIR"), "/builtin_knowledge.rs"));
@@ -110,7 +110,25 @@ impl Knowledge {
                 for (rel, line) in &parsed.related_lines {
                     related_lines.insert((id.clone(), rel.clone()), *line);
                 }
-                let entry = Arc::new(parsed.entry);
+                let mut entry = parsed.entry;
+                if let Some((base_id, line)) = &parsed.extends {
+                    // Only what earlier layers (the built-ins, for a user's directory) define.
+                    match by_id.get(base_id) {
+                        Some(&i) => entry = merged(&entries[i], entry),
+                        None => {
+                            errors.push(LoadError {
+                                file: file.name.clone(),
+                                line: *line,
+                                column: None,
+                                message: format!(
+                                    "`extends` names `{base_id}`, which no earlier catalogue defines"
+                                ),
+                            });
+                            continue;
+                        }
+                    }
+                }
+                let entry = Arc::new(entry);
                 match by_id.get(&id) {
                     Some(&i) => entries[i] = entry,
                     None => {
@@ -158,6 +176,112 @@ impl Knowledge {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+}
+
+/// `extension` on top of `base`: fields it leaves out (empty) come from `base`; codes,
+/// keywords and related ids are added to `base`'s.
+fn merged(base: &Entry, extension: Entry) -> Entry {
+    let or = |mine: String, theirs: &String| {
+        if mine.is_empty() {
+            theirs.clone()
+        } else {
+            mine
+        }
+    };
+    let union = |theirs: &[String], mine: Vec<String>| {
+        let mut out = theirs.to_vec();
+        for m in mine {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(&m)) {
+                out.push(m);
+            }
+        }
+        out
+    };
+    Entry {
+        title: or(extension.title, &base.title),
+        summary: or(extension.summary, &base.summary),
+        steps: if extension.steps.is_empty() {
+            base.steps.clone()
+        } else {
+            extension.steps
+        },
+        category: extension.category.or_else(|| base.category.clone()),
+        codes: union(&base.codes, extension.codes),
+        keywords: union(&base.keywords, extension.keywords),
+        related: union(&base.related, extension.related)
+            .into_iter()
+            .filter(|r| *r != extension.id)
+            .collect(),
+        id: extension.id,
+        source: extension.source,
+    }
+}
+
+/// What a user's entry that replaces a built-in one (same id, no `extends`) takes away from
+/// it: a replacement without `codes` no longer answers `diagnose 429`. One warning per such
+/// entry, `file:line: …`; empty when nothing is lost.
+pub fn replacement_warnings(dir: &Path) -> Vec<LoadError> {
+    let Ok(files) = read_dir(dir) else {
+        return Vec::new();
+    };
+    let Ok(builtin) = Knowledge::builtin() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for file in &files {
+        let Ok(parsed) = parse_entry(&file.name, &file.text) else {
+            continue;
+        };
+        let Some(base) = builtin
+            .get(&parsed.entry.id)
+            .filter(|_| parsed.extends.is_none())
+        else {
+            continue;
+        };
+        let lost = |theirs: &[String], mine: &[String]| -> Vec<String> {
+            theirs
+                .iter()
+                .filter(|t| !mine.iter().any(|m| m.eq_ignore_ascii_case(t)))
+                .cloned()
+                .collect()
+        };
+        let codes = lost(&base.codes, &parsed.entry.codes);
+        let keywords = lost(&base.keywords, &parsed.entry.keywords);
+        if codes.is_empty() && keywords.is_empty() {
+            continue;
+        }
+        let mut what = Vec::new();
+        if !codes.is_empty() {
+            what.push(format!("{} code(s) ({})", codes.len(), shortlist(&codes)));
+        }
+        if !keywords.is_empty() {
+            what.push(format!(
+                "{} keyword(s) ({})",
+                keywords.len(),
+                shortlist(&keywords)
+            ));
+        }
+        out.push(LoadError {
+            file: file.name.clone(),
+            line: parsed.id_line,
+            column: None,
+            message: format!(
+                "replaces the built-in `{}` and drops its {}; write `extends = \"{}\"` to add to it instead",
+                base.id,
+                what.join(" and "),
+                base.id
+            ),
+        });
+    }
+    out
+}
+
+fn shortlist(items: &[String]) -> String {
+    let mut s: Vec<&str> = items.iter().take(4).map(String::as_str).collect();
+    if items.len() > 4 {
+        s.push("…");
+    }
+    s.join(", ")
 }
 
 /// The embedded files, in file-name order.

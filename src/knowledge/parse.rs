@@ -9,24 +9,56 @@ use super::{Entry, LoadError};
 #[serde(deny_unknown_fields)]
 struct RawEntry {
     id: Spanned<String>,
-    title: Spanned<String>,
     #[serde(default)]
-    category: Option<String>,
-    summary: Spanned<String>,
+    extends: Option<Spanned<String>>,
+    title: Option<Spanned<String>>,
+    #[serde(default)]
+    category: Option<Spanned<String>>,
+    summary: Option<Spanned<String>>,
     #[serde(default)]
     codes: Vec<Spanned<String>>,
     #[serde(default)]
     keywords: Vec<Spanned<String>>,
-    steps: Spanned<Vec<Spanned<String>>>,
+    steps: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     related: Vec<Spanned<String>>,
 }
+
+/// The keys an entry may have, for the message about one it may not.
+const FIELDS: &[&str] = &[
+    "id", "extends", "title", "category", "summary", "codes", "keywords", "steps", "related",
+];
+/// The keys that hold a list of text; the others hold text.
+const LIST_FIELDS: &[&str] = &["codes", "keywords", "steps", "related"];
+
+/// The categories an entry may be filed under (docs/knowledge-format.md).
+pub const CATEGORIES: &[&str] = &[
+    "api",
+    "auth",
+    "data",
+    "database",
+    "dns",
+    "email",
+    "general",
+    "grpc",
+    "http",
+    "messaging",
+    "network",
+    "queue",
+    "quota",
+    "storage",
+    "tls",
+    "webhook",
+];
 
 /// A parsed entry plus the lines the catalogue needs for later cross-file errors.
 pub struct Parsed {
     pub entry: Entry,
     pub id_line: Option<usize>,
     pub related_lines: Vec<(String, Option<usize>)>,
+    /// `extends = "ID"` and its line: fields this file leaves out (title, summary, steps,
+    /// category: left empty in `entry`) come from that entry, lists are added to its lists.
+    pub extends: Option<(String, Option<usize>)>,
 }
 
 const MAX_TITLE: usize = 200;
@@ -59,6 +91,11 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
         message,
     };
     let raw: RawEntry = toml::from_str(text).map_err(|e| {
+        // Every key of the file checked at once; serde's own message when that finds nothing.
+        let shape = shape_errors(file, text);
+        if !shape.is_empty() {
+            return shape;
+        }
         // toml's message repeats the offending source line; the first line is the reason.
         let message = e.message().lines().next().unwrap_or("invalid TOML").trim();
         // A missing field has no line of its own (toml points at the whole document).
@@ -82,23 +119,88 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
             ),
         ));
     }
-    let title = raw.title.get_ref().trim().to_string();
-    if title.is_empty() {
-        errors.push(err(at(raw.title.span()), "`title` is empty".into()));
-    } else if title.chars().count() > MAX_TITLE {
-        errors.push(err(
-            at(raw.title.span()),
-            format!("`title` is longer than {MAX_TITLE} characters"),
-        ));
+    let extends = raw
+        .extends
+        .as_ref()
+        .map(|x| (x.get_ref().trim().to_string(), at(x.span())));
+    if let Some((base, line)) = &extends {
+        if !valid_id(base) {
+            errors.push(err(
+                *line,
+                format!("`extends` must name an entry id (got {base:?})"),
+            ));
+        }
     }
-    let summary = raw.summary.get_ref().trim().to_string();
-    if summary.is_empty() {
-        errors.push(err(at(raw.summary.span()), "`summary` is empty".into()));
+    // Without `extends` an entry stands alone and needs every required field.
+    if extends.is_none() {
+        for (field, given) in [
+            ("title", raw.title.is_some()),
+            ("summary", raw.summary.is_some()),
+            ("steps", raw.steps.is_some()),
+        ] {
+            if !given {
+                errors.push(err(
+                    None,
+                    format!("missing field `{field}` (or `extends = \"ID\"` to take it from that entry)"),
+                ));
+            }
+        }
     }
-    let steps_span = raw.steps.span();
+    let title = raw
+        .title
+        .as_ref()
+        .map_or(String::new(), |t| t.get_ref().trim().to_string());
+    if let Some(t) = &raw.title {
+        if title.is_empty() {
+            errors.push(err(at(t.span()), "`title` is empty".into()));
+        } else if title.chars().count() > MAX_TITLE {
+            errors.push(err(
+                at(t.span()),
+                format!("`title` is longer than {MAX_TITLE} characters"),
+            ));
+        }
+    }
+    let summary = raw
+        .summary
+        .as_ref()
+        .map_or(String::new(), |s| s.get_ref().trim().to_string());
+    if let Some(s) = &raw.summary {
+        if summary.is_empty() {
+            errors.push(err(at(s.span()), "`summary` is empty".into()));
+        }
+    }
+    let category = match &raw.category {
+        Some(c) => {
+            let name = c.get_ref().trim().to_string();
+            if !name.is_empty() && !CATEGORIES.contains(&name.as_str()) {
+                let near = CATEGORIES
+                    .iter()
+                    .map(|k| (strsim::damerau_levenshtein(&name.to_lowercase(), k), *k))
+                    .filter(|(d, _)| *d <= 2)
+                    .min();
+                let hint = match near {
+                    Some((_, k)) => format!("did you mean `{k}`? "),
+                    None => String::new(),
+                };
+                errors.push(err(
+                    at(c.span()),
+                    format!(
+                        "`category` {:?} is not one of the categories; {hint}(one of {})",
+                        crate::text::truncate_chars(&name, 40),
+                        CATEGORIES.join(", ")
+                    ),
+                ));
+            }
+            Some(name).filter(|n| !n.is_empty())
+        }
+        None => None,
+    };
+    let steps_given = raw.steps.is_some();
+    let steps_span = raw.steps.as_ref().map_or(0..0, Spanned::span);
     let steps: Vec<String> = raw
         .steps
-        .into_inner()
+        .map(Spanned::into_inner)
+        .unwrap_or_default()
         .into_iter()
         .filter_map(|s| {
             let line = at(s.span());
@@ -117,7 +219,7 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
             }
         })
         .collect();
-    if steps.is_empty() && errors.iter().all(|e| e.message != "a step is empty") {
+    if steps_given && steps.is_empty() && errors.iter().all(|e| e.message != "a step is empty") {
         errors.push(err(
             at(steps_span),
             "`steps` is empty: an entry needs at least one step".into(),
@@ -149,10 +251,7 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
         entry: Entry {
             id,
             title,
-            category: raw
-                .category
-                .map(|c| c.trim().to_string())
-                .filter(|c| !c.is_empty()),
+            category,
             summary,
             codes: codes.into_iter().map(|(c, _)| c).collect(),
             keywords: keywords.into_iter().map(|(k, _)| k).collect(),
@@ -162,5 +261,53 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
         },
         id_line,
         related_lines: related,
+        extends,
     })
+}
+
+/// Every key of the file that is unknown (with the nearest known one) or holds the wrong kind
+/// of value, at its line: serde alone stops at the first.
+fn shape_errors(file: &str, text: &str) -> Vec<LoadError> {
+    use toml::de::{DeTable, DeValue};
+    let Ok(doc) = DeTable::parse(text) else {
+        return Vec::new();
+    };
+    let at = |span: std::ops::Range<usize>| Some(line_of(text, span.start));
+    let mut out = Vec::new();
+    for (key, value) in doc.get_ref().iter() {
+        let name: &str = key.get_ref();
+        let line = at(key.span());
+        let message = if !FIELDS.contains(&name) {
+            let near = FIELDS
+                .iter()
+                .map(|f| (strsim::damerau_levenshtein(name, f), *f))
+                .filter(|(d, _)| *d <= 2)
+                .min();
+            let shown = crate::text::truncate_chars(name, 40);
+            match near {
+                Some((_, f)) => format!("unknown field `{shown}`; did you mean `{f}`?"),
+                None => format!(
+                    "unknown field `{shown}`; expected one of {}",
+                    FIELDS.join(", ")
+                ),
+            }
+        } else if LIST_FIELDS.contains(&name) {
+            match value.get_ref() {
+                DeValue::Array(items) if items.iter().all(|i| i.get_ref().is_str()) => continue,
+                DeValue::Array(_) => format!("`{name}`: every item must be text in quotes"),
+                _ => format!("`{name}`: expected a list of text, like [\"…\"]"),
+            }
+        } else if value.get_ref().is_str() {
+            continue;
+        } else {
+            format!("`{name}`: expected text in quotes")
+        };
+        out.push(LoadError {
+            file: file.to_string(),
+            line,
+            column: None,
+            message,
+        });
+    }
+    out
 }

@@ -402,25 +402,11 @@ fn chat_starts_on_a_broken_config_with_one_warning() {
         "[[endpoints]]\nname = \"payments-api\"\nurl = \"https://127.0.0.1:9/health\"\nauth = { kind = \"bearer\", token_env = \"PAYMENTS_TOKEN\" }\ntimeuot = \"5s\"\n",
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_medic"))
-        .current_dir(dir.path())
-        .args(["chat"])
-        .env_remove("MEDIC_KNOWLEDGE_DIR")
-        .env_remove("MEDIC_CONFIG")
-        .env_remove("PAYMENTS_TOKEN")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"/help\nwhat does 422 mean\n/check payments-api\nlunch?\n")
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = support::chat_in(
+        dir.path(),
+        "/help\nwhat does 422 mean\n/check payments-api\nlunch?\n",
+        &[],
+    );
     let (out, err) = (stdout(&o), stderr(&o));
     assert!(out.contains("/endpoints"), "help is answered: {out}");
     assert!(out.contains("[http-422]"), "{out}");

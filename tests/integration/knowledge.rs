@@ -455,10 +455,11 @@ fn broken_entries_are_reported_with_file_and_line() {
         problems
             .iter()
             // No line: a missing field has none of its own.
-            .any(|p| p.contains("f-missing.toml: invalid entry: missing field")),
+            .any(|p| p.contains("f-missing.toml: missing field `summary`")),
         "{problems:#?}"
     );
-    assert_eq!(problems.len(), 6, "{problems:#?}");
+    // Both missing fields of f-missing.toml are reported, not just the first.
+    assert_eq!(problems.len(), 7, "{problems:#?}");
     // Loading refuses the directory as a whole.
     assert!(Knowledge::load(Some(dir.path())).is_err());
 }
@@ -526,5 +527,141 @@ fn windows_line_endings_and_a_byte_order_mark_load_with_correct_lines() {
             .iter()
             .any(|p| p.contains("partner-sftp-drop.toml:8: ") && p.contains("colour")),
         "{problems:#?}"
+    );
+}
+
+#[test]
+fn an_entry_that_extends_a_built_in_adds_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "http-429.toml",
+        "id = \"http-429\"\nextends = \"http-429\"\nkeywords = [\"acme bulk quota\"]\nsteps = [\"Acme: open a ticket with the `X-Acme-Trace` id before raising the limit.\"]\n",
+    );
+    let kb = Knowledge::load(Some(dir.path())).unwrap();
+    let e = kb.get("http-429").unwrap();
+    let builtin = Knowledge::builtin().unwrap();
+    let base = builtin.get("http-429").unwrap();
+    assert_eq!(e.title, base.title, "title taken from the built-in");
+    assert!(
+        e.codes.iter().any(|c| c == "429"),
+        "codes kept: {:?}",
+        e.codes
+    );
+    assert!(e.keywords.iter().any(|k| k == "acme bulk quota"));
+    assert!(e.keywords.len() == base.keywords.len() + 1);
+    assert_eq!(e.steps.len(), 1, "steps given replace the built-in's");
+    let m = Matcher::new(Arc::new(kb));
+    assert_eq!(top_ids(&m, "HTTP 429", 1), ["http-429"]);
+    assert_eq!(
+        top_ids(&m, "hit the acme bulk quota again", 1),
+        ["http-429"]
+    );
+    assert!(knowledge::replacement_warnings(dir.path()).is_empty());
+
+    // `extends` of an id nobody defines is an error at its line.
+    write(
+        dir.path(),
+        "http-429.toml",
+        "id = \"acme-429\"\nextends = \"acme-base\"\n",
+    );
+    let problems: Vec<String> = knowledge::lint_dir(dir.path())
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("http-429.toml:2: `extends` names `acme-base`")),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn a_replacement_that_drops_codes_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "http-429.toml",
+        "id = \"http-429\"\ntitle = \"Rate limited by Acme\"\nsummary = \"Acme throttles bulk syncs.\"\nsteps = [\"Slow the sync down.\"]\n",
+    );
+    assert!(knowledge::lint_dir(dir.path()).is_empty());
+    let warnings: Vec<String> = knowledge::replacement_warnings(dir.path())
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].contains("http-429.toml:1: replaces the built-in `http-429` and drops its")
+            && warnings[0].contains("429")
+            && warnings[0].contains("extends = \"http-429\""),
+        "{warnings:#?}"
+    );
+}
+
+#[test]
+fn every_problem_of_an_entry_file_at_once_and_categories_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "acme.toml",
+        "id = \"acme\"\ntitel = \"Acme\"\nsummary = 42\ncodes = \"ACME-1\"\nsteps = [\"x\"]\n",
+    );
+    let problems: Vec<String> = knowledge::lint_dir(dir.path())
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+    assert!(problems
+        .iter()
+        .any(|p| p.contains("acme.toml:2: unknown field `titel`; did you mean `title`?")));
+    assert!(problems
+        .iter()
+        .any(|p| p.contains("acme.toml:3: `summary`: expected text")));
+    assert!(problems
+        .iter()
+        .any(|p| p.contains("acme.toml:4: `codes`: expected a list")));
+
+    write(
+        dir.path(),
+        "acme.toml",
+        "id = \"acme\"\ntitle = \"Acme\"\ncategory = \"integrationz\"\nsummary = \"s\"\nsteps = [\"x\"]\n",
+    );
+    let problems: Vec<String> = knowledge::lint_dir(dir.path())
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p
+                .contains("acme.toml:3: `category` \"integrationz\" is not one of the categories")),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn kb_lint_without_a_directory_checks_the_embedded_catalogue() {
+    let dir = tempfile::tempdir().unwrap();
+    // A `knowledge/` in the current directory is not what the binary carries.
+    std::fs::create_dir(dir.path().join("knowledge")).unwrap();
+    std::fs::write(dir.path().join("knowledge/broken.toml"), "nonsense").unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_medic"))
+        .current_dir(dir.path())
+        .args(["kb", "lint"])
+        .env_remove("MEDIC_KNOWLEDGE_DIR")
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    let n = Knowledge::builtin().unwrap().len();
+    assert_eq!(
+        out,
+        format!("built-in catalogue: {n} entries, no problems\n")
     );
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{medic_async, medic_in, HttpServer, Reply};
+use crate::support::{chat_in, medic_async, medic_in, HttpServer, Reply};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -30,26 +30,7 @@ fn the_readme_setup_works_from_a_temp_dir() {
     )
     .unwrap();
     std::fs::copy(repo_file(".env.example"), dir.path().join(".env")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_medic"))
-        .current_dir(dir.path())
-        .arg("chat")
-        .env_remove("MEDIC_CONFIG")
-        .env_remove("MEDIC_KNOWLEDGE_DIR")
-        .env_remove("PAYMENTS_TOKEN")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"/help\n/endpoints\n/check payments-api\n")
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = chat_in(dir.path(), "/help\n/endpoints\n/check payments-api\n", &[]);
     let out = stdout(&o);
     assert!(out.contains("/endpoints"), "{out}");
     // The example's endpoints need secrets .env leaves empty: listed as not configured, with
@@ -465,29 +446,8 @@ fn chat_silences_and_unsilences_through_the_state_database() {
     )
     .unwrap();
     let db = dir.path().join("state.db");
-    let chat = |input: &str| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_medic"))
-            .current_dir(dir.path())
-            .arg("chat")
-            .env("MEDIC_DB", &db)
-            .env("USER", "dana")
-            .env_remove("MEDIC_CONFIG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let o = child.wait_with_output().unwrap();
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        stdout(&o)
-    };
+    let env = [("MEDIC_DB", db.as_os_str()), ("USER", "dana".as_ref())];
+    let chat = |input: &str| stdout(&chat_in(dir.path(), input, &env));
     let out = chat("/silence billing 2h partner deploy\n/silence nope 1h\n/silence billing\n");
     assert!(out.contains("silenced `billing` until"), "{out}");
     assert!(out.contains("by dana (cli): partner deploy"), "{out}");

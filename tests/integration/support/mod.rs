@@ -711,3 +711,38 @@ pub async fn medic_async(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Out
     .await
     .unwrap()
 }
+
+/// Runs `medic chat` in `dir` on `input` (clean environment as [`medic_in`], plus `env`); the
+/// chat must exit 0.
+pub fn chat_in(dir: &Path, input: &str, env: &[(&str, &std::ffi::OsStr)]) -> Output {
+    use std::io::Write;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_medic"));
+    cmd.current_dir(dir)
+        .arg("chat")
+        .env_remove("MEDIC_KNOWLEDGE_DIR")
+        .env_remove("MEDIC_CONFIG")
+        .env_remove("MEDIC_DB")
+        .env_remove("DISCORD_TOKEN")
+        .env_remove("PAYMENTS_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("run medic chat");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
