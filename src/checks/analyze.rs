@@ -475,6 +475,18 @@ fn snippet(body: &[u8], redactor: &Redactor) -> String {
     redactor.excerpt(&String::from_utf8_lossy(head), SNIPPET_CHARS)
 }
 
+/// The body's first non-empty line, masked, for the report: an error body's first line
+/// ("no healthy upstream", "<title>Sign in</title>") is often the whole explanation.
+pub(crate) fn first_line(body: &[u8], redactor: &Redactor) -> Option<String> {
+    let head = &body[..body.len().min(SNIPPET_SCAN)];
+    let text = String::from_utf8_lossy(head);
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    Some(redactor.excerpt(line, FIRST_LINE_CHARS))
+}
+
+/// How much of a body's first line the report quotes.
+const FIRST_LINE_CHARS: usize = 120;
+
 /// The format stage. Body text is masked with `redactor` before it is quoted.
 pub(crate) fn format(ep: &Endpoint, resp: &Response, redactor: &Redactor) -> Verdict {
     let raw = resp.header("content-type");
@@ -500,6 +512,23 @@ pub(crate) fn format(ep: &Endpoint, resp: &Response, redactor: &Redactor) -> Ver
         .is_some_and(|g| g == "application/json" || g.ends_with("+json"));
     let mut checked = vec![format!("Content-Type {got_shown}")];
     if ep.expect_json || declares_json {
+        // A login page or a proxy's error page is not broken JSON: it is the wrong kind of
+        // answer, and the content-type entry explains why one arrives.
+        let html = got.as_deref() == Some("text/html")
+            || resp
+                .body
+                .iter()
+                .find(|b| !b.is_ascii_whitespace())
+                .is_some_and(|&b| b == b'<');
+        if html {
+            return Verdict::Fail(Failure::new(
+                format!(
+                    "expected JSON, got HTML (Content-Type {got_shown}; body starts `{}`)",
+                    snippet(&resp.body, redactor)
+                ),
+                Some(entries::CONTENT_TYPE_MISMATCH),
+            ));
+        }
         if resp.truncated {
             return Verdict::Fail(Failure::new(
                 format!(

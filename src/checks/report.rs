@@ -133,6 +133,9 @@ pub struct Facts {
     pub body_truncated: bool,
     /// `Location` of a redirect that was reported, not followed (redacted).
     pub redirect_to: Option<String>,
+    /// First line of the body of an answer with an unexpected status (masked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_first_line: Option<String>,
     #[serde(skip_serializing_if = "RateLimitFacts::is_empty")]
     pub rate_limit: RateLimitFacts,
 }
@@ -183,6 +186,65 @@ impl CheckReport {
             out.push((s.clone(), entry.clone()));
         }
         out
+    }
+
+    /// The situation a warning or failure is, in a few words, where the entry's title alone
+    /// would overstate it ("TLS certificate expired" for one that expires in 4 days) or say
+    /// less than the check saw (the Retry-After of a 503).
+    pub fn headline(&self, s: &StageResult) -> Option<String> {
+        let f = &self.facts;
+        let rl = &f.rate_limit;
+        let days = |n: i64| {
+            if n.abs() == 1 {
+                "1 day".to_string()
+            } else {
+                format!("{} days", n.abs())
+            }
+        };
+        let resets = rl
+            .reset
+            .map(|r| {
+                format!(
+                    ", resets in {}",
+                    humantime::format_duration(std::time::Duration::from_secs(r))
+                )
+            })
+            .unwrap_or_default();
+        let retry = rl
+            .retry_after
+            .map(|r| format!(", Retry-After {r} s"))
+            .unwrap_or_default();
+        match (s.stage, s.status) {
+            (Stage::Tls, StageStatus::Warn) => f
+                .cert_days_left
+                .filter(|d| *d >= 0)
+                .map(|d| format!("certificate expires in {} (warning)", days(d))),
+            (Stage::Tls, StageStatus::Fail) => f
+                .cert_days_left
+                .filter(|d| *d < 0)
+                .map(|d| format!("certificate expired {} ago", days(d))),
+            (Stage::RateLimit, StageStatus::Warn) => match (rl.remaining, rl.limit) {
+                (Some(r), Some(l)) => Some(format!("quota low: {r} of {l} left{resets}")),
+                _ => None,
+            },
+            (Stage::RateLimit, StageStatus::Fail) => {
+                let what = if s.entry.as_deref() == Some(super::entries::API_QUOTA_EXCEEDED) {
+                    "quota exceeded"
+                } else {
+                    "rate limited (429)"
+                };
+                Some(format!("{what}{retry}{resets}"))
+            }
+            (Stage::Format, StageStatus::Fail)
+                if s.detail.starts_with("expected JSON, got HTML") =>
+            {
+                Some("HTML where JSON was expected".into())
+            }
+            (Stage::Http, StageStatus::Fail) => f
+                .status_code
+                .map(|c| format!("{}{retry}", super::http::status_text(c))),
+            _ => None,
+        }
     }
 
     /// Recomputes [`CheckReport::status`] from the stages.

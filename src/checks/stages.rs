@@ -333,6 +333,9 @@ impl Checker {
         // 401/403 and 429 are the credentials and rate-limit stages' to explain.
         let auth_status = matches!(status, 401 | 403) && !expected;
         let limited = status == 429 && !expected;
+        if !expected {
+            pass.run.facts.body_first_line = analyze::first_line(&resp.body, &pass.redactor);
+        }
         if !expected && !auth_status && !limited {
             pass.run.fail::<()>(
                 Stage::Http,

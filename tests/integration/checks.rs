@@ -334,6 +334,12 @@ async fn rate_limits_are_read_from_every_header_family() {
         rl.retry_after.is_some_and(|s| (100..=121).contains(&s)),
         "{rl:?}"
     );
+    let text = medic::render::terminal::check::report(&r, &Knowledge::builtin().unwrap());
+    assert!(
+        text.contains("rate limit — quota low: 42 of 1000 left, resets in 1m → "),
+        "{text}"
+    );
+    assert!(text.contains("seen: Retry-After"), "{text}");
 
     // A daily quota running out is a quota problem.
     s.route(
@@ -375,8 +381,19 @@ async fn format_stage_names_content_type_json_and_schema_problems() {
         Some("content-type-mismatch"),
     );
     assert!(detail(&r, Stage::Format).contains("text/html"), "{r:#?}");
+    // HTML where JSON was expected is the wrong kind of answer, not broken JSON.
     let r = check_one(&endpoint(&s.url("/html"), "expect_json = true"), &[]).await;
-    expect(&r, Stage::Format, StageStatus::Fail, Some("malformed-json"));
+    expect(
+        &r,
+        Stage::Format,
+        StageStatus::Fail,
+        Some("content-type-mismatch"),
+    );
+    let text = medic::render::terminal::check::report(&r, &Knowledge::builtin().unwrap());
+    assert!(
+        text.contains("format — HTML where JSON was expected → "),
+        "{text}"
+    );
     let r = check_one(&endpoint(&s.url("/broken"), ""), &[]).await;
     expect(&r, Stage::Format, StageStatus::Fail, Some("malformed-json"));
     let r = check_one(
@@ -701,6 +718,12 @@ async fn tls_certificate_near_expiry_warns_by_the_injected_clock() {
     );
     assert_eq!(r.facts.cert_days_left, Some(5));
     assert_eq!(r.status, Overall::Warn);
+    // The headline says what is true: it expires soon, it has not expired.
+    let text = medic::render::terminal::check::report(&r, &Knowledge::builtin().unwrap());
+    assert!(
+        text.contains("TLS — certificate expires in 5 days (warning) → "),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -2264,5 +2287,30 @@ async fn redirect_loops_and_oversized_headers_are_named() {
     assert!(
         d.contains("response headers") && d.contains("larger than"),
         "{d}"
+    );
+}
+
+#[tokio::test]
+async fn a_503_report_shows_what_it_saw_and_commands_for_this_endpoint() {
+    let s = HttpServer::start().await;
+    s.route(
+        "/down",
+        Reply::body(503, "text/plain", b"no healthy upstream\nmore".to_vec())
+            .with_header("retry-after", "120"),
+    );
+    let r = check_one(&endpoint(&s.url("/down"), ""), &[]).await;
+    expect(&r, Stage::Http, StageStatus::Fail, Some("http-503"));
+    let text = medic::render::terminal::check::report(&r, &Knowledge::builtin().unwrap());
+    assert!(
+        text.contains("seen: Retry-After 120 s; body starts \"no healthy upstream\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("HTTP — 503 Service Unavailable, Retry-After 120 s → "),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("`curl -sS -i {}`", s.url("/down"))),
+        "{text}"
     );
 }

@@ -523,8 +523,11 @@ pub fn check_report(report: &CheckReport, kb: &Knowledge) -> Reply {
             let step = report.placeholders.fill(step);
             steps.push_str(&format!("{}. {}\n", i + 1, step.trim()));
         }
+        let situation = report
+            .headline(stage)
+            .unwrap_or_else(|| "failed/warned".to_string());
         fields.push((
-            format!("{} failed/warned → {}", stage.stage.label(), entry.title),
+            format!("{} {situation} → {}", stage.stage.label(), entry.title),
             steps,
         ));
     }

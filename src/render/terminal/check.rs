@@ -64,15 +64,24 @@ pub fn report(r: &CheckReport, kb: &Knowledge) -> String {
     for s in &r.stages {
         let _ = writeln!(out, "  {}", stage_line(s));
     }
+    let seen = observed(r);
+    if !seen.is_empty() && r.status != Overall::Ok {
+        let _ = writeln!(out, "  seen: {}", seen.join("; "));
+    }
     let guidance = r.guidance(kb);
     for (stage, entry) in guidance {
         let _ = writeln!(out);
+        // The situation first, then the entry that explains it.
+        let title = match r.headline(&stage) {
+            Some(h) => format!("{h} → {}", entry.title),
+            None => entry.title.clone(),
+        };
         let _ = writeln!(
             out,
             "{} {} — {}  [{}]",
             stage_symbol(stage.status),
             stage.stage.label(),
-            entry.title,
+            title,
             entry.id
         );
         for (i, step) in entry.steps.iter().enumerate() {
@@ -86,6 +95,35 @@ pub fn report(r: &CheckReport, kb: &Knowledge) -> String {
                 let _ = writeln!(out, "\n(see knowledge entry `{id}`)");
             }
         }
+    }
+    out
+}
+
+/// What the check saw that the steps may need: Retry-After, rate-limit figures, certificate
+/// dates, the first line of an error body.
+pub fn observed(r: &CheckReport) -> Vec<String> {
+    let f = &r.facts;
+    let rl = &f.rate_limit;
+    let mut out = Vec::new();
+    if let Some(s) = rl.retry_after {
+        out.push(format!("Retry-After {s} s"));
+    }
+    match (rl.remaining, rl.limit) {
+        (Some(rem), Some(l)) => out.push(format!("{rem} of {l} requests left")),
+        (Some(rem), None) => out.push(format!("{rem} requests left")),
+        _ => {}
+    }
+    if let Some(s) = rl.reset {
+        out.push(format!("window resets in {s} s"));
+    }
+    if let (Some(t), Some(d)) = (f.cert_not_after, f.cert_days_left) {
+        out.push(format!(
+            "certificate valid until {} ({d} days)",
+            crate::checks::format_time(t)
+        ));
+    }
+    if let Some(line) = &f.body_first_line {
+        out.push(format!("body starts \"{line}\""));
     }
     out
 }
