@@ -193,16 +193,22 @@ impl Checker {
 
     /// Checks every configured endpoint, at most `concurrency` at once, in configuration order.
     pub async fn check_all(&self) -> Vec<CheckReport> {
-        // By index: a closure over `&Endpoint` would make the future not `Send` (rust#89976).
-        // Unordered, so one slow endpoint does not hold back the start of the others.
-        let mut done: Vec<(usize, CheckReport)> =
-            futures::stream::iter(0..self.config.endpoints.len())
-                .map(|i| async move { (i, self.check_endpoint(&self.config.endpoints[i]).await) })
-                .buffer_unordered(self.concurrency)
-                .collect()
-                .await;
+        let mut done: Vec<(usize, CheckReport)> = self.check_all_as_done().collect().await;
         done.sort_by_key(|(i, _)| *i);
         done.into_iter().map(|(_, r)| r).collect()
+    }
+
+    /// Every configured endpoint's report as soon as it is done (with its index in the
+    /// configuration), at most `concurrency` checks at once: `check --all` prints each line as
+    /// it comes instead of waiting for the slowest endpoint.
+    pub fn check_all_as_done(
+        &self,
+    ) -> impl futures::Stream<Item = (usize, CheckReport)> + Send + '_ {
+        // By index: a closure over `&Endpoint` would make the future not `Send` (rust#89976).
+        // Unordered, so one slow endpoint does not hold back the start of the others.
+        futures::stream::iter(0..self.config.endpoints.len())
+            .map(move |i| async move { (i, self.check_endpoint(&self.config.endpoints[i]).await) })
+            .buffer_unordered(self.concurrency)
     }
 
     /// Checks one endpoint; never fails: every problem is a stage of the report.

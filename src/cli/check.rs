@@ -66,7 +66,10 @@ pub(super) fn run(
                         .unwrap_or_else(|| super::config::DEFAULT_CONFIG.into())
                 )));
             }
-            Ok(checker.check_all().await)
+            if args.json {
+                return Ok(checker.check_all().await);
+            }
+            Ok(stream_all(&checker).await)
         } else {
             let target = target.unwrap_or_default();
             if adhoc {
@@ -114,8 +117,13 @@ pub(super) fn run(
             Knowledge::load(knowledge_dir)?
         };
         let mut out = String::new();
-        for (i, r) in reports.iter().enumerate() {
-            if i > 0 {
+        // With --all each endpoint already had its line as it finished: the full reports are
+        // for the ones that need attention.
+        let full = reports
+            .iter()
+            .filter(|r| !args.all || r.status != Overall::Ok);
+        for (i, r) in full.enumerate() {
+            if i > 0 || args.all {
                 out.push('\n');
             }
             out.push_str(&render::report(r, &kb));
@@ -140,6 +148,45 @@ pub(super) fn run(
             endpoints: failing.into_iter().map(String::from).collect(),
         })
     }
+}
+
+/// Checks every endpoint, printing one line per endpoint as it finishes and, on a terminal, a
+/// progress line on stderr naming what is still running; the reports in configuration order.
+async fn stream_all(checker: &Checker) -> Vec<CheckReport> {
+    use futures::StreamExt;
+    use std::io::IsTerminal;
+    let names = checker.endpoint_names();
+    let total = names.len();
+    let progress = std::io::stderr().is_terminal();
+    let mut running: Vec<bool> = vec![true; total];
+    let mut done: Vec<(usize, CheckReport)> = Vec::with_capacity(total);
+    let mut stream = std::pin::pin!(checker.check_all_as_done());
+    if progress {
+        eprint!("{}", render::progress(0, total, &names));
+    }
+    while let Some((i, report)) = stream.next().await {
+        running[i] = false;
+        if progress {
+            eprint!("\r\x1b[2K");
+        }
+        // A closed stdout ends the output, not the checks (the exit code still counts).
+        let _ = super::print(&render::one_line(&report));
+        done.push((i, report));
+        if progress && done.len() < total {
+            let waiting: Vec<&str> = names
+                .iter()
+                .zip(&running)
+                .filter(|(_, r)| **r)
+                .map(|(n, _)| *n)
+                .collect();
+            eprint!("{}", render::progress(done.len(), total, &waiting));
+        }
+    }
+    if progress {
+        eprint!("\r\x1b[2K");
+    }
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 #[cfg(test)]

@@ -32,6 +32,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "MEDIC_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// Colour on a terminal: auto (default; off when NO_COLOR is set or output is not a
+    /// terminal), always, never.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
+    pub color: String,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -76,6 +81,14 @@ pub fn load_matcher(knowledge_dir: Option<&std::path::Path>) -> Result<Matcher> 
 
 /// Runs the command line; the caller turns the error into an exit code.
 pub fn run(cli: Cli) -> Result<()> {
+    use crate::render::terminal::{set_color, ColorChoice};
+    use std::io::IsTerminal;
+    let choice = match cli.color.as_str() {
+        "always" => ColorChoice::Always,
+        "never" => ColorChoice::Never,
+        _ => ColorChoice::Auto,
+    };
+    set_color(choice.resolve(|k| std::env::var(k).ok(), std::io::stdout().is_terminal()));
     match cli.command {
         Command::Diagnose(args) => diagnose::run(args, cli.knowledge.as_deref()),
         Command::Kb(cmd) => kb::run(cmd, cli.knowledge.as_deref()),

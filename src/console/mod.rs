@@ -127,6 +127,20 @@ pub async fn run(
             }
         }
         answered_text = !is_command;
+        // A check can take up to its timeout: say at once that it started.
+        if let Some(name) = message
+            .strip_prefix("/check ")
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            write(
+                &mut output,
+                &format!(
+                    "checking {}…\n",
+                    crate::text::truncate_chars(&crate::commands::clean_input(name), 100)
+                ),
+            )?;
+        }
         let Some(answer) = answer(services, &message).await else {
             return Ok(());
         };

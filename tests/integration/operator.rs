@@ -466,3 +466,72 @@ fn chat_silences_and_unsilences_through_the_state_database() {
         "{out}"
     );
 }
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal_without_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("medic.toml"),
+        "[[endpoints]]\nname = \"x\"\nurl = \"http://127.0.0.1:9/\"\n",
+    )
+    .unwrap();
+    // Piped output: no colour by default.
+    let o = medic_in(dir.path(), &["check", "x"], &[]);
+    assert!(!stdout(&o).contains('\u{1b}'), "{}", stdout(&o));
+    let o = medic_in(dir.path(), &["--color", "always", "check", "x"], &[]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("\u{1b}[31m")
+            || out.contains("\u{1b}[1m\u{1b}[31m")
+            || out.contains("\u{1b}[1;31m"),
+        "{out:?}"
+    );
+    let o = medic_in(dir.path(), &["check", "x", "--color", "never"], &[]);
+    assert!(!stdout(&o).contains('\u{1b}'));
+    let o = medic_in(dir.path(), &["check", "x", "--color", "sometimes"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_all_prints_each_endpoint_as_it_finishes_then_the_failures_in_full() {
+    let server = HttpServer::start().await;
+    server.route("/fast", Reply::json(200, "{}"));
+    server.route(
+        "/slow",
+        Reply::json(503, "{}").slow(Duration::from_millis(800)),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("medic.toml"),
+        format!(
+            "[[endpoints]]\nname = \"slow\"\nurl = \"{}\"\n\n[[endpoints]]\nname = \"fast\"\nurl = \"{}\"\n",
+            server.url("/slow"),
+            server.url("/fast")
+        ),
+    )
+    .unwrap();
+    let o = medic_async(dir.path(), &["check", "--all"], &[]).await;
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    // The fast one is done first and printed first, each on one line.
+    assert!(
+        lines[0].starts_with("✔ fast  ") && lines[0].contains("OK in"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("✖ slow  ") && lines[1].contains("HTTP: 503 Service Unavailable"),
+        "{out}"
+    );
+    // Then the failure in full (its stages and steps), not the healthy one.
+    assert!(out.contains("  ✖ HTTP "), "{out}");
+    assert_eq!(
+        out.matches("  ✔ DNS").count(),
+        1,
+        "only the failing report in full: {out}"
+    );
+    assert!(
+        out.contains("2 endpoints: 1 ok, 0 warning, 1 failing"),
+        "{out}"
+    );
+}

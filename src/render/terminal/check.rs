@@ -129,6 +129,45 @@ pub fn observed(r: &CheckReport) -> Vec<String> {
 }
 
 /// The last lines of `check --all`: counts and the failing names.
+/// One endpoint in one line, as `check --all` prints it when the endpoint is done:
+/// `✖ payments-api  https://…  FAIL in 120 ms — HTTP: 503 Service Unavailable`.
+pub fn one_line(r: &CheckReport) -> String {
+    let mut line = format!(
+        "{} {}  {}  {} in {} ms",
+        overall_symbol(r.status),
+        r.endpoint,
+        r.url,
+        overall_label(r.status),
+        r.total_ms
+    );
+    let worst = r
+        .stages
+        .iter()
+        .find(|s| s.status == StageStatus::Fail)
+        .or_else(|| r.stages.iter().find(|s| s.status == StageStatus::Warn));
+    if let Some(s) = worst {
+        let what = r
+            .headline(s)
+            .unwrap_or_else(|| crate::text::truncate_chars(&s.detail, 100));
+        let _ = write!(line, " — {}: {what}", s.stage.label());
+    }
+    line + "\n"
+}
+
+/// The progress line of `check --all` on a terminal: `[3/10] checking a, b, c …`.
+pub fn progress(done: usize, total: usize, running: &[&str]) -> String {
+    let mut names = running
+        .iter()
+        .take(3)
+        .map(|n| crate::text::printable(n))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if running.len() > 3 {
+        names.push_str(&format!(" and {} more", running.len() - 3));
+    }
+    format!("[{done}/{total}] checking {names}…")
+}
+
 /// Endpoints that could not be checked because their configuration has problems.
 pub fn not_configured(list: &[crate::config::NotConfigured]) -> String {
     let mut out = String::new();

@@ -12,6 +12,66 @@ use once_cell::sync::Lazy;
 use crate::knowledge::{Entry, Knowledge};
 use crate::matcher::{Diagnosis, Match, Reason, ReasonKind};
 
+/// Whether terminal output is coloured; decided once per process by [`set_color`].
+static COLOR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--color auto|always|never`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Auto: stdout is a terminal, `NO_COLOR` is unset or empty (no-color.org) and `TERM` is
+    /// not `dumb`.
+    pub fn resolve(self, env: impl Fn(&str) -> Option<String>, stdout_is_tty: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                stdout_is_tty
+                    && env("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && env("TERM").is_none_or(|t| t != "dumb")
+            }
+        }
+    }
+}
+
+/// Turns colour on or off for every later terminal write.
+pub fn set_color(on: bool) {
+    COLOR.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Status symbols and alert words in their colours (green good, red bad, yellow warning).
+pub fn colourize(text: &str) -> String {
+    use anstyle::{AnsiColor, Style};
+    let paint = |style: Style, s: &str| format!("{}{s}{}", style.render(), style.render_reset());
+    let green = AnsiColor::Green.on_default();
+    let red = AnsiColor::Red.on_default().bold();
+    let yellow = AnsiColor::Yellow.on_default();
+    let mut out = String::with_capacity(text.len() + 32);
+    for ch in text.chars() {
+        match ch {
+            '✔' => out.push_str(&paint(green, "✔")),
+            '✖' => out.push_str(&paint(red, "✖")),
+            '⚠' | '↻' => out.push_str(&paint(yellow, &ch.to_string())),
+            _ => out.push(ch),
+        }
+    }
+    for (word, style) in [
+        (" DOWN ", red),
+        (" RECOVERED ", green),
+        ("NOT CONFIGURED", yellow),
+        (" FAIL in ", red),
+    ] {
+        out = out.replace(word, &paint(style, word));
+    }
+    out
+}
+
 /// The status symbols of terminal output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Symbols {
@@ -236,6 +296,12 @@ pub enum Written {
 /// server's ESC sequence, a user's backspaces) and no bidi override reaches the terminal.
 pub fn write_out(out: &mut impl std::io::Write, text: &str) -> std::io::Result<Written> {
     let text = crate::text::printable(text);
+    // Colour is added after the control characters are gone: only medic's own sequences
+    // reach the terminal.
+    let text = match COLOR.load(std::sync::atomic::Ordering::Relaxed) {
+        true => std::borrow::Cow::Owned(colourize(&text)),
+        false => text,
+    };
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(Written::Done),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Written::Closed),
@@ -246,4 +312,41 @@ pub fn write_out(out: &mut impl std::io::Write, text: &str) -> std::io::Result<W
 /// [`write_out`] to this process's stdout.
 pub fn write_stdout(text: &str) -> std::io::Result<Written> {
     write_out(&mut std::io::stdout().lock(), text)
+}
+
+#[cfg(test)]
+mod colour_tests {
+    use super::*;
+
+    #[test]
+    fn colour_choice_follows_no_color_term_and_the_terminal() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert!(ColorChoice::Auto.resolve(env(&[]), true));
+        assert!(!ColorChoice::Auto.resolve(env(&[]), false));
+        assert!(!ColorChoice::Auto.resolve(env(&[("NO_COLOR", "1")]), true));
+        assert!(ColorChoice::Auto.resolve(env(&[("NO_COLOR", "")]), true));
+        assert!(!ColorChoice::Auto.resolve(env(&[("TERM", "dumb")]), true));
+        assert!(ColorChoice::Always.resolve(env(&[("NO_COLOR", "1")]), false));
+        assert!(!ColorChoice::Never.resolve(env(&[]), true));
+    }
+
+    #[test]
+    fn colourize_paints_symbols_and_alert_words_only() {
+        let c = colourize("2026 ✖ DOWN api — x\n✔ ok\n");
+        assert!(c.contains("\u{1b}[") && c.contains("DOWN"), "{c:?}");
+        assert_eq!(colourize("plain text"), "plain text");
+        assert_eq!(symbols_for(|k| (k == "LC_ALL").then(|| "C".into())), ASCII);
+        assert_eq!(
+            symbols_for(|k| (k == "LANG").then(|| "de_DE.UTF-8".into())),
+            UNICODE
+        );
+        assert_eq!(symbols_for(|_| None), UNICODE);
+    }
 }
