@@ -51,16 +51,7 @@ pub fn stage_line(s: &StageResult) -> String {
 
 /// A full report: header, stages, key facts, guidance.
 pub fn report(r: &CheckReport, kb: &Knowledge) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{} {}  {}  {} in {} ms",
-        overall_symbol(r.status),
-        r.endpoint,
-        r.url,
-        overall_label(r.status),
-        r.total_ms
-    );
+    let mut out = header(r) + "\n";
     for s in &r.stages {
         let _ = writeln!(out, "  {}", stage_line(s));
     }
@@ -128,18 +119,22 @@ pub fn observed(r: &CheckReport) -> Vec<String> {
     out
 }
 
-/// The last lines of `check --all`: counts and the failing names.
-/// One endpoint in one line, as `check --all` prints it when the endpoint is done:
-/// `✖ payments-api  https://…  FAIL in 120 ms — HTTP: 503 Service Unavailable`.
-pub fn one_line(r: &CheckReport) -> String {
-    let mut line = format!(
+/// `✖ payments-api  https://…  FAIL in 120 ms`: a report's first line.
+fn header(r: &CheckReport) -> String {
+    format!(
         "{} {}  {}  {} in {} ms",
         overall_symbol(r.status),
         r.endpoint,
         r.url,
         overall_label(r.status),
         r.total_ms
-    );
+    )
+}
+
+/// One endpoint in one line, as `check --all` prints it when the endpoint is done:
+/// `✖ payments-api  https://…  FAIL in 120 ms — HTTP: 503 Service Unavailable`.
+pub fn one_line(r: &CheckReport) -> String {
+    let mut line = header(r);
     let worst = r
         .stages
         .iter()
@@ -183,6 +178,7 @@ pub fn not_configured(list: &[crate::config::NotConfigured]) -> String {
     out
 }
 
+/// The last lines of `check --all`: counts and the failing names.
 pub fn summary(reports: &[CheckReport]) -> String {
     let count = |o: Overall| reports.iter().filter(|r| r.status == o).count();
     let mut out = format!(
