@@ -101,6 +101,52 @@ pub fn status(store: &dyn Store, names: &[String], now: Millis) -> Result<Vec<En
     Ok(out)
 }
 
+/// Closes the open incidents of endpoints that are no longer in the configuration file at all
+/// (`configured`: every name it holds, watched or not), with one WARNING each, in one
+/// transaction. An endpoint that is only not configured right now (an unset secret) keeps its
+/// incident.
+pub fn close_removed(
+    store: &SharedStore,
+    now: Millis,
+    configured: &HashSet<String>,
+) -> Result<usize> {
+    let removed: Vec<(String, EndpointState)> = lock(store)?
+        .load_states()?
+        .into_iter()
+        .filter(|(n, s)| !configured.contains(n) && s.incident.is_some())
+        .collect();
+    let mut closed: Vec<(String, EndpointState)> = Vec::new();
+    let mut alerts = Vec::new();
+    for (name, mut state) in removed {
+        let Some(incident) = state.incident.take() else {
+            continue;
+        };
+        state.consecutive_failures = 0;
+        state.failing_since = None;
+        state.up_since = Some(now);
+        state.held_recovery = None;
+        let mut a = Alert::new(super::AlertKind::Warning, &name, now);
+        a.cause.stage = Some("config".into());
+        a.cause.detail = Some(format!(
+            "removed from the configuration; its incident open since {} is closed",
+            crate::clock::rfc3339_ms(incident.started_at)
+        ));
+        alerts.push(a);
+        closed.push((name, state));
+    }
+    if closed.is_empty() {
+        return Ok(0);
+    }
+    let states: Vec<(&str, &EndpointState)> = closed.iter().map(|(n, s)| (n.as_str(), s)).collect();
+    lock(store)?.commit(&Commit {
+        checks: Vec::new(),
+        states,
+        alerts: &alerts,
+        ended_silences: &[],
+    })?;
+    Ok(closed.len())
+}
+
 /// Engine + store + knowledge: turns events into committed state and queued alerts.
 pub struct Monitor {
     engine: Engine,

@@ -20,6 +20,10 @@ pub struct Setup {
     pub placeholders: Vec<(String, crate::knowledge::placeholders::Values)>,
     /// Endpoints left out of the configuration and why: announced once when watching starts.
     pub not_configured: Vec<(String, String)>,
+    /// Every endpoint name in the configuration file, watched or not; when not empty, open
+    /// incidents of endpoints missing from it are closed at start ("removed from the
+    /// configuration").
+    pub configured: Vec<String>,
 }
 
 impl Setup {
@@ -49,6 +53,12 @@ impl Setup {
             retention: config.alerts.retention,
             concurrency: config.checks.concurrency.max(1),
             placeholders,
+            configured: config
+                .endpoints
+                .iter()
+                .map(|e| e.name.clone())
+                .chain(config.not_configured.iter().map(|n| n.name.clone()))
+                .collect(),
             not_configured: config
                 .not_configured
                 .iter()

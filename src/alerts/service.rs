@@ -166,6 +166,11 @@ pub fn spawn<P: Probe, S: Sink>(
     if !setup.not_configured.is_empty() {
         monitor.announce_not_configured(&setup.not_configured)?;
     }
+    // After the lease is ours (Monitor::open took it): no second process writes meanwhile.
+    if !setup.configured.is_empty() {
+        let configured = setup.configured.iter().cloned().collect();
+        super::monitor::close_removed(&store, clock.now_ms(), &configured)?;
+    }
     let notify = monitor.outbox_notify();
     let (events, rx) = mpsc::channel(1024);
     let names = Arc::new(

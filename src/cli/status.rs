@@ -40,7 +40,7 @@ pub(super) fn run(args: Args, config_path: Option<&Path>) -> Result<()> {
         None => PathBuf::from(store::DEFAULT_PATH),
     };
     let store = match path.exists() {
-        true => Some(open_stopped_or_running(&path)?),
+        true => Some(SqliteStore::open_for_reading(&path)?),
         false => None,
     };
     let store = match store {
@@ -77,27 +77,4 @@ pub(super) fn run(args: Args, config_path: Option<&Path>) -> Result<()> {
             endpoints: attention,
         }),
     }
-}
-
-/// Opens the database read-only without writing anything next to it. A database whose writer
-/// has stopped has no `-wal` file; a plain read-only open would still create `-wal` and `-shm`
-/// (and fail where the directory is not writable), so it is opened as immutable. While a
-/// writer runs, its `-wal` exists and the ordinary read-only open shares it.
-fn open_stopped_or_running(path: &Path) -> Result<SqliteStore> {
-    let mut wal = path.as_os_str().to_owned();
-    wal.push("-wal");
-    if Path::new(&wal).exists() {
-        return SqliteStore::open_read_only(path);
-    }
-    let absolute = std::path::absolute(path).map_err(|e| Error::io("locating the database", e))?;
-    // SQLite URI: `?`, `#` and `%` in the path must be escaped.
-    let escaped: String = absolute
-        .to_string_lossy()
-        .chars()
-        .map(|c| match c {
-            '?' | '#' | '%' => format!("%{:02X}", c as u32),
-            c => c.to_string(),
-        })
-        .collect();
-    SqliteStore::open_read_only(Path::new(&format!("file:{escaped}?immutable=1")))
 }

@@ -86,6 +86,39 @@ pub fn run(checker: Option<&Checker>, board: &StatusBoard) -> Vec<Line> {
     configured.chain(left_out).collect()
 }
 
+/// Fills in what the state database knows (`medic watch` / `serve` wrote it) where it is newer
+/// than what this process saw itself: a chat started beside a running `watch` shows its 90
+/// stored results, not "not checked yet".
+pub fn add_stored(lines: &mut [Line], stored: &[crate::alerts::monitor::EndpointStatus]) {
+    for line in lines.iter_mut().filter(|l| l.not_configured.is_none()) {
+        let Some(s) = stored.iter().find(|s| s.name == line.name) else {
+            continue;
+        };
+        let Some(at) = s.last_check else { continue };
+        let at = crate::clock::from_millis(at);
+        if line.last.as_ref().is_some_and(|k| k.at >= at) {
+            continue;
+        }
+        let status = match s.state {
+            "up" => Overall::Ok,
+            "down" | "failing" => Overall::Fail,
+            _ => continue,
+        };
+        let problem = s.incident.as_ref().map(|i| {
+            let stage = i.cause.stage.as_deref().unwrap_or("check");
+            match &i.cause.detail {
+                Some(d) => format!("{stage}: {d} (from the state database)"),
+                None => format!("{stage} failed (from the state database)"),
+            }
+        });
+        line.last = Some(Known {
+            status,
+            at,
+            problem,
+        });
+    }
+}
+
 /// The configured endpoint a message names ("payments-api is failing again"), as a whole word,
 /// ignoring case; the longest name wins when several match.
 pub fn named_in(checker: Option<&Checker>, board: &StatusBoard, text: &str) -> Option<Line> {

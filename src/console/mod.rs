@@ -274,7 +274,19 @@ pub async fn answer(services: &Services, line: &str) -> Option<String> {
                 diagnose::Outcome::NoMatch(_) | diagnose::Outcome::Ask(_)
             )
             .then(|| endpoints::named_in(services.checker(), &services.statuses, rest))
-            .flatten();
+            .flatten()
+            .map(|line| {
+                let mut lines = [line];
+                if let Some(Ok(stored)) = services
+                    .state_db
+                    .as_deref()
+                    .map(|db| stored_statuses(db, &lines))
+                {
+                    endpoints::add_stored(&mut lines, &stored);
+                }
+                let [line] = lines;
+                line
+            });
             match named {
                 Some(line) => terminal::console::named_endpoint(&line),
                 None => terminal::outcome(&outcome, kb),
@@ -287,7 +299,15 @@ pub async fn answer(services: &Services, line: &str) -> Option<String> {
             kb,
         ),
         Some("endpoints") => {
-            terminal::console::endpoints(&endpoints::run(services.checker(), &services.statuses))
+            let mut lines = endpoints::run(services.checker(), &services.statuses);
+            if let Some(db) = services.state_db.as_deref() {
+                match stored_statuses(db, &lines) {
+                    Ok(stored) => endpoints::add_stored(&mut lines, &stored),
+                    // The list without history is still the list.
+                    Err(e) => tracing::debug!(error = %e, "state database not read"),
+                }
+            }
+            terminal::console::endpoints(&lines)
         }
         Some(kind @ ("ack" | "silence" | "unsilence")) => alert_command(services, kind, rest).await,
         Some("quit") | Some("exit") => return None,
@@ -355,6 +375,23 @@ async fn alert_command(services: &Services, kind: &str, rest: &str) -> String {
         Ok(Err(e)) => format!("Could not do that: {e}\n"),
         Err(e) => format!("Could not do that: {e}\n"),
     }
+}
+
+/// What the state database at `db` knows of the listed endpoints; nothing if it does not exist.
+fn stored_statuses(
+    db: &std::path::Path,
+    lines: &[endpoints::Line],
+) -> Result<Vec<crate::alerts::monitor::EndpointStatus>> {
+    use crate::alerts::Clock;
+    if !db.is_file() {
+        return Ok(Vec::new());
+    }
+    let store = crate::store::SqliteStore::open_for_reading(db)?;
+    if store.is_empty_schema()? {
+        return Ok(Vec::new());
+    }
+    let names: Vec<String> = lines.iter().map(|l| l.name.clone()).collect();
+    crate::alerts::monitor::status(&store, &names, crate::alerts::SystemClock.now_ms())
 }
 
 fn write(out: &mut impl Write, text: &str) -> Result<()> {

@@ -144,6 +144,31 @@ impl SqliteStore {
         }
     }
 
+    /// Opens the database read-only without writing anything next to it. A database whose
+    /// writer has stopped has no `-wal` file; a plain read-only open would still create `-wal`
+    /// and `-shm` (and fail where the directory is not writable), so it is opened as
+    /// immutable. While a writer runs, its `-wal` exists and the ordinary read-only open
+    /// shares it.
+    pub fn open_for_reading(path: &Path) -> Result<SqliteStore> {
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        if Path::new(&wal).exists() {
+            return SqliteStore::open_read_only(path);
+        }
+        let absolute = std::path::absolute(path)
+            .map_err(|e| store_error(&path.display().to_string(), &e.to_string()))?;
+        // SQLite URI: `?`, `#` and `%` in the path must be escaped.
+        let escaped: String = absolute
+            .to_string_lossy()
+            .chars()
+            .map(|c| match c {
+                '?' | '#' | '%' => format!("%{:02X}", c as u32),
+                c => c.to_string(),
+            })
+            .collect();
+        SqliteStore::open_read_only(Path::new(&format!("file:{escaped}?immutable=1")))
+    }
+
     /// Opens an existing database for reading only: no migrations, no integrity check, no
     /// writes (`medic status`, `/endpoints`). A file without medic's schema yet reads as empty
     /// through [`Store::is_empty_schema`].

@@ -2605,6 +2605,7 @@ fn a_locked_database_neither_stalls_checks_nor_loses_incident_rows() {
             concurrency: 4,
             placeholders: Vec::new(),
             not_configured: Vec::new(),
+            configured: Vec::new(),
         };
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut rx = stopped.clone();

@@ -361,6 +361,19 @@ fn alerts_are_operated_from_the_cli_while_watch_runs() {
     assert!(humantime::parse_rfc3339(since).is_ok(), "{since}");
     assert_eq!(v[1]["state"], "not_configured");
     stop(child);
+    // A chat beside it shows what watch stored, not "not checked yet".
+    let o = chat_in(
+        dir.path(),
+        "/endpoints\napi is failing again\n",
+        &[("MEDIC_DB", db.as_os_str())],
+    );
+    let out = stdout(&o);
+    assert!(
+        out.contains("FAIL at") && out.contains("(from the state database)"),
+        "{out}"
+    );
+    assert!(!out.contains("not checked yet"), "{out}");
+    assert!(out.contains("/check api"), "{out}");
 }
 
 #[test]
@@ -427,7 +440,37 @@ fn watch_reloads_its_config_on_sighup_and_keeps_the_old_one_when_the_new_is_brok
     hup(&child);
     let seen = wait_for(&rx, "DOWN second", Duration::from_secs(20));
     assert!(!seen.iter().any(|l| l.contains("DOWN first")), "{seen:#?}");
+    // Removing an endpoint closes its open incident, said once.
+    std::fs::write(
+        &config,
+        format!("[alerts]\nfailure_threshold = 1\n{}", endpoint("second")),
+    )
+    .unwrap();
+    hup(&child);
+    let seen = wait_for(
+        &rx,
+        "removed from the configuration",
+        Duration::from_secs(20),
+    );
+    assert!(seen.last().unwrap().contains("WARNING first"), "{seen:#?}");
     stop(child);
+    let o = medic_in(
+        dir.path(),
+        &["status", "--json", "--db", db.to_str().unwrap()],
+        &[],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v[0]["name"], "second");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let open: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM incidents WHERE endpoint = 'first' AND closed_at IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(open, 0, "the removed endpoint's incident is closed");
 }
 
 fn child_alive(child: &std::process::Child) -> bool {
