@@ -81,7 +81,56 @@ pub async fn run(
             &mut output,
             "medic chat — paste an error, or /help. Ctrl-D to leave.\n",
         )?;
+        // Bracketed paste: the terminal marks a paste's start and end, so a pasted stack trace
+        // is one message however its lines look. Written raw: the output gate drops ESC.
+        let _ = output.write_all(BRACKETED_PASTE_ON.as_bytes());
     }
+    let result = read_messages(services, input, &mut output, prompt).await;
+    if prompt {
+        let _ = output.write_all(BRACKETED_PASTE_OFF.as_bytes());
+        let _ = output.flush();
+    }
+    result
+}
+
+const BRACKETED_PASTE_ON: &str = "\x1b[?2004h";
+const BRACKETED_PASTE_OFF: &str = "\x1b[?2004l";
+const PASTE_START: &str = "\x1b[200~";
+const PASTE_END: &str = "\x1b[201~";
+
+/// The rest of a bracketed paste that started on `first`: every line up to the end marker,
+/// joined (kept to [`MAX_MESSAGE_BYTES`]; the markers removed).
+fn bracketed(first: &str, input: &mut impl BufRead) -> Result<String> {
+    let mut message = first.replacen(PASTE_START, "", 1);
+    if let Some(done) = message.find(PASTE_END) {
+        message.replace_range(done..done + PASTE_END.len(), "");
+        return Ok(message);
+    }
+    while let Some(line) = read_line(input)? {
+        let (text, done) = match line.find(PASTE_END) {
+            Some(i) => (
+                format!("{}{}", &line[..i], &line[i + PASTE_END.len()..]),
+                true,
+            ),
+            None => (line, false),
+        };
+        if message.len() < MAX_MESSAGE_BYTES {
+            message.push('\n');
+            message.push_str(text.trim_end());
+        }
+        if done {
+            break;
+        }
+    }
+    Ok(message)
+}
+
+async fn read_messages(
+    services: &Services,
+    input: impl Read,
+    mut output: impl Write,
+    prompt: bool,
+) -> Result<()> {
     let mut input = BufReader::with_capacity(MAX_LINE_BYTES, input);
     let mut pending: Option<String> = None;
     // Whether the last message answered was free text (or /diagnose), which a paste continues.
@@ -97,12 +146,18 @@ pub async fn run(
                 None => return Ok(()),
             },
         };
+        // A bracketed paste is one message, whatever its lines look like.
+        let pasted = line.contains(PASTE_START);
+        let line = match pasted {
+            true => bracketed(&line, &mut input)?,
+            false => line,
+        };
         if line.trim().is_empty() {
             continue;
         }
         // The rest of a paste that arrived after its first lines were answered (a terminal
         // delivers a paste line by line): part of that message, not a new one.
-        if answered_text && frame_line(&line) {
+        if !pasted && answered_text && frame_line(&line) {
             continue;
         }
         let mut message = line.trim().to_string();
@@ -630,5 +685,34 @@ mod tests {
         assert!(out.contains("Did you mean search?"), "{out}");
         assert!(out.contains("fail"), "{out}");
         assert!(!out.contains("not checked yet"), "{out}");
+    }
+
+    #[tokio::test]
+    async fn a_bracketed_paste_is_one_message_whatever_its_lines() {
+        let s = services(None);
+        let input = "\x1b[200~javax.net.ssl.SSLHandshakeException: PKIX path building failed\nwe deployed on friday and nobody touched it\nsecond unrelated remark here\x1b[201~\n/quit\n";
+        let out = chat(&s, input).await;
+        assert_eq!(
+            out.matches("[tls-untrusted-certificate]").count(),
+            1,
+            "{out}"
+        );
+        assert!(!out.contains("No confident answer"), "{out}");
+        // Without the markers the same lines are three messages.
+        let out = chat(&s, &input.replace("\x1b[200~", "").replace("\x1b[201~", "")).await;
+        assert!(
+            out.matches("[tls-untrusted-certificate]").count() >= 1,
+            "{out}"
+        );
+        let with_prompt = {
+            let mut out = Vec::new();
+            run(&s, "/quit\n".as_bytes(), &mut out, true).await.unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert!(with_prompt.starts_with("medic chat"), "{with_prompt:?}");
+        assert!(
+            with_prompt.contains("\x1b[?2004h") && with_prompt.ends_with("\x1b[?2004l"),
+            "{with_prompt:?}"
+        );
     }
 }
