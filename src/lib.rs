@@ -45,6 +45,7 @@ pub mod error;
 pub mod knowledge;
 pub mod located;
 pub mod matcher;
+pub mod metrics;
 pub mod redact;
 pub mod render;
 pub mod secrets;

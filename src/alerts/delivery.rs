@@ -220,6 +220,7 @@ pub async fn run<S: Sink>(
         let retry_at = now + backoff.delay(attempt).as_millis() as Millis;
         let marked = match sent {
             Ok(message_id) => {
+                crate::metrics::record_delivery(crate::metrics::Delivery::Delivered);
                 options.health.clear();
                 tracing::debug!(kind = a.kind.word(), endpoint = %a.endpoint, id = %a.id, "alert delivered");
                 let marked = off_async(|| {
@@ -234,22 +235,26 @@ pub async fn run<S: Sink>(
             Err(SendError::Retry(e))
                 if now - a.at >= options.give_up_after.as_millis() as Millis =>
             {
+                crate::metrics::record_delivery(crate::metrics::Delivery::Failed);
                 tracing::error!(kind = a.kind.word(), endpoint = %a.endpoint, id = %a.id, attempt,
                     "alert still not delivered after {}, giving up on it: {e}",
                     humantime::format_duration(options.give_up_after));
                 off_async(|| lock(&store).and_then(|mut s| s.mark_failed(item.seq, &e, None)))
             }
             Err(SendError::Retry(e)) => {
+                crate::metrics::record_delivery(crate::metrics::Delivery::Retried);
                 tracing::warn!(kind = a.kind.word(), endpoint = %a.endpoint, attempt, "alert not delivered, will retry: {e}");
                 off_async(|| {
                     lock(&store).and_then(|mut s| s.mark_failed(item.seq, &e, Some(retry_at)))
                 })
             }
             Err(SendError::Reject(e)) => {
+                crate::metrics::record_delivery(crate::metrics::Delivery::Failed);
                 tracing::error!(kind = a.kind.word(), endpoint = %a.endpoint, id = %a.id, "alert refused, giving up on it: {e}");
                 off_async(|| lock(&store).and_then(|mut s| s.mark_failed(item.seq, &e, None)))
             }
             Err(SendError::Broken(e)) => {
+                crate::metrics::record_delivery(crate::metrics::Delivery::Retried);
                 options.health.set(now, &e);
                 tracing::error!(
                     pending_from = %a.id,

@@ -79,15 +79,7 @@ impl Probe for Checker {
 
 /// The stage's name as a stable key ("tls", "rate_limit").
 fn stage_key(stage: Stage) -> &'static str {
-    match stage {
-        Stage::Dns => "dns",
-        Stage::Tcp => "tcp",
-        Stage::Tls => "tls",
-        Stage::Http => "http",
-        Stage::Credentials => "credentials",
-        Stage::RateLimit => "rate_limit",
-        Stage::Format => "format",
-    }
+    stage.key()
 }
 
 /// A report as the alerting sees it; its texts are already redacted by the checks module.

@@ -272,6 +272,17 @@ impl Checker {
         };
         report.settle();
         observed_placeholders(&mut report);
+        let stages: Vec<(&'static str, &'static str, u64)> = report
+            .stages
+            .iter()
+            .map(|s| (s.stage.key(), s.status.key(), s.ms))
+            .collect();
+        let result = match report.status {
+            Overall::Ok => "ok",
+            Overall::Warn => "warn",
+            Overall::Fail => "fail",
+        };
+        crate::metrics::record_check(&report.endpoint, result, &stages);
         tracing::debug!(endpoint = %report.endpoint, status = ?report.status, ms = report.total_ms, "check finished");
         report
     }

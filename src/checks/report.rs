@@ -33,6 +33,19 @@ impl Stage {
         Stage::Format,
     ];
 
+    /// Machine name, as in JSON and metrics labels: "dns", "rate_limit".
+    pub fn key(self) -> &'static str {
+        match self {
+            Stage::Dns => "dns",
+            Stage::Tcp => "tcp",
+            Stage::Tls => "tls",
+            Stage::Http => "http",
+            Stage::Credentials => "credentials",
+            Stage::RateLimit => "rate_limit",
+            Stage::Format => "format",
+        }
+    }
+
     /// Short human name, e.g. "DNS", "rate limit".
     pub fn label(self) -> &'static str {
         match self {
@@ -55,6 +68,18 @@ pub enum StageStatus {
     Fail,
     /// Not run: an earlier stage failed, or the stage does not apply (TLS for `http://`).
     Skipped,
+}
+
+impl StageStatus {
+    /// As in JSON: "ok", "warn", "fail", "skipped".
+    pub fn key(self) -> &'static str {
+        match self {
+            StageStatus::Ok => "ok",
+            StageStatus::Warn => "warn",
+            StageStatus::Fail => "fail",
+            StageStatus::Skipped => "skipped",
+        }
+    }
 }
 
 /// The verdict on a whole check: the worst of its stages.

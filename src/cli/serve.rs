@@ -36,6 +36,9 @@ pub struct Args {
     /// of watching the others and listing it as not configured.
     #[arg(long)]
     pub strict: bool,
+    /// Serve /healthz, /readyz and /metrics (Prometheus) on this address, e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
 }
 
 pub(super) fn run(args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> Result<()> {
@@ -48,6 +51,7 @@ pub(super) fn run(args: Args, config: Option<&Path>, knowledge_dir: Option<&Path
     settings.message_content = config.discord.message_content;
     let matcher = Arc::new(super::load_matcher(knowledge_dir)?);
     let checker = Arc::new(crate::checks::Checker::new(Arc::new(config)));
+    let http = args.http.map(crate::metrics::server::bind).transpose()?;
     let runtime = super::runtime::runtime(super::runtime::Threads::PerCore)?;
     runtime.block_on(async {
         // One stop signal for both halves: SIGINT/SIGTERM, or either half ending.
@@ -63,6 +67,22 @@ pub(super) fn run(args: Args, config: Option<&Path>, knowledge_dir: Option<&Path
         let kb = matcher.knowledge().clone();
         let (alerts, pipeline) =
             start_alerts(&args.db, checker.clone(), kb, slot.clone(), stopped(&stop))?.unzip();
+        if let Some(listener) = http {
+            // With the alert pipeline, its database decides readiness; without, there is no
+            // state to be unready about.
+            let gauges: crate::metrics::server::GaugeSource = match &alerts {
+                Some(handle) => crate::metrics::server::store_gauges(handle.store().clone()),
+                None => Arc::new(|| crate::metrics::Gauges {
+                    store_up: true,
+                    ..Default::default()
+                }),
+            };
+            tokio::spawn(crate::metrics::server::serve(
+                listener,
+                gauges,
+                stopped(&stop),
+            ));
+        }
         let services = Services::new(matcher, Some(checker)).with_alerts(alerts);
         let bot = tokio::spawn(discord::run(
             Bot::new(settings, services).alert_delivery(slot),

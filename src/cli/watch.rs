@@ -26,6 +26,9 @@ pub struct Args {
     /// of watching the others and listing it as not configured.
     #[arg(long)]
     pub strict: bool,
+    /// Serve /healthz, /readyz and /metrics (Prometheus) on this address, e.g. 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
 }
 
 pub(super) fn run(
@@ -47,8 +50,14 @@ pub(super) fn run(
     let store = SqliteStore::open(&args.db)?;
     store.check_integrity()?;
     let store: SharedStore = Arc::new(Mutex::new(store));
+    let http = args.http.map(crate::metrics::server::bind).transpose()?;
     let runtime = super::runtime::runtime(super::runtime::Threads::PerCore)?;
     runtime.block_on(async {
+        if let Some(listener) = http {
+            let gauges = crate::metrics::server::store_gauges(store.clone());
+            tokio::spawn(crate::metrics::server::serve(listener, gauges, std::future::pending()));
+            tracing::info!(addr = ?args.http, "serving /healthz, /readyz and /metrics");
+        }
         let mut reload = Reload::new(config.source.clone(), knowledge_dir.map(Path::to_path_buf));
         let mut shutdown = std::pin::pin!(shutdown_signal());
         let (mut config, mut kb) = (config, kb);

@@ -90,6 +90,7 @@ impl Conversations {
             },
             _ => diagnose::run(matcher, &query),
         };
+        crate::metrics::record_answer(matches!(outcome, Outcome::Answer(_) | Outcome::Entry(_)));
         match &outcome {
             Outcome::Answer(d) => self.remember(
                 key,

@@ -160,6 +160,9 @@ pub trait Store: Send {
     /// What became of a request; `None` while it waits.
     fn request_result(&self, id: i64) -> Result<Option<model::RequestResult>>;
 
+    /// Whether this store (this process) holds the scheduler lease.
+    fn holds_lease(&self) -> bool;
+
     /// Whether a live `watch`/`serve` holds the scheduler lease now (it then applies requests).
     fn scheduler_running(&self, now: Millis) -> Result<bool>;
 

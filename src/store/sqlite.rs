@@ -446,6 +446,10 @@ impl Store for SqliteStore {
             .map_err(|e| self.err(e))
     }
 
+    fn holds_lease(&self) -> bool {
+        self.lease.is_some()
+    }
+
     fn scheduler_running(&self, now: Millis) -> Result<bool> {
         let holder: Option<(u32, Millis)> = self
             .conn

@@ -1107,8 +1107,11 @@ fn medic_bin() -> (std::process::Command, tempfile::TempDir) {
 async fn medic_serve_binary_runs_against_discord_api_base_and_stops_on_sigterm() {
     let fake = FakeDiscord::start().await;
     let (cmd, _dir) = medic_bin();
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let http_port = free.local_addr().unwrap().port();
+    drop(free);
     let child = tokio::process::Command::from(cmd)
-        .arg("serve")
+        .args(["serve", "--http", &format!("127.0.0.1:{http_port}")])
         .env("DISCORD_TOKEN", BOT_TOKEN)
         .env("DISCORD_API_BASE", fake.api_base())
         .env("DISCORD_GUILD_ID", GUILD.to_string())
@@ -1136,6 +1139,22 @@ async fn medic_serve_binary_runs_against_discord_api_base_and_stops_on_sigterm()
     assert_eq!(
         cb.body["data"]["embeds"][0]["title"],
         "429 · Too Many Requests"
+    );
+    // --http: health, readiness (no alert pipeline: nothing to wait for) and the answer counted.
+    let (health, ready, metrics) = tokio::task::spawn_blocking(move || {
+        (
+            crate::support::http_get(http_port, "/healthz").0,
+            crate::support::http_get(http_port, "/readyz").0,
+            crate::support::http_get(http_port, "/metrics").1,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!((health, ready), (200, 200));
+    let m = crate::support::samples(&metrics);
+    assert!(
+        m["medic_matcher_messages_total{result=\"answered\"}"] >= 1.0,
+        "{metrics}"
     );
 
     let pid = child.id().unwrap().to_string();

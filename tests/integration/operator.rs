@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{chat_in, medic_async, medic_in, HttpServer, Reply};
+use crate::support::{chat_in, http_get, medic_async, medic_in, samples, HttpServer, Reply};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -577,4 +577,69 @@ async fn check_all_prints_each_endpoint_as_it_finishes_then_the_failures_in_full
         out.contains("2 endpoints: 1 ok, 0 warning, 1 failing"),
         "{out}"
     );
+}
+
+#[test]
+fn watch_serves_health_readiness_and_metrics_that_move_as_checks_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    std::fs::write(
+        dir.path().join("medic.toml"),
+        format!("[alerts]\nfailure_threshold = 1\n\n[[endpoints]]\nname = \"api\"\nurl = \"http://127.0.0.1:{port}/?api_key=k-77a1b2c3d4\"\ninterval = \"1s\"\ntimeout = \"500ms\"\n"),
+    )
+    .unwrap();
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let http_port = free.local_addr().unwrap().port();
+    drop(free);
+    let db = dir.path().join("state.db");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_medic"))
+        .current_dir(dir.path())
+        .args(["watch", "--http", &format!("127.0.0.1:{http_port}"), "--db"])
+        .arg(&db)
+        .env_remove("MEDIC_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("DOWN api"), "{first}");
+
+    assert_eq!(http_get(http_port, "/healthz"), (200, "ok\n".into()));
+    assert_eq!(http_get(http_port, "/readyz").0, 200);
+    assert_eq!(http_get(http_port, "/nope").0, 404);
+    let (status, text) = http_get(http_port, "/metrics");
+    assert_eq!(status, 200);
+    assert!(text.contains("# TYPE medic_checks_total counter"), "{text}");
+    assert!(
+        text.contains("# TYPE medic_stage_duration_seconds histogram"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("k-77a1b2c3d4") && !text.contains("api_key"),
+        "{text}"
+    );
+    let before = samples(&text);
+    let failed = "medic_checks_total{endpoint=\"api\",result=\"fail\"}";
+    assert!(before[failed] >= 1.0, "{text}");
+    assert_eq!(before["medic_open_incidents"], 1.0, "{text}");
+    assert_eq!(before["medic_scheduler_lease_held"], 1.0, "{text}");
+    assert_eq!(before["medic_store_up"], 1.0, "{text}");
+    assert!(
+        before["medic_alerts_total{outcome=\"delivered\"}"] >= 1.0,
+        "{text}"
+    );
+    assert!(
+        before["medic_stage_duration_seconds_count{stage=\"tcp\"}"] >= 1.0,
+        "{text}"
+    );
+    // Checks go on: the counters move.
+    std::thread::sleep(Duration::from_millis(2500));
+    let after = samples(&http_get(http_port, "/metrics").1);
+    assert!(after[failed] > before[failed], "{after:?}");
+    stop(child);
 }
