@@ -36,15 +36,82 @@ pub struct Args {
     /// of watching the others and listing it as not configured.
     #[arg(long)]
     pub strict: bool,
-    /// Serve /healthz, /readyz and /metrics (Prometheus) on this address, e.g. 127.0.0.1:9464.
+    /// Serve /healthz, /readyz and /metrics (Prometheus) on this address, e.g. 127.0.0.1:9464;
+    /// with DISCORD_PUBLIC_KEY set, also Discord's interactions endpoint (POST /interactions).
     #[arg(long, value_name = "ADDR")]
     pub http: Option<std::net::SocketAddr>,
+    /// Serve interactions over HTTP only (`--http`, DISCORD_PUBLIC_KEY): no gateway connection
+    /// and no scheduled checks, so any number of replicas can run behind a load balancer.
+    /// DISCORD_TOKEN is optional (interaction follow-ups need none).
+    #[arg(long, requires = "http")]
+    pub no_gateway: bool,
+}
+
+/// `DISCORD_PUBLIC_KEY`, if set.
+fn public_key() -> Option<String> {
+    std::env::var("DISCORD_PUBLIC_KEY")
+        .ok()
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty())
+}
+
+/// `--no-gateway`: the interactions endpoint and health/metrics, nothing else.
+fn run_http_only(
+    args: &Args,
+    config: crate::config::Config,
+    knowledge_dir: Option<&Path>,
+) -> Result<()> {
+    let Some(key) = public_key() else {
+        return Err(Error::Usage(
+            "--no-gateway serves Discord interactions over HTTP: set DISCORD_PUBLIC_KEY (developer portal → General Information → Public Key)".into(),
+        ));
+    };
+    let token = match std::env::var("DISCORD_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
+        Some(t) => Some(discord::Token::parse(&t)?),
+        None => None,
+    };
+    let api_base = match std::env::var("DISCORD_API_BASE")
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+    {
+        Some(b) => Some(discord::parse_api_base(&b)?),
+        None => None,
+    };
+    let check_roles = config.discord.check_roles.clone();
+    let matcher = Arc::new(super::load_matcher(knowledge_dir)?);
+    let checker = Arc::new(crate::checks::Checker::new(Arc::new(config)));
+    let services = Arc::new(Services::new(matcher, Some(checker)));
+    let listener = match args.http {
+        Some(addr) => crate::metrics::server::bind(addr)?,
+        None => return Err(Error::Usage("--no-gateway needs --http ADDR".into())),
+    };
+    let runtime = super::runtime::runtime(super::runtime::Threads::PerCore)?;
+    runtime.block_on(async {
+        let rest = discord::rest_client(token.as_ref(), api_base.as_deref());
+        let endpoint =
+            discord::interactions::Endpoint::new(&key, services, &check_roles, Some(rest))?;
+        let post = discord::interactions::post_handler(Arc::new(endpoint));
+        let gauges: crate::metrics::server::GaugeSource = Arc::new(|| crate::metrics::Gauges {
+            store_up: true,
+            ..Default::default()
+        });
+        tracing::info!(addr = ?args.http, "serving Discord interactions over HTTP (no gateway)");
+        crate::metrics::server::serve(listener, gauges, Some(post), shutdown_signal()).await;
+        Ok(())
+    })
 }
 
 pub(super) fn run(args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> Result<()> {
     init_logging();
     // Loads .env too, so DISCORD_TOKEN may live there.
     let config = super::config::load_checked(config, args.strict)?;
+    if args.no_gateway {
+        return run_http_only(&args, config, knowledge_dir);
+    }
+    let check_roles = config.discord.check_roles.clone();
     let mut settings = Settings::from_env(|k| std::env::var(k).ok())?;
     settings.listen_channels = config.discord.listen_channels.clone();
     settings.check_roles = config.discord.check_roles.clone();
@@ -77,9 +144,25 @@ pub(super) fn run(args: Args, config: Option<&Path>, knowledge_dir: Option<&Path
                     ..Default::default()
                 }),
             };
+            let services =
+                Services::new(matcher.clone(), Some(checker.clone())).with_alerts(alerts.clone());
+            let post = match public_key() {
+                Some(key) => {
+                    let rest = discord::rest_client(None, settings.api_base.as_deref());
+                    let endpoint = discord::interactions::Endpoint::new(
+                        &key,
+                        Arc::new(services),
+                        &check_roles,
+                        Some(rest),
+                    )?;
+                    Some(discord::interactions::post_handler(Arc::new(endpoint)))
+                }
+                None => None,
+            };
             tokio::spawn(crate::metrics::server::serve(
                 listener,
                 gauges,
+                post,
                 stopped(&stop),
             ));
         }

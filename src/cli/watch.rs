@@ -55,7 +55,12 @@ pub(super) fn run(
     runtime.block_on(async {
         if let Some(listener) = http {
             let gauges = crate::metrics::server::store_gauges(store.clone());
-            tokio::spawn(crate::metrics::server::serve(listener, gauges, std::future::pending()));
+            tokio::spawn(crate::metrics::server::serve(
+                listener,
+                gauges,
+                None,
+                std::future::pending(),
+            ));
             tracing::info!(addr = ?args.http, "serving /healthz, /readyz and /metrics");
         }
         let mut reload = Reload::new(config.source.clone(), knowledge_dir.map(Path::to_path_buf));

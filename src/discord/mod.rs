@@ -24,6 +24,7 @@ pub mod cooldown;
 pub mod delivery;
 mod free_text;
 mod gate;
+pub mod interactions;
 mod shutdown;
 pub(crate) mod slash;
 
@@ -94,6 +95,18 @@ impl fmt::Debug for Token {
     }
 }
 
+/// A REST client for interaction follow-ups of the HTTP interactions endpoint: interaction
+/// webhooks need no bot token, so `token` may be absent; through `api_base` when set (a proxy,
+/// or a local fake in tests).
+pub fn rest_client(token: Option<&Token>, api_base: Option<&str>) -> Arc<serenity::Http> {
+    let mut http =
+        HttpBuilder::new(token.map_or("", |t| t.expose())).default_allowed_mentions(no_mentions());
+    if let Some(base) = api_base {
+        http = http.proxy(base.to_string()).ratelimiter_disabled(true);
+    }
+    Arc::new(http.build())
+}
+
 /// Everything the bot needs from the environment and `medic.toml`.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -156,7 +169,7 @@ fn parse_id(s: &str) -> Option<u64> {
 /// `http(s)://host[:port]` with no path, as serenity's proxy setting expects. Credentials are
 /// refused: the value ends up in logs and errors. Errors never repeat the raw value (it may
 /// hold a password), at most its scheme and host.
-fn parse_api_base(raw: &str) -> MedicResult<String> {
+pub(crate) fn parse_api_base(raw: &str) -> MedicResult<String> {
     let bad = |what: &str, url: Option<&url::Url>| {
         let shown = url
             .and_then(|u| Some(format!(" (got {}://{})", u.scheme(), u.host_str()?)))

@@ -14,6 +14,35 @@ use super::Gauges;
 /// Reads the gauges that live outside the registry (blocking: it may query the database).
 pub type GaugeSource = Arc<dyn Fn() -> Gauges + Send + Sync>;
 
+/// The largest POST body read; more is refused with 413 before it is all received.
+pub const MAX_POST_BODY: usize = 64 * 1024;
+
+/// What a POST handler answers, and work to start once the answer is sent.
+pub struct PostAnswer {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+    pub after: Option<futures::future::BoxFuture<'static, ()>>,
+}
+
+impl PostAnswer {
+    pub fn text(status: u16, body: &str) -> PostAnswer {
+        PostAnswer {
+            status,
+            content_type: "text/plain",
+            body: body.to_string(),
+            after: None,
+        }
+    }
+}
+
+/// POST requests (Discord's `/interactions`): path, headers, body.
+pub type PostHandler = Arc<
+    dyn Fn(String, hyper::HeaderMap, Bytes) -> futures::future::BoxFuture<'static, PostAnswer>
+        + Send
+        + Sync,
+>;
+
 /// The gauges of a process running the alert pipeline on `store`: read through a second
 /// connection where the store has one, so a scrape does not wait behind the monitor's writes.
 pub fn store_gauges(store: crate::store::SharedStore) -> GaugeSource {
@@ -67,6 +96,7 @@ pub fn bind(addr: std::net::SocketAddr) -> crate::Result<std::net::TcpListener> 
 pub async fn serve(
     listener: std::net::TcpListener,
     gauges: GaugeSource,
+    post: Option<PostHandler>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let Ok(listener) = TcpListener::from_std(listener) else {
@@ -82,8 +112,10 @@ pub async fn serve(
             continue;
         };
         let gauges = gauges.clone();
+        let post = post.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| answer(req, gauges.clone()));
+            let service =
+                hyper::service::service_fn(move |req| answer(req, gauges.clone(), post.clone()));
             let conn = hyper::server::conn::http1::Builder::new()
                 .max_buf_size(16 * 1024)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
@@ -96,6 +128,7 @@ pub async fn serve(
 async fn answer(
     req: Request<hyper::body::Incoming>,
     gauges: GaugeSource,
+    post: Option<PostHandler>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let reply = |status: StatusCode, content_type: &str, body: String| {
         let mut r = Response::new(Full::new(Bytes::from(body)));
@@ -105,6 +138,37 @@ async fn answer(
         }
         Ok(r)
     };
+    if req.method() == Method::POST {
+        let Some(post) = post else {
+            return reply(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "text/plain",
+                "GET only\n".into(),
+            );
+        };
+        use http_body_util::BodyExt;
+        let path = req.uri().path().to_string();
+        let (parts, body) = req.into_parts();
+        let body = match http_body_util::Limited::new(body, MAX_POST_BODY)
+            .collect()
+            .await
+        {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                return reply(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "text/plain",
+                    "body too large\n".into(),
+                )
+            }
+        };
+        let a = post(path, parts.headers, body).await;
+        if let Some(after) = a.after {
+            tokio::spawn(after);
+        }
+        let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return reply(status, a.content_type, a.body);
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return reply(
             StatusCode::METHOD_NOT_ALLOWED,

@@ -12,5 +12,6 @@ mod alerts;
 mod checks;
 mod cli;
 mod discord;
+mod interactions;
 mod knowledge;
 mod operator;
