@@ -38,16 +38,28 @@ pub enum KbCommand {
     },
 }
 
+/// Runs every entry's `examples` and `not_examples`; an error listing each failure.
+fn examples(kb: Knowledge, only_from: Option<&Path>) -> Result<()> {
+    let matcher = crate::matcher::Matcher::new(std::sync::Arc::new(kb));
+    let prefix = only_from.map(|d| d.display().to_string());
+    let failures = crate::commands::examples::failures(&matcher, |e| {
+        prefix.as_deref().is_none_or(|p| e.source.starts_with(p))
+    });
+    match failures.is_empty() {
+        true => Ok(()),
+        false => Err(Error::Knowledge(LoadErrors(failures))),
+    }
+}
+
 pub(super) fn run(cmd: KbCommand, knowledge_dir: Option<&Path>) -> Result<()> {
     match cmd {
         KbCommand::Lint { dir, standalone } => {
             let Some(dir) = dir else {
                 // The catalogue this binary carries, whatever the current directory holds.
                 let kb = Knowledge::builtin()?;
-                return super::print(&format!(
-                    "built-in catalogue: {} entries, no problems\n",
-                    kb.len()
-                ));
+                let n = kb.len();
+                examples(kb, None)?;
+                return super::print(&format!("built-in catalogue: {n} entries, no problems\n"));
             };
             let problems = if standalone {
                 knowledge::lint_catalogue(&dir)
@@ -57,6 +69,12 @@ pub(super) fn run(cmd: KbCommand, knowledge_dir: Option<&Path>) -> Result<()> {
             if !problems.is_empty() {
                 return Err(Error::Knowledge(LoadErrors(problems)));
             }
+            // The catalogue as it loads, its examples run through the matcher.
+            let (kb, only) = match standalone {
+                true => (Knowledge::from_layers(&[knowledge::read_dir(&dir)?])?, None),
+                false => (Knowledge::load(Some(&dir))?, Some(dir.as_path())),
+            };
+            examples(kb, only)?;
             let warnings = match standalone {
                 true => Vec::new(),
                 false => knowledge::replacement_warnings(&dir),

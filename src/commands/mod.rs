@@ -9,6 +9,7 @@ pub mod check;
 pub mod conversation;
 pub mod diagnose;
 pub mod endpoints;
+pub mod examples;
 pub mod help;
 
 use std::sync::Arc;

@@ -33,6 +33,20 @@ pub struct Entry {
     pub related: Vec<String>,
     /// Where the entry came from: `knowledge/<id>.toml` for built-ins, the file path otherwise.
     pub source: String,
+    /// Messages that must be answered with this entry first (`examples`), or must not get it
+    /// at all (`not_examples`); `kb lint` runs them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub examples: Vec<Example>,
+}
+
+/// One of an entry's `examples` or `not_examples`, with its line for lint messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Example {
+    pub text: String,
+    /// `true` for `examples`, `false` for `not_examples`.
+    pub matches: bool,
+    #[serde(skip)]
+    pub line: Option<usize>,
 }
 
 /// A problem in a knowledge file.
@@ -211,6 +225,12 @@ fn merged(base: &Entry, extension: Entry) -> Entry {
         related: union(&base.related, extension.related)
             .into_iter()
             .filter(|r| *r != extension.id)
+            .collect(),
+        examples: base
+            .examples
+            .iter()
+            .cloned()
+            .chain(extension.examples)
             .collect(),
         id: extension.id,
         source: extension.source,

@@ -22,14 +22,35 @@ struct RawEntry {
     steps: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     related: Vec<Spanned<String>>,
+    #[serde(default)]
+    examples: Vec<Spanned<String>>,
+    #[serde(default)]
+    not_examples: Vec<Spanned<String>>,
 }
 
 /// The keys an entry may have, for the message about one it may not.
 const FIELDS: &[&str] = &[
-    "id", "extends", "title", "category", "summary", "codes", "keywords", "steps", "related",
+    "id",
+    "extends",
+    "title",
+    "category",
+    "summary",
+    "codes",
+    "keywords",
+    "steps",
+    "related",
+    "examples",
+    "not_examples",
 ];
 /// The keys that hold a list of text; the others hold text.
-const LIST_FIELDS: &[&str] = &["codes", "keywords", "steps", "related"];
+const LIST_FIELDS: &[&str] = &[
+    "codes",
+    "keywords",
+    "steps",
+    "related",
+    "examples",
+    "not_examples",
+];
 
 /// The categories an entry may be filed under (docs/knowledge-format.md).
 pub const CATEGORIES: &[&str] = &[
@@ -238,6 +259,23 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
         }
         out
     };
+    let examples: Vec<super::Example> = list(raw.examples, "examples")
+        .into_iter()
+        .map(|(text, line)| super::Example {
+            text,
+            matches: true,
+            line,
+        })
+        .chain(
+            list(raw.not_examples, "not_examples")
+                .into_iter()
+                .map(|(text, line)| super::Example {
+                    text,
+                    matches: false,
+                    line,
+                }),
+        )
+        .collect();
     let codes = list(raw.codes, "codes");
     let keywords = list(raw.keywords, "keywords");
     let related = list(raw.related, "related");
@@ -258,6 +296,7 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
             steps,
             related: related.iter().map(|(r, _)| r.clone()).collect(),
             source: file.to_string(),
+            examples,
         },
         id_line,
         related_lines: related,

@@ -665,3 +665,54 @@ fn kb_lint_without_a_directory_checks_the_embedded_catalogue() {
         format!("built-in catalogue: {n} entries, no problems\n")
     );
 }
+
+#[test]
+fn kb_lint_runs_each_entrys_examples_and_not_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "partner-sftp-drop.toml",
+        &format!(
+            "{GOOD}examples = [\n  \"the partner sftp drop is empty again this morning\",\n  \"HTTP 429 Too Many Requests from the billing API\",\n]\nnot_examples = [\"SFTP_EMPTY_DROP\"]\n"
+        ),
+    );
+    let lint = |dir: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_medic"))
+            .args(["kb", "lint"])
+            .arg(dir)
+            .env_remove("MEDIC_KNOWLEDGE_DIR")
+            .output()
+            .unwrap()
+    };
+    let o = lint(dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let lines = GOOD.lines().count();
+    // The second example is a 429, the not_example names this entry's own code.
+    assert!(
+        err.contains(&format!("partner-sftp-drop.toml:{}: example \"HTTP 429 Too Many Requests from the billing API\" is answered with `http-429` first, not `partner-sftp-drop`", lines + 3)),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("partner-sftp-drop.toml:{}: not_example \"SFTP_EMPTY_DROP\" is answered with `partner-sftp-drop`", lines + 5)),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("partner-sftp-drop.toml:").count(),
+        2,
+        "the first example passes: {err}"
+    );
+    // Fixed, the directory passes.
+    write(
+        dir.path(),
+        "partner-sftp-drop.toml",
+        &format!("{GOOD}examples = [\"the partner sftp drop is empty again this morning\"]\n"),
+    );
+    let o = lint(dir.path());
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
