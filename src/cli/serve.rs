@@ -45,6 +45,18 @@ pub struct Args {
     /// DISCORD_TOKEN is optional (interaction follow-ups need none).
     #[arg(long, requires = "http")]
     pub no_gateway: bool,
+    /// Run only gateway shards A through B (e.g. `0-3`), with `--shard-total`; default:
+    /// autosharding (Discord's recommended count, all in this process).
+    #[arg(
+        long,
+        value_name = "A-B",
+        requires = "shard_total",
+        conflicts_with = "no_gateway"
+    )]
+    pub shards: Option<String>,
+    /// The total number of shards across all processes, with `--shards`.
+    #[arg(long, value_name = "N", requires = "shards")]
+    pub shard_total: Option<u32>,
 }
 
 /// `DISCORD_PUBLIC_KEY`, if set.
@@ -116,6 +128,9 @@ pub(super) fn run(args: Args, config: Option<&Path>, knowledge_dir: Option<&Path
     settings.listen_channels = config.discord.listen_channels.clone();
     settings.check_roles = config.discord.check_roles.clone();
     settings.message_content = config.discord.message_content;
+    if let (Some(range), Some(total)) = (&args.shards, args.shard_total) {
+        settings.shards = Some(discord::ShardRange::parse(range, total)?);
+    }
     let matcher = Arc::new(super::load_matcher(knowledge_dir)?);
     let checker = Arc::new(crate::checks::Checker::new(Arc::new(config)));
     let http = args.http.map(crate::metrics::server::bind).transpose()?;

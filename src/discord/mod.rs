@@ -123,6 +123,37 @@ pub struct Settings {
     /// Request the privileged MESSAGE_CONTENT intent (`[discord] message_content`). Without it
     /// slash commands, mentions and DMs work, but listen channels see empty messages.
     pub message_content: bool,
+    /// Run only these gateway shards (`--shards A-B --shard-total N`); `None`: autosharding.
+    pub shards: Option<ShardRange>,
+}
+
+/// Shards `first..=last` of `total`, so a large deployment spreads the gateway over processes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardRange {
+    pub first: u32,
+    pub last: u32,
+    pub total: u32,
+}
+
+impl ShardRange {
+    /// `"A-B"` (or `"A"`) of `total` shards.
+    pub fn parse(range: &str, total: u32) -> MedicResult<ShardRange> {
+        let bad = || {
+            MedicError::Usage(format!(
+                "--shards takes A-B with 0 <= A <= B < --shard-total ({total}), e.g. --shards 0-3 --shard-total 8"
+            ))
+        };
+        let (a, b) = range
+            .trim()
+            .split_once('-')
+            .unwrap_or((range.trim(), range.trim()));
+        let first: u32 = a.trim().parse().map_err(|_| bad())?;
+        let last: u32 = b.trim().parse().map_err(|_| bad())?;
+        if total == 0 || first > last || last >= total {
+            return Err(bad());
+        }
+        Ok(ShardRange { first, last, total })
+    }
 }
 
 impl Settings {
@@ -158,6 +189,7 @@ impl Settings {
             listen_channels: Vec::new(),
             check_roles: Vec::new(),
             message_content: true,
+            shards: None,
         })
     }
 }
@@ -293,6 +325,7 @@ pub async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send + 'static) 
         channel_limit,
         commands,
     } = bot;
+    let shards_wanted = settings.shards;
     // serenity's own default client (rustls), kept so medic's delivery can use it too.
     let rest_client = match http_client {
         Some(c) => c,
@@ -407,7 +440,11 @@ pub async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send + 'static) 
         let told = shutdown::stop(&shards, &restarts).await;
         *stopped.lock().unwrap_or_else(|e| e.into_inner()) = Some(told);
     });
-    let result = client.start_autosharded().await;
+    let result = match shards_wanted {
+        // serenity's range end is inclusive (`start_shards(n)` is `0..n-1` of n).
+        Some(r) => client.start_shard_range(r.first..r.last, r.total).await,
+        None => client.start_autosharded().await,
+    };
     let told = stopping.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(told) = told {
         shutdown::finish(&client.shard_manager, told).await;

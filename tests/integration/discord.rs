@@ -279,6 +279,7 @@ fn settings() -> Settings {
         listen_channels: vec![LISTEN],
         check_roles: vec![CHECK_ROLE],
         message_content: true,
+        shards: None,
     }
 }
 
@@ -296,6 +297,28 @@ fn no_pings(body: &Value) {
     assert!(
         am["roles"].as_array().is_none_or(|a| a.is_empty()),
         "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_range_identifies_as_those_shards_of_the_total() {
+    let fake = FakeDiscord::start().await;
+    let mut settings = settings();
+    settings.api_base = Some(fake.api_base());
+    settings.shards = Some(medic::discord::ShardRange::parse("1-1", 3).unwrap());
+    let h = Harness::with(fake, settings, None, services(), medic::discord::commands()).await;
+    let identify = h.fake.wait_identified(WAIT).await;
+    assert_eq!(identify["d"]["shard"], json!([1, 3]), "{identify}");
+    assert!(medic::discord::ShardRange::parse("2-1", 3).is_err());
+    assert!(medic::discord::ShardRange::parse("0-3", 3).is_err());
+    assert!(medic::discord::ShardRange::parse("x", 3).is_err());
+    assert_eq!(
+        medic::discord::ShardRange::parse("4", 8).unwrap(),
+        medic::discord::ShardRange {
+            first: 4,
+            last: 4,
+            total: 8
+        }
     );
 }
 
