@@ -30,6 +30,19 @@ pub enum KbCommand {
         #[arg(long)]
         standalone: bool,
     },
+    /// For knowledge authors: the most frequent unanswered direct questions and the entries
+    /// most often marked "Not this" on Discord, from the state database `medic serve` writes.
+    Gaps {
+        /// The state database (as `medic serve --db`).
+        #[arg(long, env = "MEDIC_DB", value_name = "FILE", default_value = crate::store::DEFAULT_PATH)]
+        db: PathBuf,
+        /// How far back to look, e.g. "7d", "30d".
+        #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = crate::config::parse_duration)]
+        since: std::time::Duration,
+        /// How many of each to list.
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+    },
     /// All entries with all fields, as one JSON array.
     Export {
         /// JSON is the only export format; the flag is accepted for clarity.
@@ -51,8 +64,28 @@ fn examples(kb: Knowledge, only_from: Option<&Path>) -> Result<()> {
     }
 }
 
+/// `medic kb gaps`.
+fn gaps(db: &Path, since: std::time::Duration, top: usize) -> Result<()> {
+    use crate::store::{SqliteStore, Store};
+    if !db.is_file() {
+        return super::print(&format!(
+            "No feedback recorded yet: there is no state database at {} (medic serve writes it; --db or MEDIC_DB).\n",
+            db.display()
+        ));
+    }
+    let store = SqliteStore::open_for_reading(db)?;
+    if store.is_empty_schema()? {
+        return super::print("No feedback recorded yet.\n");
+    }
+    let now = crate::clock::to_millis(std::time::SystemTime::now());
+    let from = now - since.as_millis().min(i64::MAX as u128) as i64;
+    let g = store.gaps(from, top.max(1))?;
+    super::print(&terminal::gaps(&g, since))
+}
+
 pub(super) fn run(cmd: KbCommand, knowledge_dir: Option<&Path>) -> Result<()> {
     match cmd {
+        KbCommand::Gaps { db, since, top } => gaps(&db, since, top),
         KbCommand::Lint { dir, standalone } => {
             let Some(dir) = dir else {
                 // The catalogue this binary carries, whatever the current directory holds.

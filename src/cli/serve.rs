@@ -181,7 +181,14 @@ pub(super) fn run(args: Args, config: Option<&Path>, knowledge_dir: Option<&Path
                 stopped(&stop),
             ));
         }
-        let services = Services::new(matcher, Some(checker)).with_alerts(alerts);
+        // Feedback goes to the state database: the pipeline's, or one of its own.
+        let feedback: crate::store::SharedStore = match &alerts {
+            Some(handle) => handle.store().clone(),
+            None => Arc::new(Mutex::new(SqliteStore::open(&args.db)?)),
+        };
+        let services = Services::new(matcher, Some(checker))
+            .with_alerts(alerts)
+            .with_feedback(feedback);
         let bot = tokio::spawn(discord::run(
             Bot::new(settings, services).alert_delivery(slot),
             stopped(&stop),

@@ -125,6 +125,33 @@ impl Conversations {
         );
     }
 
+    /// A "Not this" click on the answer `entry_id`: the next candidates of the question that
+    /// produced it when this conversation remembers it, else of the entry itself (its title's
+    /// neighbours and its related entries).
+    pub fn not_this(
+        &self,
+        matcher: &Matcher,
+        key: Key,
+        now: Instant,
+        entry_id: &str,
+    ) -> Option<Others> {
+        let entry = matcher.knowledge().get(entry_id)?;
+        let turn = self
+            .fresh(key, now)
+            .filter(|t| t.shown.first().is_some_and(|s| s == entry_id))
+            .unwrap_or_else(|| Turn {
+                at: now,
+                query: entry.title.clone(),
+                shown: vec![entry_id.to_string()],
+            });
+        let o = others(matcher, &turn)?;
+        let mut next = turn;
+        next.shown.extend(o.entries.iter().map(|e| e.id.clone()));
+        next.at = now;
+        self.remember(key, next);
+        Some(o)
+    }
+
     fn fresh(&self, key: Key, now: Instant) -> Option<Turn> {
         let turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
         turns

@@ -29,6 +29,9 @@ pub struct Services {
     pub alerts: Option<crate::alerts::service::Handle>,
     /// What each conversation was last answered, for follow-ups.
     pub conversations: Arc<conversation::Conversations>,
+    /// Where feedback on answers and unanswered direct questions are recorded (masked), for
+    /// `medic kb gaps`; `None`: not recorded.
+    pub feedback: Option<crate::store::SharedStore>,
     /// The state database that `medic chat`'s /ack, /silence and /unsilence act on (the one a
     /// `watch` or `serve` writes); `None`: those commands are off.
     pub state_db: Option<std::path::PathBuf>,
@@ -43,6 +46,53 @@ impl Services {
             alerts: None,
             conversations: Arc::default(),
             state_db: None,
+            feedback: None,
+        }
+    }
+
+    pub fn with_feedback(mut self, store: crate::store::SharedStore) -> Services {
+        self.feedback = Some(store);
+        self
+    }
+
+    /// Records feedback (off the async workers; a failure is logged, never shown). `text` is
+    /// masked of every configured secret and the bot token first.
+    pub fn record_feedback(
+        &self,
+        kind: crate::store::model::FeedbackKind,
+        entry: Option<&str>,
+        text: Option<&str>,
+    ) {
+        let Some(store) = self.feedback.clone() else {
+            return;
+        };
+        let text = text.map(|t| {
+            let masked = match self.checker() {
+                Some(c) => c.config().redactor().redact(t),
+                None => t.to_string(),
+            };
+            crate::text::truncate_chars(&crate::redact::process().redact(&masked), 300)
+        });
+        let f = crate::store::model::Feedback {
+            at: crate::clock::to_millis(std::time::SystemTime::now()),
+            kind,
+            entry: entry.map(str::to_string),
+            text,
+        };
+        let write = move || {
+            let result = store
+                .lock()
+                .map_err(|_| crate::Error::StorePoisoned)
+                .and_then(|mut s| s.add_feedback(&f));
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "feedback not recorded");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn_blocking(write);
+            }
+            Err(_) => write(),
         }
     }
 

@@ -16,8 +16,10 @@ use crate::alerts::service::Handle;
 use crate::alerts::{Clock, SystemClock};
 use crate::commands::{check as check_cmd, diagnose};
 use crate::render::discord::{
-    self as render, alert as render_alert, Reply, ALERT_ACK, ALERT_RERUN, OPEN_ENTRY,
+    self as render, alert as render_alert, Reply, ALERT_ACK, ALERT_RERUN, FEEDBACK_NO,
+    FEEDBACK_YES, OPEN_ENTRY,
 };
+use crate::store::model::FeedbackKind;
 
 /// What a click asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +30,10 @@ pub enum Click<'a> {
     Acknowledge(&'a str),
     /// A DOWN alert's "Re-run check" (check roles only).
     Rerun(&'a str),
+    /// "Helpful" under an answer (the entry id).
+    Helpful(&'a str),
+    /// "Not this" under an answer: the next candidates.
+    NotThis(&'a str),
 }
 
 impl<'a> Click<'a> {
@@ -37,6 +43,10 @@ impl<'a> Click<'a> {
             Some(Click::OpenEntry(id))
         } else if let Some(id) = custom_id.strip_prefix(ALERT_ACK) {
             Some(Click::Acknowledge(id))
+        } else if let Some(id) = custom_id.strip_prefix(FEEDBACK_YES) {
+            Some(Click::Helpful(id))
+        } else if let Some(id) = custom_id.strip_prefix(FEEDBACK_NO) {
+            Some(Click::NotThis(id))
         } else {
             custom_id.strip_prefix(ALERT_RERUN).map(Click::Rerun)
         }
@@ -67,6 +77,40 @@ pub async fn handle(
                     .ephemeral(),
             };
             respond(data, click, reply).await
+        }
+        Click::Helpful(entry_id) => {
+            let known = data.services.matcher.knowledge().get(entry_id).is_some();
+            if known {
+                data.services
+                    .record_feedback(FeedbackKind::Helpful, Some(entry_id), None);
+            }
+            respond(
+                data,
+                click,
+                Reply::text("Thanks — noted for the people who write medic's knowledge.")
+                    .ephemeral(),
+            )
+            .await
+        }
+        Click::NotThis(entry_id) => {
+            let services = &data.services;
+            if services.matcher.knowledge().get(entry_id).is_some() {
+                services.record_feedback(FeedbackKind::NotThis, Some(entry_id), None);
+            }
+            let key = crate::commands::conversation::Key {
+                place: click.channel_id.get(),
+                user: click.user.id.get(),
+            };
+            let reply = match services.conversations.not_this(
+                &services.matcher,
+                key,
+                std::time::Instant::now(),
+                entry_id,
+            ) {
+                Some(o) => render::others(&o, services.matcher.knowledge()),
+                None => Reply::text("I have nothing else to suggest for that one; paste the full error line for a better match."),
+            };
+            respond(data, click, reply.ephemeral()).await
         }
         Click::Acknowledge(alert_id) => acknowledge(data, click, alert_id).await,
         Click::Rerun(alert_id) => rerun(data, click, alert_id).await,

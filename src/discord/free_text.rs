@@ -56,6 +56,9 @@ pub(super) async fn handle(
         data.services
             .conversations
             .diagnose(&data.services.matcher, key, Instant::now(), &text);
+    if trigger != Trigger::ListenChannel {
+        super::slash::record_unanswered(&data.services, &outcome, &text);
+    }
     let mut claim = None;
     let reply = match (&outcome, trigger) {
         (Outcome::Answer(d), _) => {

@@ -135,6 +135,7 @@ impl Endpoint {
                     std::time::Instant::now(),
                     &query,
                 );
+                super::slash::record_unanswered(services, &outcome, &query);
                 Answer::json(&message(render::outcome(&outcome, kb)))
             }
             "help" => {

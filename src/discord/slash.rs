@@ -79,8 +79,27 @@ pub(crate) async fn diagnose(
     let outcome = services
         .conversations
         .diagnose(matcher, key, std::time::Instant::now(), &query);
+    record_unanswered(services, &outcome, &query);
     send(ctx, render::outcome(&outcome, matcher.knowledge())).await?;
     Ok(())
+}
+
+/// A direct question (`/diagnose`, a mention, a DM) medic could not answer, for `kb gaps`.
+pub(crate) fn record_unanswered(
+    services: &crate::commands::Services,
+    outcome: &diagnose_cmd::Outcome,
+    query: &str,
+) {
+    if matches!(
+        outcome,
+        diagnose_cmd::Outcome::NoMatch(_) | diagnose_cmd::Outcome::Ask(_)
+    ) {
+        services.record_feedback(
+            crate::store::model::FeedbackKind::Unanswered,
+            None,
+            Some(query),
+        );
+    }
 }
 
 async fn autocomplete_entries(

@@ -148,6 +148,12 @@ pub trait Store: Send {
     /// Who acknowledged the incident that started at `started_at`.
     fn acks(&self, endpoint: &str, started_at: Millis) -> Result<Vec<Ack>>;
 
+    /// Records feedback on an answer (or an unanswered direct question).
+    fn add_feedback(&mut self, f: &model::Feedback) -> Result<()>;
+
+    /// The feedback since `since`, summed up for knowledge authors, `limit` rows of each kind.
+    fn gaps(&self, since: Millis, limit: usize) -> Result<model::Gaps>;
+
     /// Queues an alert command for the scheduler; returns its id.
     fn add_request(&mut self, r: &model::Request) -> Result<i64>;
 

@@ -348,3 +348,41 @@ pub struct RequestResult {
     pub ok: bool,
     pub message: String,
 }
+
+/// What a person told medic about an answer, or a direct question medic could not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedbackKind {
+    Helpful,
+    NotThis,
+    /// A mention, DM or `/diagnose` that got no confident answer.
+    Unanswered,
+}
+
+impl FeedbackKind {
+    pub fn word(self) -> &'static str {
+        match self {
+            FeedbackKind::Helpful => "helpful",
+            FeedbackKind::NotThis => "not_this",
+            FeedbackKind::Unanswered => "unanswered",
+        }
+    }
+}
+
+/// One feedback row. `text` is already masked of secrets (the asker's words, for knowledge
+/// authors reading `medic kb gaps`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Feedback {
+    pub at: Millis,
+    pub kind: FeedbackKind,
+    pub entry: Option<String>,
+    pub text: Option<String>,
+}
+
+/// What `medic kb gaps` prints: the most frequent unanswered phrasings and the entries most
+/// often marked "Not this" (with how often each was marked helpful).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gaps {
+    pub unanswered: Vec<(String, u64)>,
+    /// (entry, not this, helpful)
+    pub not_this: Vec<(String, u64, u64)>,
+}

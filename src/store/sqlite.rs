@@ -7,8 +7,8 @@ use std::time::Duration;
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::model::{
-    Ack, Alert, AlertKind, EndpointState, Incident, Millis, Request, RequestKind, RequestResult,
-    Silence,
+    Ack, Alert, AlertKind, EndpointState, Feedback, Gaps, Incident, Millis, Request, RequestKind,
+    RequestResult, Silence,
 };
 use super::{Backlog, Commit, History, OutboxItem, Store, LEASE_TTL};
 use crate::checks::Overall;
@@ -100,6 +100,15 @@ const MIGRATIONS: &[&str] = &[
         result TEXT
     );
     CREATE INDEX requests_pending ON requests (done_at, id);",
+    // 5: feedback on answers and unanswered direct questions (masked), for `medic kb gaps`.
+    "CREATE TABLE feedback (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        entry TEXT,
+        text TEXT
+    );
+    CREATE INDEX feedback_at ON feedback (at);",
 ];
 
 /// The SQLite file and the ids of the endpoints seen so far.
@@ -366,6 +375,56 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn add_feedback(&mut self, f: &Feedback) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO feedback (at, kind, entry, text) VALUES (?1, ?2, ?3, ?4)",
+                params![f.at, f.kind.word(), f.entry, f.text],
+            )
+            .map(drop)
+            .map_err(|e| self.err(e))
+    }
+
+    fn gaps(&self, since: Millis, limit: usize) -> Result<Gaps> {
+        let limit = limit as i64;
+        let unanswered = self
+            .conn
+            .prepare(
+                "SELECT lower(trim(text)) AS t, count(*) AS n FROM feedback
+                 WHERE kind = 'unanswered' AND at >= ?1 AND text IS NOT NULL
+                 GROUP BY t ORDER BY n DESC, t LIMIT ?2",
+            )
+            .and_then(|mut st| {
+                st.query_map(params![since, limit], |r| {
+                    Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(|e| self.err(e))?;
+        let not_this = self
+            .conn
+            .prepare(
+                "SELECT entry, sum(kind = 'not_this') AS no, sum(kind = 'helpful') AS yes FROM feedback
+                 WHERE kind IN ('not_this', 'helpful') AND at >= ?1 AND entry IS NOT NULL
+                 GROUP BY entry HAVING no > 0 ORDER BY no DESC, entry LIMIT ?2",
+            )
+            .and_then(|mut st| {
+                st.query_map(params![since, limit], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get::<_, i64>(1)? as u64,
+                        r.get::<_, i64>(2)? as u64,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(|e| self.err(e))?;
+        Ok(Gaps {
+            unanswered,
+            not_this,
+        })
+    }
+
     fn add_request(&mut self, r: &Request) -> Result<i64> {
         self.conn
             .execute(
@@ -744,6 +803,7 @@ impl Store for SqliteStore {
                 "DELETE FROM incidents WHERE closed_at IS NOT NULL AND closed_at < ?1",
                 "DELETE FROM silences WHERE ended_at IS NOT NULL AND ended_at < ?1",
                 "DELETE FROM requests WHERE done_at IS NOT NULL AND done_at < ?1",
+                "DELETE FROM feedback WHERE at < ?1",
             ] {
                 removed += tx.execute(sql, [cutoff])?;
             }

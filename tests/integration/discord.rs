@@ -1952,3 +1952,92 @@ async fn after_a_reidentify_the_bot_answers_and_closes_the_gateway_on_shutdown()
     // `stop` checks the close frame (serenity alone would send none here).
     h.stop().await;
 }
+
+/// Clicks a button on a message the bot sent; the callback.
+async fn click(h: &Harness, custom_id: &str, who: &Invoker) -> fake_discord::Recorded {
+    let id = h.fake.next_id();
+    let from = h.fake.request_count();
+    h.fake.dispatch(
+        "INTERACTION_CREATE",
+        payloads::button(id, custom_id, 77, who),
+    );
+    h.fake
+        .wait_for(from, WAIT, |r| {
+            r.path.contains(&format!("/interactions/{id}/"))
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_carry_feedback_buttons_and_kb_gaps_reads_what_they_recorded() {
+    use medic::store::SqliteStore;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let store: medic::store::SharedStore =
+        Arc::new(std::sync::Mutex::new(SqliteStore::open(&db).unwrap()));
+    let h = Harness::start_with(services().with_feedback(store.clone())).await;
+    let who = h.member(&[], 0);
+
+    let cb = h
+        .command("diagnose", &[("query", "HTTP 429 again")], &who)
+        .await;
+    let rows = cb.body["data"]["components"].as_array().unwrap().clone();
+    let feedback = rows.last().unwrap()["components"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let ids: Vec<&str> = feedback
+        .iter()
+        .map(|b| b["custom_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["medic:fb-yes:http-429", "medic:fb-no:http-429"],
+        "{rows:?}"
+    );
+    assert_eq!(feedback[1]["label"], "Not this");
+
+    // "Not this": the next candidates, only to the one who clicked.
+    let cb = click(&h, "medic:fb-no:http-429", &who).await;
+    assert_eq!(cb.body["data"]["flags"], 64, "{}", cb.body);
+    let shown = cb.body["data"].to_string();
+    assert!(
+        !shown.contains("\"title\":\"429"),
+        "a different entry: {shown}"
+    );
+    let cb = click(&h, "medic:fb-yes:http-429", &who).await;
+    assert!(cb.body["data"]["content"]
+        .as_str()
+        .unwrap()
+        .starts_with("Thanks"));
+
+    // A direct question medic cannot answer is recorded, masked.
+    let odd = format!("the flux capacitor in our build farm hums oddly {BOT_TOKEN}");
+    let cb = h.command("diagnose", &[("query", &odd)], &who).await;
+    assert_eq!(cb.body["type"], 4);
+
+    let deadline = Instant::now() + WAIT;
+    let gaps = loop {
+        let g = store.lock().unwrap().gaps(0, 10).unwrap();
+        if (!g.unanswered.is_empty() && !g.not_this.is_empty()) || Instant::now() > deadline {
+            break g;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(gaps.not_this, [("http-429".to_string(), 1, 1)]);
+    assert_eq!(gaps.unanswered.len(), 1, "{gaps:?}");
+    assert!(gaps.unanswered[0].0.contains("flux capacitor"));
+    let secret = BOT_TOKEN.rsplit('.').next().unwrap();
+    assert!(!gaps.unanswered[0].0.contains(secret), "{gaps:?}");
+    h.stop().await;
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_medic"))
+        .args(["kb", "gaps", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1  \"the flux capacitor"), "{text}");
+    assert!(text.contains("1  http-429 (1 helpful)"), "{text}");
+}

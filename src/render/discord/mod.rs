@@ -44,6 +44,10 @@ pub const OPEN_ENTRY: &str = "medic:entry:";
 pub const ALERT_RERUN: &str = "medic:alert-rerun:";
 /// Custom id prefix of a DOWN alert's "Acknowledge" button; the alert id follows.
 pub const ALERT_ACK: &str = "medic:alert-ack:";
+/// "Helpful" under an answer: `medic:fb-yes:<entry id>`.
+pub const FEEDBACK_YES: &str = "medic:fb-yes:";
+/// "Not this" under an answer: `medic:fb-no:<entry id>`.
+pub const FEEDBACK_NO: &str = "medic:fb-no:";
 
 const COLOR_ANSWER: u32 = 0x2b_8a_3e;
 const COLOR_UNSURE: u32 = 0xe6_77_00;
@@ -87,6 +91,8 @@ pub struct Reply {
     pub buttons: Vec<Button>,
     /// Only the asking user sees it (interactions only).
     pub ephemeral: bool,
+    /// The entry an answer shows: "Helpful" / "Not this" buttons on a row of their own.
+    pub feedback: Option<String>,
 }
 
 impl Reply {
@@ -126,6 +132,25 @@ impl Reply {
 
     /// The buttons as action rows (empty when there are none).
     pub fn serenity_components(&self) -> Vec<CreateActionRow> {
+        let mut rows = self.button_row();
+        if let Some(id) = self
+            .feedback
+            .as_ref()
+            .filter(|id| FEEDBACK_YES.len() + id.chars().count() <= MAX_CUSTOM_ID)
+        {
+            rows.push(CreateActionRow::Buttons(vec![
+                CreateButton::new(format!("{FEEDBACK_YES}{id}"))
+                    .label("Helpful")
+                    .style(serenity::all::ButtonStyle::Success),
+                CreateButton::new(format!("{FEEDBACK_NO}{id}"))
+                    .label("Not this")
+                    .style(serenity::all::ButtonStyle::Secondary),
+            ]));
+        }
+        rows
+    }
+
+    fn button_row(&self) -> Vec<CreateActionRow> {
         if self.buttons.is_empty() {
             return Vec::new();
         }
@@ -294,7 +319,9 @@ pub fn diagnosis(d: &Diagnosis, kb: &Knowledge) -> Reply {
         terminal::reasons(&best.reasons),
         best.score * 100.0
     );
-    entry_reply(&best.entry, kb, why, &d.matches[1..])
+    let mut reply = entry_reply(&best.entry, kb, why, &d.matches[1..]);
+    reply.feedback = Some(best.id.clone());
+    reply
 }
 
 /// An entry as an embed: title, summary, numbered steps, related entries (also as buttons).
@@ -374,6 +401,7 @@ fn entry_with(
         embeds: vec![embed],
         buttons,
         ephemeral: false,
+        feedback: None,
     }
 }
 
@@ -426,6 +454,7 @@ pub fn no_match(d: &Diagnosis) -> Reply {
         embeds: vec![embed],
         buttons: unique_buttons(near.iter().map(|m| &*m.entry)),
         ephemeral: true,
+        feedback: None,
     }
 }
 

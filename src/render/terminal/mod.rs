@@ -72,6 +72,34 @@ pub fn colourize(text: &str) -> String {
     out
 }
 
+/// `medic kb gaps`: what people asked that medic could not answer, and what they rejected.
+pub fn gaps(g: &crate::store::model::Gaps, since: std::time::Duration) -> String {
+    let mut out = String::new();
+    let span = humantime::format_duration(since);
+    let _ = writeln!(out, "Unanswered direct questions (last {span}):");
+    if g.unanswered.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    for (text, n) in &g.unanswered {
+        let _ = writeln!(
+            out,
+            "  {n:>4}  \"{}\"",
+            crate::text::truncate_chars(text, 120)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nEntries most often marked \"Not this\" (last {span}):"
+    );
+    if g.not_this.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    for (entry, no, yes) in &g.not_this {
+        let _ = writeln!(out, "  {no:>4}  {entry} ({yes} helpful)");
+    }
+    out
+}
+
 /// The status symbols of terminal output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Symbols {
