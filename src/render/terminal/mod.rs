@@ -326,7 +326,9 @@ pub fn write_out(out: &mut impl std::io::Write, text: &str) -> std::io::Result<W
     let text = crate::text::printable(text);
     // Colour is added after the control characters are gone: only medic's own sequences
     // reach the terminal.
-    let text = match COLOR.load(std::sync::atomic::Ordering::Relaxed) {
+    // JSON documents are never painted: their strings must stay what the data says.
+    let json = text.trim_start().starts_with(['{', '[']);
+    let text = match COLOR.load(std::sync::atomic::Ordering::Relaxed) && !json {
         true => std::borrow::Cow::Owned(colourize(&text)),
         false => text,
     };
