@@ -101,6 +101,14 @@ pub fn status(store: &dyn Store, names: &[String], now: Millis) -> Result<Vec<En
     Ok(out)
 }
 
+/// A WARNING about an endpoint's place in the configuration (stage `config`).
+fn config_warning(endpoint: &str, now: Millis, detail: String) -> Alert {
+    let mut a = Alert::new(super::AlertKind::Warning, endpoint, now);
+    a.cause.stage = Some("config".into());
+    a.cause.detail = Some(detail);
+    a
+}
+
 /// Closes the open incidents of endpoints that are no longer in the configuration file at all
 /// (`configured`: every name it holds, watched or not), with one WARNING each, in one
 /// transaction. An endpoint that is only not configured right now (an unset secret) keeps its
@@ -125,13 +133,14 @@ pub fn close_removed(
         state.failing_since = None;
         state.up_since = Some(now);
         state.held_recovery = None;
-        let mut a = Alert::new(super::AlertKind::Warning, &name, now);
-        a.cause.stage = Some("config".into());
-        a.cause.detail = Some(format!(
-            "removed from the configuration; its incident open since {} is closed",
-            crate::clock::rfc3339_ms(incident.started_at)
+        alerts.push(config_warning(
+            &name,
+            now,
+            format!(
+                "removed from the configuration; its incident open since {} is closed",
+                crate::clock::rfc3339_ms(incident.started_at)
+            ),
         ));
-        alerts.push(a);
         closed.push((name, state));
     }
     if closed.is_empty() {
@@ -223,10 +232,11 @@ impl Monitor {
         let alerts = list
             .iter()
             .map(|(name, reason)| {
-                let mut a = Alert::new(super::AlertKind::Warning, name, now);
-                a.cause.stage = Some("config".into());
-                a.cause.detail = Some(format!("not configured, so not watched: {reason}"));
-                a
+                config_warning(
+                    name,
+                    now,
+                    format!("not configured, so not watched: {reason}"),
+                )
             })
             .collect();
         self.commit(Vec::new(), alerts)

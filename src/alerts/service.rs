@@ -305,3 +305,42 @@ async fn report_stats(stats: Arc<Stats>, stop: impl Future<Output = ()>) {
         }
     }
 }
+
+/// The gauges of a process running the alert pipeline on `store`: read through a second
+/// connection where the store has one, so a scrape does not wait behind the monitor's writes.
+pub fn gauges(store: SharedStore) -> crate::metrics::server::GaugeSource {
+    Arc::new(move || {
+        let Ok(main) = store.lock() else {
+            return crate::metrics::Gauges::default();
+        };
+        let lease_held = Some(u64::from(main.holds_lease()));
+        let reader = main.reader().ok().flatten();
+        let read = |s: &dyn crate::store::Store| -> crate::Result<(u64, u64)> {
+            let open = s
+                .load_states()?
+                .iter()
+                .filter(|(_, st)| st.incident.is_some())
+                .count() as u64;
+            Ok((open, s.backlog()?.pending))
+        };
+        let figures = match &reader {
+            Some(r) => {
+                drop(main);
+                read(&**r)
+            }
+            None => read(&*main),
+        };
+        match figures {
+            Ok((open, pending)) => crate::metrics::Gauges {
+                open_incidents: Some(open),
+                outbox_depth: Some(pending),
+                lease_held,
+                store_up: true,
+            },
+            Err(_) => crate::metrics::Gauges {
+                lease_held,
+                ..crate::metrics::Gauges::default()
+            },
+        }
+    })
+}

@@ -73,6 +73,12 @@ impl std::io::Write for GatedStderr {
     }
 }
 
+/// Binds `--http ADDR` before anything runs, so a taken port stops the command at once.
+pub(crate) fn bind_http(addr: std::net::SocketAddr) -> Result<std::net::TcpListener> {
+    crate::metrics::server::bind(addr)
+        .map_err(|e| Error::io(format!("listening on {addr} (--http)"), e))
+}
+
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM.
 pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {

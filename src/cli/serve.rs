@@ -97,7 +97,7 @@ fn run_http_only(
     let checker = Arc::new(crate::checks::Checker::new(Arc::new(config)));
     let services = Arc::new(Services::new(matcher, Some(checker)));
     let listener = match args.http {
-        Some(addr) => crate::metrics::server::bind(addr)?,
+        Some(addr) => super::runtime::bind_http(addr)?,
         None => return Err(Error::Usage("--no-gateway needs --http ADDR".into())),
     };
     let runtime = super::runtime::runtime(super::runtime::Threads::PerCore)?;
@@ -106,10 +106,7 @@ fn run_http_only(
         let endpoint =
             discord::interactions::Endpoint::new(&key, services, &check_roles, Some(rest))?;
         let post = discord::interactions::post_handler(Arc::new(endpoint));
-        let gauges: crate::metrics::server::GaugeSource = Arc::new(|| crate::metrics::Gauges {
-            store_up: true,
-            ..Default::default()
-        });
+        let gauges = crate::metrics::server::no_store();
         tracing::info!(addr = ?args.http, "serving Discord interactions over HTTP (no gateway)");
         crate::metrics::server::serve(listener, gauges, Some(post), shutdown_signal()).await;
         Ok(())
@@ -133,7 +130,7 @@ pub(super) fn run(args: Args, config: Option<&Path>, knowledge_dir: Option<&Path
     }
     let matcher = Arc::new(super::load_matcher(knowledge_dir)?);
     let checker = Arc::new(crate::checks::Checker::new(Arc::new(config)));
-    let http = args.http.map(crate::metrics::server::bind).transpose()?;
+    let http = args.http.map(super::runtime::bind_http).transpose()?;
     let runtime = super::runtime::runtime(super::runtime::Threads::PerCore)?;
     runtime.block_on(async {
         // One stop signal for both halves: SIGINT/SIGTERM, or either half ending.
@@ -153,11 +150,8 @@ pub(super) fn run(args: Args, config: Option<&Path>, knowledge_dir: Option<&Path
             // With the alert pipeline, its database decides readiness; without, there is no
             // state to be unready about.
             let gauges: crate::metrics::server::GaugeSource = match &alerts {
-                Some(handle) => crate::metrics::server::store_gauges(handle.store().clone()),
-                None => Arc::new(|| crate::metrics::Gauges {
-                    store_up: true,
-                    ..Default::default()
-                }),
+                Some(handle) => service::gauges(handle.store().clone()),
+                None => crate::metrics::server::no_store(),
             };
             let services =
                 Services::new(matcher.clone(), Some(checker.clone())).with_alerts(alerts.clone());

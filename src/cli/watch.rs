@@ -50,11 +50,11 @@ pub(super) fn run(
     let store = SqliteStore::open(&args.db)?;
     store.check_integrity()?;
     let store: SharedStore = Arc::new(Mutex::new(store));
-    let http = args.http.map(crate::metrics::server::bind).transpose()?;
+    let http = args.http.map(super::runtime::bind_http).transpose()?;
     let runtime = super::runtime::runtime(super::runtime::Threads::PerCore)?;
     runtime.block_on(async {
         if let Some(listener) = http {
-            let gauges = crate::metrics::server::store_gauges(store.clone());
+            let gauges = service::gauges(store.clone());
             tokio::spawn(crate::metrics::server::serve(
                 listener,
                 gauges,

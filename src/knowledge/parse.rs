@@ -194,13 +194,10 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
         Some(c) => {
             let name = c.get_ref().trim().to_string();
             if !name.is_empty() && !CATEGORIES.contains(&name.as_str()) {
-                let near = CATEGORIES
-                    .iter()
-                    .map(|k| (strsim::damerau_levenshtein(&name.to_lowercase(), k), *k))
-                    .filter(|(d, _)| *d <= 2)
-                    .min();
+                let near =
+                    crate::text::nearest(&name.to_lowercase(), CATEGORIES.iter().copied(), 2);
                 let hint = match near {
-                    Some((_, k)) => format!("did you mean `{k}`? "),
+                    Some(k) => format!("did you mean `{k}`? "),
                     None => String::new(),
                 };
                 errors.push(err(
@@ -317,14 +314,10 @@ fn shape_errors(file: &str, text: &str) -> Vec<LoadError> {
         let name: &str = key.get_ref();
         let line = at(key.span());
         let message = if !FIELDS.contains(&name) {
-            let near = FIELDS
-                .iter()
-                .map(|f| (strsim::damerau_levenshtein(name, f), *f))
-                .filter(|(d, _)| *d <= 2)
-                .min();
+            let near = crate::text::nearest(name, FIELDS.iter().copied(), 2);
             let shown = crate::text::truncate_chars(name, 40);
             match near {
-                Some((_, f)) => format!("unknown field `{shown}`; did you mean `{f}`?"),
+                Some(f) => format!("unknown field `{shown}`; did you mean `{f}`?"),
                 None => format!(
                     "unknown field `{shown}`; expected one of {}",
                     FIELDS.join(", ")

@@ -90,12 +90,8 @@ pub fn misspelled(step: &str) -> Option<(String, &'static str)> {
             .unwrap_or(after.len());
         let word = &after[..len];
         if after[len..].starts_with('}') && len >= 3 && NAMES.iter().all(|(n, _, _)| *n != word) {
-            let near = NAMES
-                .iter()
-                .map(|(n, _, _)| (strsim::damerau_levenshtein(word, n), *n))
-                .filter(|(d, _)| *d == 1)
-                .min();
-            if let Some((_, n)) = near {
+            // `word` is no name, so the nearest within one edit is exactly one edit away.
+            if let Some(n) = crate::text::nearest(word, NAMES.iter().map(|(n, _, _)| *n), 1) {
                 return Some((word.to_string(), n));
             }
         }

@@ -43,51 +43,18 @@ pub type PostHandler = Arc<
         + Sync,
 >;
 
-/// The gauges of a process running the alert pipeline on `store`: read through a second
-/// connection where the store has one, so a scrape does not wait behind the monitor's writes.
-pub fn store_gauges(store: crate::store::SharedStore) -> GaugeSource {
-    Arc::new(move || {
-        let Ok(main) = store.lock() else {
-            return Gauges::default();
-        };
-        let lease_held = Some(u64::from(main.holds_lease()));
-        let reader = main.reader().ok().flatten();
-        let read = |s: &dyn crate::store::Store| -> crate::Result<(u64, u64)> {
-            let open = s
-                .load_states()?
-                .iter()
-                .filter(|(_, st)| st.incident.is_some())
-                .count() as u64;
-            Ok((open, s.backlog()?.pending))
-        };
-        let figures = match &reader {
-            Some(r) => {
-                drop(main);
-                read(&**r)
-            }
-            None => read(&*main),
-        };
-        match figures {
-            Ok((open, pending)) => Gauges {
-                open_incidents: Some(open),
-                outbox_depth: Some(pending),
-                lease_held,
-                store_up: true,
-            },
-            Err(_) => Gauges {
-                lease_held,
-                ..Gauges::default()
-            },
-        }
+/// The gauges of a process without a state database: nothing to be unready about.
+pub fn no_store() -> GaugeSource {
+    Arc::new(|| Gauges {
+        store_up: true,
+        ..Gauges::default()
     })
 }
 
 /// Binds `addr` now, so a taken port is an error at start, not a silent missing endpoint.
-pub fn bind(addr: std::net::SocketAddr) -> crate::Result<std::net::TcpListener> {
-    let l = std::net::TcpListener::bind(addr)
-        .map_err(|e| crate::Error::io(format!("listening on {addr} (--http)"), e))?;
-    l.set_nonblocking(true)
-        .map_err(|e| crate::Error::io("listening (--http)", e))?;
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let l = std::net::TcpListener::bind(addr)?;
+    l.set_nonblocking(true)?;
     Ok(l)
 }
 

@@ -1,7 +1,7 @@
 //! `medic serve --http ADDR --no-gateway`: Discord interactions over HTTP, signed with a key
 //! pair of the test's own, against the binary; follow-ups go to the local fake Discord.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::fake_discord::payloads::{self, Invoker};
 use crate::fake_discord::FakeDiscord;
-use crate::support::{http_get, HttpServer, Reply};
+use crate::support::{http_get, http_request, HttpServer, Reply};
 
 const GUILD: u64 = 10;
 const CHANNEL: u64 = 20;
@@ -20,32 +20,11 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A raw HTTP/1.1 POST; (status, body).
+/// A JSON POST; (status, body).
 fn post(port: u16, path: &str, headers: &[(&str, String)], body: &[u8]) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut head = format!(
-        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes()).unwrap();
-    let _ = s.write_all(body);
-    let mut raw = String::new();
-    let _ = s.read_to_string(&mut raw);
-    let status = raw
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    let mut headers = headers.to_vec();
+    headers.push(("Content-Type", "application/json".to_string()));
+    http_request(port, "POST", path, &headers, body)
 }
 
 struct Signed<'a> {

@@ -749,16 +749,33 @@ pub fn chat_in(dir: &Path, input: &str, env: &[(&str, &std::ffi::OsStr)]) -> Out
 
 /// One HTTP/1.1 GET on loopback; (status, body).
 pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    http_request(port, "GET", path, &[], &[])
+}
+
+/// One HTTP/1.1 request with `headers` and `body` on loopback; (status, body). The body is
+/// sent even if the server answers first (a 413 before the whole body arrived).
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    let _ = s.write_all(body);
     let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
+    let _ = s.read_to_string(&mut raw);
     let status = raw
         .split_whitespace()
         .nth(1)
