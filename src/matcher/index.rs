@@ -23,8 +23,9 @@ pub(super) const W_WORD_MAX: f32 = 0.8;
 /// Words only an entry's summary uses count this much of a keyword word: they describe the
 /// problem, but loosely.
 const PROSE_FACTOR: f32 = 0.5;
-/// Words used by more entries than this carry no evidence (and would cost long walks).
-const MAX_WORD_ENTRIES: usize = 40;
+/// Words used by more entries than this carry no evidence (and would cost long walks); a
+/// one-word keyword shared that widely would weigh under a sixth of a keyword word anyway.
+pub(super) const MAX_WORD_ENTRIES: usize = 40;
 
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Posting {
@@ -197,6 +198,9 @@ impl Index {
                             .copied()
                             .unwrap_or(1)
                             .max(1);
+                        if shared as usize > MAX_WORD_ENTRIES {
+                            continue;
+                        }
                         W_KEYWORD_WORD / (shared as f32).sqrt()
                     }
                     2 => W_KEYWORD_PHRASE,

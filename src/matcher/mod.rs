@@ -140,11 +140,14 @@ impl Matcher {
             .filter(|(h, _)| *h == e)
             .map(|(_, h)| *h)
             .collect();
-        hits.sort_by_key(|h| match h.kind {
-            ReasonKind::Code => 0,
-            ReasonKind::Title => 1,
-            ReasonKind::Keyword => 2,
-            ReasonKind::Word => 3,
+        hits.sort_by_key(|h| {
+            let kind = match h.kind {
+                ReasonKind::Code => 0,
+                ReasonKind::Title => 1,
+                ReasonKind::Keyword => 2,
+                ReasonKind::Word => 3,
+            };
+            (kind, !h.status)
         });
         let reasons = hits
             .iter()

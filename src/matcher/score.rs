@@ -6,7 +6,7 @@ use std::cell::RefCell;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::index::Shape;
+use super::index::{Posting, Shape};
 use super::text::{self, Token, Tokens};
 use super::words::{fold_plural, is_common, is_content_word, is_problem_word};
 use super::{
@@ -21,6 +21,11 @@ type TokenView<'a> = (&'a [Option<(u32, bool)>], &'a [u32]);
 /// Marks a token whose word is not in the vocabulary, so no phrase can contain it.
 const NO_WORD: u32 = u32::MAX;
 
+/// A status carried by more entries than this (a team catalogue where every tenth entry
+/// lists 502) is credited only to the entries that are ranked, so a message's cost does not
+/// grow with the catalogue. Results are the same as crediting every carrier.
+const WIDE: usize = super::index::MAX_WORD_ENTRIES;
+
 /// One piece of evidence for an entry, kept cheap until the entry is shown.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Hit {
@@ -30,6 +35,8 @@ pub(super) struct Hit {
     pub tokens: (u32, u32),
     /// Whether the message spelled it differently (typo, plural, stem).
     pub differs: bool,
+    /// Whether an HTTP status read in context gave it: shown before other codes.
+    pub status: bool,
 }
 
 /// Per-query working sets, kept per thread so a query allocates almost nothing.
@@ -63,6 +70,12 @@ struct Evidence {
     stems: Vec<(u32, u32)>,
     /// Entries worth ranking, reused across queries.
     ranked: Vec<(u32, f32, f32)>,
+    /// Statuses carried by more than [`WIDE`] entries, with the token each was read at:
+    /// credited lazily (see [`Matcher::settle_wide`]) instead of to every carrier up front.
+    wide: Vec<(u16, u32)>,
+    /// Per entry, how many wide statuses it carries (only while settling; zero otherwise).
+    wide_count: Vec<u16>,
+    wide_touched: Vec<u32>,
 }
 
 impl Evidence {
@@ -81,6 +94,10 @@ impl Evidence {
         self.blocked_stems.clear();
         self.stems.clear();
         self.ranked.clear();
+        self.wide.clear();
+        if self.wide_count.len() < entries {
+            self.wide_count.resize(entries, 0);
+        }
     }
 
     fn add(&mut self, entry: u32, kind: ReasonKind, weight: f32, hit: Hit) {
@@ -155,6 +172,7 @@ impl Matcher {
         self.score_statuses(tokens, ev, &mut codes);
         self.score_phrases(tokens, (ids, words), ev, &mut codes);
         self.score_words(tokens, ids, ev);
+        self.settle_wide(top, ev);
         let problem_said = self.problem_said(message, &tokens[..tokens.len() - implied], ids, ev)
             || !codes.is_empty();
         let (mut matches, mut near_misses) = self.rank(top, problem_said, tokens, ev);
@@ -212,15 +230,125 @@ impl Matcher {
         for found in super::status::find_statuses(tokens) {
             codes.push(found.code.to_string());
             let t = found.token as u32;
-            for p in self.index.statuses.get(&found.code).into_iter().flatten() {
+            let carriers = self
+                .index
+                .statuses
+                .get(&found.code)
+                .map_or(&[][..], Vec::as_slice);
+            if carriers.len() > WIDE {
+                ev.wide.push((found.code, t));
+                continue;
+            }
+            for p in carriers {
                 ev.credited.insert((p.entry, t));
                 let hit = Hit {
                     kind: p.kind,
                     term: p.term,
                     tokens: (t, t + 1),
                     differs: false,
+                    status: true,
                 };
                 ev.add(p.entry, p.kind, W_STATUS, hit);
+            }
+        }
+    }
+
+    /// Whether `token` already gave `entry` code or phrase credit (a wide status counts).
+    fn credited(&self, ev: &Evidence, entry: u32, token: u32) -> bool {
+        ev.credited.contains(&(entry, token))
+            || ev
+                .wide
+                .iter()
+                .any(|&(code, t)| t == token && self.carrier_postings(code, entry).next().is_some())
+    }
+
+    /// The postings of wide status `code` that belong to `entry` (postings are in entry order).
+    fn carrier_postings(&self, code: u16, entry: u32) -> impl Iterator<Item = &Posting> {
+        let carriers = self
+            .index
+            .statuses
+            .get(&code)
+            .map_or(&[][..], Vec::as_slice);
+        let from = carriers.partition_point(|p| p.entry < entry);
+        carriers[from..]
+            .iter()
+            .take_while(move |p| p.entry == entry)
+    }
+
+    /// Credits wide statuses where ranking can see them: to every entry with other evidence,
+    /// and to the best-placed entries that have nothing else (most wide statuses, then the
+    /// earliest), enough of them to fill `top` matches or the near misses. Every carrier
+    /// left out scores no more than those credited and comes later, so it would not be shown.
+    fn settle_wide(&self, top: usize, ev: &mut Evidence) {
+        if ev.wide.is_empty() {
+            return;
+        }
+        // A status read twice is credited once, at its first token (as crediting eagerly does).
+        let mut seen = 0;
+        for k in 0..ev.wide.len() {
+            let code = ev.wide[k].0;
+            if !ev.wide[..seen].iter().any(|&(c, _)| c == code) {
+                ev.wide[seen] = ev.wide[k];
+                seen += 1;
+            }
+        }
+        ev.wide.truncate(seen);
+        let want = top.max(NEAR_MISSES);
+        let mut chosen: Vec<u32> = ev.totals.iter().map(|t| t.0).collect();
+        let only_wide = |ev: &Evidence, e: u32| ev.slot[e as usize] == u32::MAX;
+        if let [(code, _)] = ev.wide[..] {
+            let carriers = self
+                .index
+                .statuses
+                .get(&code)
+                .map_or(&[][..], Vec::as_slice);
+            let mut taken = 0;
+            for p in carriers {
+                if taken == want {
+                    break;
+                }
+                if only_wide(ev, p.entry) && chosen.last() != Some(&p.entry) {
+                    chosen.push(p.entry);
+                    taken += 1;
+                }
+            }
+        } else {
+            for &(code, _) in &ev.wide {
+                for p in self.index.statuses.get(&code).into_iter().flatten() {
+                    let e = p.entry as usize;
+                    if ev.slot[e] == u32::MAX {
+                        if ev.wide_count[e] == 0 {
+                            ev.wide_touched.push(p.entry);
+                        }
+                        ev.wide_count[e] += 1;
+                    }
+                }
+            }
+            let mut touched = std::mem::take(&mut ev.wide_touched);
+            let count = |e: &u32| ev.wide_count[*e as usize];
+            if touched.len() > want {
+                touched.select_nth_unstable_by(want, |a, b| count(b).cmp(&count(a)).then(a.cmp(b)));
+            }
+            chosen.extend_from_slice(&touched[..want.min(touched.len())]);
+            for &e in &touched {
+                ev.wide_count[e as usize] = 0;
+            }
+            touched.clear();
+            ev.wide_touched = touched;
+        }
+        for e in chosen {
+            for k in 0..ev.wide.len() {
+                let (code, t) = ev.wide[k];
+                for p in self.carrier_postings(code, e) {
+                    let hit = Hit {
+                        kind: p.kind,
+                        term: p.term,
+                        tokens: (t, t + 1),
+                        differs: false,
+                        status: true,
+                    };
+                    ev.add(e, p.kind, W_STATUS, hit);
+                }
             }
         }
     }
@@ -276,7 +404,7 @@ impl Matcher {
         for posting in &phrase.postings {
             // A token already credited to this entry (by a status or a longer phrase)
             // is not counted again.
-            if (start..end).any(|i| ev.credited.contains(&(posting.entry, i as u32))) {
+            if (start..end).any(|i| self.credited(ev, posting.entry, i as u32)) {
                 continue;
             }
             let shaped = match posting.shape {
@@ -319,6 +447,7 @@ impl Matcher {
                 term: posting.term,
                 tokens: (start as u32, end as u32),
                 differs: fuzzy,
+                status: false,
             };
             ev.add(posting.entry, kind, weight, hit);
         }
@@ -334,7 +463,7 @@ impl Matcher {
             ev.stems.push((i as u32, evidence));
             for &entry in &self.index.evidence[evidence as usize].entries {
                 let key = (entry, i as u32);
-                if ev.credited.contains(&key) || ev.covered.contains(&key) {
+                if self.credited(ev, entry, i as u32) || ev.covered.contains(&key) {
                     ev.blocked_stems.insert((entry, evidence));
                 }
             }
@@ -352,6 +481,7 @@ impl Matcher {
                     term: evidence.term,
                     tokens: (i, i + 1),
                     differs: *self.index.terms[evidence.term as usize] != *tok.text,
+                    status: false,
                 };
                 ev.add(entry, ReasonKind::Word, evidence.weight, hit);
             }
@@ -443,5 +573,74 @@ impl Matcher {
                 .collect();
         }
         (matches, near_misses)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::knowledge::{Knowledge, SourceFile};
+    use crate::matcher::Matcher;
+
+    /// `n` entries carrying 502 (every third also 504); entry `special` also has a keyword.
+    fn catalogue(n: usize, special: usize) -> Matcher {
+        let files = (0..n)
+            .map(|i| {
+                let codes = if i % 3 == 0 {
+                    r#""502", "504""#
+                } else {
+                    r#""502""#
+                };
+                let kw = if i == special {
+                    "flux capacitor"
+                } else {
+                    "plain entry"
+                };
+                SourceFile {
+                    name: format!("c{i:03}.toml"),
+                    text: format!(
+                        "id = \"c{i:03}\"\ntitle = \"Carrier {i}\"\nsummary = \"A carrier.\"\n\
+                         codes = [{codes}]\nkeywords = [\"{kw}\"]\nsteps = [\"Look.\"]\n"
+                    ),
+                }
+            })
+            .collect();
+        Matcher::new(Arc::new(Knowledge::from_layers(&[files]).unwrap()))
+    }
+
+    fn ids(m: &Matcher, text: &str) -> Vec<String> {
+        m.diagnose(text, 3)
+            .matches
+            .into_iter()
+            .map(|m| m.id)
+            .collect()
+    }
+
+    /// A status carried by many entries is credited lazily; the ranking is the one crediting
+    /// every carrier gives: more evidence first, then the earliest entry.
+    #[test]
+    fn wide_statuses_rank_as_if_every_carrier_were_credited() {
+        for n in [30, 200] {
+            let special = n - 2;
+            let m = catalogue(n, special);
+            assert_eq!(
+                ids(&m, "the flux capacitor returns 502"),
+                [format!("c{special:03}"), "c000".into(), "c001".into()],
+                "{n} carriers"
+            );
+            // Two statuses: entries carrying both come first.
+            assert_eq!(
+                ids(&m, "we get 502 and then 504 from the proxy"),
+                ["c000", "c003", "c006"],
+                "{n} carriers"
+            );
+            let d = m.diagnose("we get 502 from the proxy, then 502 again", 3);
+            assert_eq!(
+                d.matches[0].reasons.len(),
+                1,
+                "a status read twice counts once"
+            );
+        }
     }
 }
