@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //! From the bottom up; a module imports only modules listed above it.
-//! - Leaves: [`located`] (a problem at `file:line`), [`text`] (cutting text), [`clock`] (one
+//! - Leaves: [`located`] (a problem at `file:line`), [`text`] (cutting text), [`codec`] (the
+//!   byte form of data `build.rs` prepares), [`clock`] (one
 //!   [`clock::Clock`] for checks, alerts and cooldowns), [`secrets`] (secret values, where they
 //!   come from, which URL parts are secret), [`redact`] (the redaction gate every
 //!   server-supplied or error string passes).
@@ -37,6 +38,7 @@ pub mod alerts;
 pub mod checks;
 pub mod cli;
 pub mod clock;
+pub mod codec;
 pub mod commands;
 pub mod config;
 pub mod console;

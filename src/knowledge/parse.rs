@@ -126,7 +126,9 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
             .map(|s| line_of(text, s.start));
         vec![err(line, format!("invalid entry: {message}"))]
     })?;
-    let at = |span: std::ops::Range<usize>| Some(line_of(text, span.start));
+    // One pass over the file for all its lines (an entry has dozens of located items).
+    let lines = crate::located::LineIndex::new(text);
+    let at = |span: std::ops::Range<usize>| Some(lines.line(span.start.min(text.len())));
     let mut errors = Vec::new();
 
     let id = raw.id.get_ref().trim().to_string();
@@ -308,7 +310,9 @@ fn shape_errors(file: &str, text: &str) -> Vec<LoadError> {
     let Ok(doc) = DeTable::parse(text) else {
         return Vec::new();
     };
-    let at = |span: std::ops::Range<usize>| Some(line_of(text, span.start));
+    // One pass over the file for all its lines (an entry has dozens of located items).
+    let lines = crate::located::LineIndex::new(text);
+    let at = |span: std::ops::Range<usize>| Some(lines.line(span.start.min(text.len())));
     let mut out = Vec::new();
     for (key, value) in doc.get_ref().iter() {
         let name: &str = key.get_ref();

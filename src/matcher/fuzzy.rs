@@ -6,6 +6,8 @@
 //! sharing a variant are compared. Variant hashes are polynomial, so each one costs O(1) from
 //! prefix sums instead of building a string.
 
+use crate::codec::{Reader, Writer};
+
 /// Words shorter than this are only matched exactly: short typos are too ambiguous.
 const MIN_FUZZY_LEN: usize = 5;
 /// From this length on, two edits are tolerated.
@@ -89,12 +91,13 @@ struct VariantTable {
 }
 
 impl VariantTable {
-    fn new(mut pairs: Vec<(u64, u32)>) -> VariantTable {
+    fn new(pairs: Vec<(u64, u32)>) -> VariantTable {
         // About two variants per bucket.
         let bits = (usize::BITS - (pairs.len() / 2).max(1).leading_zeros()).clamp(1, 30);
         let bucket = |h: u64| (h >> (64 - bits)) as usize;
-        pairs.sort_unstable();
-        pairs.dedup();
+        // Placed by bucket in one counting pass (a full sort of millions of pairs was most
+        // of building a large index); each bucket is then sorted on its own and deduplicated,
+        // so the table does not depend on the order the words came in.
         let mut dir = vec![0u32; (1usize << bits) + 1];
         for &(h, _) in &pairs {
             dir[bucket(h) + 1] += 1;
@@ -102,11 +105,42 @@ impl VariantTable {
         for b in 1..dir.len() {
             dir[b] += dir[b - 1];
         }
+        let mut next: Vec<u32> = dir[..dir.len() - 1].to_vec();
+        let mut placed = vec![(0u32, 0u32); pairs.len()];
+        for &(h, id) in &pairs {
+            let at = &mut next[bucket(h)];
+            placed[*at as usize] = (h as u32, id);
+            *at += 1;
+        }
+        drop(pairs);
+        let (mut keys, mut ids) = (
+            Vec::with_capacity(placed.len()),
+            Vec::with_capacity(placed.len()),
+        );
+        let mut from = 0;
+        for b in 0..dir.len() - 1 {
+            let to = dir[b + 1] as usize;
+            let slot = &mut placed[from..to];
+            slot.sort_unstable();
+            dir[b] = keys.len() as u32;
+            let mut last = None;
+            for &(k, id) in slot.iter() {
+                if last != Some((k, id)) {
+                    keys.push(k);
+                    ids.push(id);
+                    last = Some((k, id));
+                }
+            }
+            from = to;
+        }
+        *dir.last_mut().expect("at least two slots") = keys.len() as u32;
+        keys.shrink_to_fit();
+        ids.shrink_to_fit();
         VariantTable {
             dir,
             bits,
-            keys: pairs.iter().map(|&(h, _)| h as u32).collect(),
-            ids: pairs.iter().map(|&(_, id)| id).collect(),
+            keys,
+            ids,
         }
     }
 
@@ -174,6 +208,45 @@ impl FuzzyIndex {
             variants: VariantTable::new(pairs),
             half_lens,
         }
+    }
+
+    /// The indexed words, by id.
+    pub(super) fn words(&self) -> &[Box<str>] {
+        &self.words
+    }
+
+    /// Writes the variant table (not the words: the caller writes those once).
+    pub(super) fn encode_variants(&self, w: &mut Writer) {
+        let t = &self.variants;
+        w.u32s(&t.dir);
+        w.u32(t.bits);
+        w.u32s(&t.keys);
+        w.u32s(&t.ids);
+        w.u64(self.half_lens as u64);
+        w.u64((self.half_lens >> 64) as u64);
+    }
+
+    /// The index over `words` whose variant table [`FuzzyIndex::encode_variants`] wrote.
+    pub(super) fn decode(words: Vec<Box<str>>, r: &mut Reader<'_>) -> Option<FuzzyIndex> {
+        let variants = VariantTable {
+            dir: r.u32s()?,
+            bits: r.u32()?,
+            keys: r.u32s()?,
+            ids: r.u32s()?,
+        };
+        let half_lens = r.u64()? as u128 | (r.u64()? as u128) << 64;
+        let t = &variants;
+        let consistent = t.keys.len() == t.ids.len()
+            && (1..=30).contains(&t.bits)
+            && t.dir.len() == (1usize << t.bits) + 1
+            && t.dir.last().is_some_and(|&z| z as usize == t.keys.len())
+            && t.dir.windows(2).all(|d| d[0] <= d[1])
+            && t.ids.iter().all(|&id| (id as usize) < words.len());
+        consistent.then_some(FuzzyIndex {
+            words,
+            variants,
+            half_lens,
+        })
     }
 
     /// The word with this id.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::fuzzy::FuzzyIndex;
-use super::text::{tokenize, words};
+use super::text::{tokenize_into, Tokens};
 use super::words::{fold_plural, is_common, is_content_word, Stemmer};
 use super::ReasonKind;
 use crate::knowledge::Knowledge;
@@ -136,21 +136,35 @@ impl Index {
     pub(super) fn build(knowledge: &Knowledge, stemmer: &Stemmer) -> Index {
         let mut b = Index::default();
         let mut stems = StemCache::new(stemmer);
-        // How many entries use each keyword word, so widely shared single words weigh less.
-        let mut word_entries: FxHashMap<String, u32> = FxHashMap::default();
-        for entry in knowledge.entries() {
-            let mut seen = FxHashSet::default();
+        // One token buffer for every text of the catalogue; `ws` borrows its words.
+        let mut toks = Tokens::default();
+        // How many entries use each keyword word (plural-folded), so widely shared single
+        // words weigh less: (entries, the last entry counted).
+        let mut word_entries: FxHashMap<Box<str>, (u32, u32)> = FxHashMap::default();
+        for (e, entry) in knowledge.entries().iter().enumerate() {
+            let e = e as u32;
             for kw in &entry.keywords {
-                seen.extend(words(kw).into_iter().map(|w| fold_plural(&w).to_string()));
-            }
-            for w in seen {
-                *word_entries.entry(w).or_default() += 1;
+                tokenize_into(kw, &mut toks);
+                for w in toks.texts() {
+                    let w = fold_plural(w);
+                    match word_entries.get_mut(w) {
+                        Some((n, last)) if *last != e => {
+                            *n += 1;
+                            *last = e;
+                        }
+                        Some(_) => {}
+                        None => {
+                            word_entries.insert(w.into(), (1, e));
+                        }
+                    }
+                }
             }
         }
         for (e, entry) in knowledge.entries().iter().enumerate() {
             let e = e as u32;
             for code in &entry.codes {
-                let ws = words(code);
+                tokenize_into(code, &mut toks);
+                let ws: Vec<&str> = toks.texts().collect();
                 if let [only] = ws.as_slice() {
                     if only.len() == 3 {
                         if let Ok(status) = only.parse::<u16>() {
@@ -189,14 +203,14 @@ impl Index {
                 b.add(&ws, e, (kind, weight, shape), code);
             }
             for kw in &entry.keywords {
-                let ws = words(kw);
+                tokenize_into(kw, &mut toks);
+                let ws: Vec<&str> = toks.texts().collect();
                 let weight = match ws.len() {
                     0 => continue,
                     1 => {
                         let shared = word_entries
-                            .get(fold_plural(&ws[0]))
-                            .copied()
-                            .unwrap_or(1)
+                            .get(fold_plural(ws[0]))
+                            .map_or(1, |&(n, _)| n)
                             .max(1);
                         if shared as usize > MAX_WORD_ENTRIES {
                             continue;
@@ -212,7 +226,8 @@ impl Index {
             // The title without a leading status: "429 · Too Many Requests" → "too many requests".
             // Such a title is a reason phrase, with a reason phrase's shape ("Not Found");
             // lowercase forms people type count through the entry's keywords.
-            let mut tw = words(&entry.title);
+            tokenize_into(&entry.title, &mut toks);
+            let mut tw: Vec<&str> = toks.texts().collect();
             let mut shape = Shape::Any;
             if tw
                 .first()
@@ -238,7 +253,7 @@ impl Index {
         by_id.sort_by_key(|&(_, id)| id);
         b.fuzzy = FuzzyIndex::new(by_id.iter().map(|(w, _)| &**w));
         b.common = by_id.iter().map(|(w, _)| is_common(w)).collect();
-        b.build_stems(knowledge, &mut stems);
+        b.build_stems(knowledge, &mut stems, &mut toks);
         // Vocabulary words know their stem's evidence, so they never run the stemmer.
         b.vocab_stems = by_id
             .iter()
@@ -258,14 +273,19 @@ impl Index {
     }
 
     fn word(&mut self, w: &str) -> u32 {
-        let next = self.vocab.len() as u32;
-        *self.vocab.entry(fold_plural(w).into()).or_insert(next)
+        let w = fold_plural(w);
+        if let Some(&id) = self.vocab.get(w) {
+            return id;
+        }
+        let id = self.vocab.len() as u32;
+        self.vocab.insert(w.into(), id);
+        id
     }
 
     /// Adds `term` (tokenized as `ws`) of `entry` as a phrase with its kind, weight and shape.
     fn add(
         &mut self,
-        ws: &[String],
+        ws: &[&str],
         entry: u32,
         (kind, weight, shape): (ReasonKind, f32, Shape),
         term: &str,
@@ -319,7 +339,7 @@ impl Index {
 
     /// Stemmed content words of codes, keywords and titles (and, at a discount, summaries),
     /// weighted by inverse document frequency.
-    fn build_stems(&mut self, knowledge: &Knowledge, stems: &mut StemCache) {
+    fn build_stems(&mut self, knowledge: &Knowledge, stems: &mut StemCache, toks: &mut Tokens) {
         // By stem id: the entries using it and the first word that stemmed to it.
         let mut strong: FxHashMap<u32, (Vec<u32>, Box<str>)> = FxHashMap::default();
         let mut prose: FxHashMap<u32, (Vec<u32>, Box<str>)> = FxHashMap::default();
@@ -335,9 +355,8 @@ impl Index {
                 (vec![&entry.summary], &mut prose),
             ] {
                 for text in texts {
-                    let tokens = tokenize(text);
-                    for t in tokens.list() {
-                        let w = t.text;
+                    tokenize_into(text, toks);
+                    for w in toks.texts() {
                         if !is_content_word(w) {
                             continue;
                         }

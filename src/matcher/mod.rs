@@ -9,6 +9,7 @@
 
 mod fuzzy;
 mod index;
+mod prepared;
 mod score;
 mod status;
 pub mod text;
@@ -105,12 +106,22 @@ pub struct Matcher {
 impl Matcher {
     pub fn new(knowledge: Arc<Knowledge>) -> Matcher {
         let stemmer = Stemmer::new();
-        let index = Index::build(&knowledge, &stemmer);
+        // The embedded catalogue's index was built by `build.rs` with this very code.
+        let prepared = knowledge
+            .is_builtin()
+            .then(|| Index::decode(crate::knowledge::prepared().1, knowledge.len()))
+            .flatten();
+        let index = prepared.unwrap_or_else(|| Index::build(&knowledge, &stemmer));
         Matcher {
             knowledge,
             index,
             stemmer,
         }
+    }
+
+    /// The index in the form `build.rs` embeds for the built-in catalogue.
+    pub fn encode_index(&self) -> Vec<u8> {
+        self.index.encode()
     }
 
     pub fn knowledge(&self) -> &Arc<Knowledge> {
@@ -183,6 +194,72 @@ mod tests {
 
     fn best(m: &Matcher, text: &str) -> Option<String> {
         m.diagnose(text, 3).best().map(|b| b.id.clone())
+    }
+
+    /// What `build.rs` embedded is exactly what loading the embedded files and indexing them
+    /// at run time gives, and the prepared form reads back to itself.
+    #[test]
+    fn the_prepared_builtin_index_is_the_one_a_run_time_build_gives() {
+        let (entries, index) = crate::knowledge::prepared();
+        assert!(
+            !entries.is_empty() && !index.is_empty(),
+            "build.rs prepared nothing"
+        );
+        let parsed = Knowledge::from_layers(&[crate::knowledge::builtin_files()]).unwrap();
+        assert!(!parsed.is_builtin());
+        assert_eq!(parsed.encode(), entries);
+        let built = Matcher::new(Arc::new(parsed));
+        assert_eq!(built.encode_index(), index);
+
+        let prepared = Knowledge::builtin().unwrap();
+        assert!(prepared.is_builtin());
+        assert_eq!(prepared.encode(), entries);
+        let m = Matcher::new(Arc::new(prepared));
+        assert_eq!(
+            m.encode_index(),
+            index,
+            "decoding then encoding changes nothing"
+        );
+        for text in [
+            "we get 429 from the API",
+            "certifcate expired on the gateway",
+        ] {
+            let (a, b) = (m.diagnose(text, 3), built.diagnose(text, 3));
+            assert!(!a.matches.is_empty(), "{text}");
+            assert_eq!(format!("{:?}", a.matches), format!("{:?}", b.matches));
+        }
+    }
+
+    /// A damaged blob reads as nothing (the caller then builds at run time), never a panic.
+    #[test]
+    fn a_damaged_prepared_form_reads_as_none() {
+        let (entries, index) = crate::knowledge::prepared();
+        let n = Knowledge::builtin().unwrap().len();
+        for cut in [0, 1, 7, index.len() / 3, index.len() - 1] {
+            assert!(
+                Index::decode(&index[..cut], n).is_none(),
+                "index cut at {cut}"
+            );
+        }
+        for cut in [0, 3, entries.len() / 2, entries.len() - 1] {
+            assert!(
+                Knowledge::decode(&entries[..cut]).is_none(),
+                "entries cut at {cut}"
+            );
+        }
+        // An index for a larger catalogue points past this one's entries.
+        assert!(Index::decode(index, 1).is_none());
+        // Flipped bytes: decoding returns something or nothing, and does not panic.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..300 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut bad = index.to_vec();
+            let at = (seed % bad.len() as u64) as usize;
+            bad[at] ^= (seed >> 32) as u8 | 1;
+            let _ = Index::decode(&bad, n);
+        }
     }
 
     #[test]

@@ -40,6 +40,9 @@ struct Span {
 pub struct Tokens {
     buf: String,
     spans: Vec<Span>,
+    /// The current word's characters and CamelCase cuts, kept between calls.
+    run: Vec<char>,
+    cuts: Vec<usize>,
 }
 
 impl Tokens {
@@ -49,6 +52,13 @@ impl Tokens {
 
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
+    }
+
+    /// The lowercase text of each token, without building [`Token`]s.
+    pub fn texts(&self) -> impl Iterator<Item = &str> + '_ {
+        self.spans
+            .iter()
+            .map(|s| &self.buf[s.start as usize..s.end as usize])
     }
 
     pub fn list(&self) -> Vec<Token<'_>> {
@@ -137,9 +147,9 @@ pub fn tokenize_into(message: &str, out: &mut Tokens) {
     let text = bounded_prefix(message, MAX_ANALYSED_BYTES);
     out.buf.clear();
     out.spans.clear();
-    let mut run: Vec<char> = Vec::with_capacity(32);
-    // Where the current word splits; allocated once per message, not per word.
-    let mut cuts: Vec<usize> = Vec::with_capacity(8);
+    // The scratch buffers of earlier calls: a catalogue tokenizes tens of thousands of texts.
+    let mut run = std::mem::take(&mut out.run);
+    let mut cuts = std::mem::take(&mut out.cuts);
     let mut chars = text.char_indices().peekable();
     let mut prev: Option<char> = None;
     while let Some((_, c)) = chars.next() {
@@ -211,6 +221,10 @@ pub fn tokenize_into(message: &str, out: &mut Tokens) {
             break;
         }
     }
+    run.clear();
+    cuts.clear();
+    out.run = run;
+    out.cuts = cuts;
 }
 
 /// Words for what the message shows but does not say: UTF-8 read as Latin-1 ("JosÃ©",
