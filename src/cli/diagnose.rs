@@ -26,12 +26,14 @@ pub struct Args {
 }
 
 pub(super) fn run(args: Args, knowledge_dir: Option<&Path>) -> Result<()> {
-    let matcher = super::load_matcher(knowledge_dir)?;
+    // The process ends with this command: freeing a large catalogue's index one allocation
+    // at a time would only delay the exit, so the matcher is left to the OS.
+    let matcher: &Matcher = Box::leak(Box::new(super::load_matcher(knowledge_dir)?));
     let top = args.top as usize;
     if args.batch {
         // A larger buffer than stdin's own: a pipe or file is read in bigger chunks.
         let input = std::io::BufReader::with_capacity(64 * 1024, std::io::stdin().lock());
-        return batch(&matcher, top, input, std::io::stdout().lock());
+        return batch(matcher, top, input, std::io::stdout().lock());
     }
     let text = args.text.join(" ");
     let diagnosis = matcher.diagnose(&text, top);

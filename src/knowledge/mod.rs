@@ -135,7 +135,8 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadErrors> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
         .collect();
-    paths.sort();
+    // One directory: file names compare as bytes (a `Path` sort compares components).
+    paths.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for path in paths {

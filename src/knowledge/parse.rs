@@ -93,6 +93,16 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// `s` without surrounding whitespace, reusing its allocation when there is none to cut
+/// (almost always: a large catalogue has hundreds of thousands of these strings).
+fn trimmed(s: String) -> String {
+    if s.trim().len() == s.len() {
+        s
+    } else {
+        s.trim().to_string()
+    }
+}
+
 fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
@@ -224,7 +234,7 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
         .into_iter()
         .filter_map(|s| {
             let line = at(s.span());
-            let text = s.into_inner().trim().to_string();
+            let text = trimmed(s.into_inner());
             if text.is_empty() {
                 errors.push(err(line, "a step is empty".into()));
                 None
@@ -249,7 +259,7 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
         let mut out: Vec<(String, Option<usize>)> = Vec::new();
         for item in items {
             let line = at(item.span());
-            let value = item.into_inner().trim().to_string();
+            let value = trimmed(item.into_inner());
             if value.is_empty() {
                 errors.push(err(line, format!("an item of `{field}` is empty")));
             } else if !out.iter().any(|(v, _)| v.eq_ignore_ascii_case(&value)) {

@@ -141,10 +141,22 @@ impl Index {
         // How many entries use each keyword word (plural-folded), so widely shared single
         // words weigh less: (entries, the last entry counted).
         let mut word_entries: FxHashMap<Box<str>, (u32, u32)> = FxHashMap::default();
+        // Every keyword's words, tokenized once for both passes: the text, each word's range
+        // in it, and each keyword's range of words (keywords in catalogue order).
+        let mut kw_text = String::new();
+        let mut kw_words: Vec<(u32, u32)> = Vec::new();
+        let mut kw_ranges: Vec<(u32, u32)> = Vec::new();
         for (e, entry) in knowledge.entries().iter().enumerate() {
             let e = e as u32;
             for kw in &entry.keywords {
                 tokenize_into(kw, &mut toks);
+                let first = kw_words.len() as u32;
+                for w in toks.texts() {
+                    let at = kw_text.len() as u32;
+                    kw_text.push_str(w);
+                    kw_words.push((at, kw_text.len() as u32));
+                }
+                kw_ranges.push((first, kw_words.len() as u32));
                 for w in toks.texts() {
                     let w = fold_plural(w);
                     match word_entries.get_mut(w) {
@@ -160,10 +172,14 @@ impl Index {
                 }
             }
         }
+        // Stem evidence from codes, keywords and titles, noted while they are tokenized here.
+        let mut strong = StemTable::default();
+        let mut keywords = kw_ranges.iter();
         for (e, entry) in knowledge.entries().iter().enumerate() {
             let e = e as u32;
             for code in &entry.codes {
                 tokenize_into(code, &mut toks);
+                strong.note(toks.texts(), e, &mut stems);
                 let ws: Vec<&str> = toks.texts().collect();
                 if let [only] = ws.as_slice() {
                     if only.len() == 3 {
@@ -203,8 +219,12 @@ impl Index {
                 b.add(&ws, e, (kind, weight, shape), code);
             }
             for kw in &entry.keywords {
-                tokenize_into(kw, &mut toks);
-                let ws: Vec<&str> = toks.texts().collect();
+                let &(a, z) = keywords.next().expect("one range per keyword");
+                let ws: Vec<&str> = kw_words[a as usize..z as usize]
+                    .iter()
+                    .map(|&(a, z)| &kw_text[a as usize..z as usize])
+                    .collect();
+                strong.note(ws.iter().copied(), e, &mut stems);
                 let weight = match ws.len() {
                     0 => continue,
                     1 => {
@@ -227,6 +247,7 @@ impl Index {
             // Such a title is a reason phrase, with a reason phrase's shape ("Not Found");
             // lowercase forms people type count through the entry's keywords.
             tokenize_into(&entry.title, &mut toks);
+            strong.note(toks.texts(), e, &mut stems);
             let mut tw: Vec<&str> = toks.texts().collect();
             let mut shape = Shape::Any;
             if tw
@@ -253,7 +274,7 @@ impl Index {
         by_id.sort_by_key(|&(_, id)| id);
         b.fuzzy = FuzzyIndex::new(by_id.iter().map(|(w, _)| &**w));
         b.common = by_id.iter().map(|(w, _)| is_common(w)).collect();
-        b.build_stems(knowledge, &mut stems, &mut toks);
+        b.build_stems(knowledge, &mut stems, &mut toks, strong);
         // Vocabulary words know their stem's evidence, so they never run the stemmer.
         b.vocab_stems = by_id
             .iter()
@@ -339,39 +360,19 @@ impl Index {
 
     /// Stemmed content words of codes, keywords and titles (and, at a discount, summaries),
     /// weighted by inverse document frequency.
-    fn build_stems(&mut self, knowledge: &Knowledge, stems: &mut StemCache, toks: &mut Tokens) {
-        // By stem id: the entries using it and the first word that stemmed to it.
-        let mut strong: FxHashMap<u32, (Vec<u32>, Box<str>)> = FxHashMap::default();
-        let mut prose: FxHashMap<u32, (Vec<u32>, Box<str>)> = FxHashMap::default();
+    fn build_stems(
+        &mut self,
+        knowledge: &Knowledge,
+        stems: &mut StemCache,
+        toks: &mut Tokens,
+        strong: StemTable,
+    ) {
+        let mut prose = StemTable::default();
         for (e, entry) in knowledge.entries().iter().enumerate() {
-            let e = e as u32;
-            let named = entry
-                .codes
-                .iter()
-                .chain(&entry.keywords)
-                .chain(std::iter::once(&entry.title));
-            for (texts, table) in [
-                (named.collect::<Vec<_>>(), &mut strong),
-                (vec![&entry.summary], &mut prose),
-            ] {
-                for text in texts {
-                    tokenize_into(text, toks);
-                    for w in toks.texts() {
-                        if !is_content_word(w) {
-                            continue;
-                        }
-                        let slot = table
-                            .entry(stems.stem_id(w))
-                            .or_insert_with(|| (Vec::new(), w.into()));
-                        // Entries are visited in order: the last one pushed is the only
-                        // possible repeat.
-                        if slot.0.last() != Some(&e) {
-                            slot.0.push(e);
-                        }
-                    }
-                }
-            }
+            tokenize_into(&entry.summary, toks);
+            prose.note(toks.texts(), e as u32, stems);
         }
+        let (strong, prose) = (strong.0, prose.0);
         // Insertion in a fixed order (by stem id, the order stems were first met), so the
         // term ids do not depend on hash order.
         let mut strong: Vec<_> = strong.into_iter().collect();
@@ -424,6 +425,29 @@ impl Index {
         // Three-letter stems ("vpn") are keyed zero-padded; "vpns" must still reach them.
         self.stem_prefixes.contains(&prefix_key(word, 4))
             || self.stem_prefixes.contains(&prefix_key(word, 3))
+    }
+}
+
+/// By stem id: the entries whose texts use it and the first word that stemmed to it.
+#[derive(Default)]
+struct StemTable(FxHashMap<u32, (Vec<u32>, Box<str>)>);
+
+impl StemTable {
+    /// Notes the content words of one text of entry `e` (entries come in order).
+    fn note<'w>(&mut self, words: impl Iterator<Item = &'w str>, e: u32, stems: &mut StemCache) {
+        for w in words {
+            if !is_content_word(w) {
+                continue;
+            }
+            let slot = self
+                .0
+                .entry(stems.stem_id(w))
+                .or_insert_with(|| (Vec::new(), w.into()));
+            // Entries are visited in order: the last one pushed is the only possible repeat.
+            if slot.0.last() != Some(&e) {
+                slot.0.push(e);
+            }
+        }
     }
 }
 
