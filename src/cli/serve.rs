@@ -3,12 +3,13 @@
 //! stops cleanly on SIGINT/SIGTERM. The bot and the scheduled checks that post to
 //! `alert_channel` run side by side; whichever stops first stops the other.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::runtime::{init_logging, shutdown_signal};
@@ -16,7 +17,7 @@ use crate::alerts::probe::Setup;
 use crate::alerts::service::{self, Handle};
 use crate::alerts::SystemClock;
 use crate::checks::Checker;
-use crate::commands::Services;
+use crate::commands::{LiveServices, Services};
 use crate::discord::alerts::{DeliverySlot, DiscordSink};
 use crate::discord::{self, Bot, Settings};
 use crate::knowledge::Knowledge;
@@ -95,7 +96,7 @@ fn run_http_only(
     let check_roles = config.discord.check_roles.clone();
     let matcher = Arc::new(super::load_matcher(knowledge_dir)?);
     let checker = Arc::new(crate::checks::Checker::new(Arc::new(config)));
-    let services = Arc::new(Services::new(matcher, Some(checker)));
+    let services = Services::new(matcher, Some(checker));
     let listener = match args.http {
         Some(addr) => super::runtime::bind_http(addr)?,
         None => return Err(Error::Usage("--no-gateway needs --http ADDR".into())),
@@ -116,7 +117,8 @@ fn run_http_only(
 pub(super) fn run(args: Args, config: Option<&Path>, knowledge_dir: Option<&Path>) -> Result<()> {
     init_logging();
     // Loads .env too, so DISCORD_TOKEN may live there.
-    let config = super::config::load_checked(config, args.strict)?;
+    let config_path = config;
+    let config = super::config::load_checked(config_path, args.strict)?;
     if args.no_gateway {
         return run_http_only(&args, config, knowledge_dir);
     }
@@ -129,38 +131,53 @@ pub(super) fn run(args: Args, config: Option<&Path>, knowledge_dir: Option<&Path
         settings.shards = Some(discord::ShardRange::parse(range, total)?);
     }
     let matcher = Arc::new(super::load_matcher(knowledge_dir)?);
+    let source = config.source.clone();
     let checker = Arc::new(crate::checks::Checker::new(Arc::new(config)));
     let http = args.http.map(super::runtime::bind_http).transpose()?;
     let runtime = super::runtime::runtime(super::runtime::Threads::PerCore)?;
     runtime.block_on(async {
         // One stop signal for both halves: SIGINT/SIGTERM, or either half ending.
         let (stop, _) = watch::channel(false);
-        let stopped = |stop: &watch::Sender<bool>| {
-            let mut rx = stop.subscribe();
-            async move {
-                let _ = rx.wait_for(|s| *s).await;
-            }
-        };
         // Scheduled checks post to `alert_channel` through the bot's client once it exists.
         let slot = DeliverySlot::default();
-        let kb = matcher.knowledge().clone();
-        let (alerts, pipeline) =
-            start_alerts(&args.db, checker.clone(), kb, slot.clone(), stopped(&stop))?.unzip();
+        let mut reloader = Reloader {
+            watch: super::watch::Reload::new(source, knowledge_dir.map(Path::to_path_buf)),
+            config_path: config_path.map(Path::to_path_buf),
+            knowledge_dir: knowledge_dir.map(Path::to_path_buf),
+            strict: args.strict,
+            db: args.db.clone(),
+            slot: slot.clone(),
+            live: None,
+            pipeline_stop: None,
+            announced: HashSet::new(),
+        };
+        let (alerts, pipeline) = reloader
+            .start(checker.clone(), matcher.knowledge().clone(), &stop)?
+            .unzip();
+        // Feedback goes to the state database: the pipeline's, or one of its own.
+        let feedback: crate::store::SharedStore = match &alerts {
+            Some(handle) => handle.store().clone(),
+            None => Arc::new(Mutex::new(SqliteStore::open(&args.db)?)),
+        };
+        let live = LiveServices::new(
+            Services::new(matcher, Some(checker))
+                .with_alerts(alerts.clone())
+                .with_feedback(feedback),
+        );
+        reloader.live = Some(live.clone());
         if let Some(listener) = http {
             // With the alert pipeline, its database decides readiness; without, there is no
-            // state to be unready about.
+            // state to be unready about. (A reload keeps the database, so the gauges stay.)
             let gauges: crate::metrics::server::GaugeSource = match &alerts {
                 Some(handle) => service::gauges(handle.store().clone()),
                 None => crate::metrics::server::no_store(),
             };
-            let services =
-                Services::new(matcher.clone(), Some(checker.clone())).with_alerts(alerts.clone());
             let post = match public_key() {
                 Some(key) => {
                     let rest = discord::rest_client(None, settings.api_base.as_deref());
                     let endpoint = discord::interactions::Endpoint::new(
                         &key,
-                        Arc::new(services),
+                        live.clone(),
                         &check_roles,
                         Some(rest),
                     )?;
@@ -175,20 +192,108 @@ pub(super) fn run(args: Args, config: Option<&Path>, knowledge_dir: Option<&Path
                 stopped(&stop),
             ));
         }
-        // Feedback goes to the state database: the pipeline's, or one of its own.
-        let feedback: crate::store::SharedStore = match &alerts {
-            Some(handle) => handle.store().clone(),
-            None => Arc::new(Mutex::new(SqliteStore::open(&args.db)?)),
-        };
-        let services = Services::new(matcher, Some(checker))
-            .with_alerts(alerts)
-            .with_feedback(feedback);
         let bot = tokio::spawn(discord::run(
-            Bot::new(settings, services).alert_delivery(slot),
+            Bot::new(settings, live).alert_delivery(slot),
             stopped(&stop),
         ));
-        supervise(bot, pipeline, shutdown_signal(), &stop).await
+        supervise(bot, pipeline, shutdown_signal(), &stop, reloader).await
     })
+}
+
+/// Resolves once `stop` says so.
+fn stopped(stop: &watch::Sender<bool>) -> impl Future<Output = ()> + Send + 'static {
+    let mut rx = stop.subscribe();
+    async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+/// `serve`'s reload, as `watch` does it: on SIGHUP or a change of medic.toml or the knowledge
+/// directory, a configuration and catalogue that load replace the running ones — the alert
+/// pipeline restarts on the same database (open incidents continue, nothing is re-announced)
+/// and the bot answers with the new endpoints and entries from its next command. One that
+/// does not load is refused with its errors, and everything keeps running. `[discord]`
+/// settings the gateway connection was made with (listen channels, check roles, message
+/// content) take effect at the next start.
+struct Reloader {
+    watch: super::watch::Reload,
+    config_path: Option<PathBuf>,
+    knowledge_dir: Option<PathBuf>,
+    strict: bool,
+    db: PathBuf,
+    slot: DeliverySlot,
+    /// The bot's services (set once they exist).
+    live: Option<LiveServices>,
+    /// Stops the running pipeline (and only it).
+    pipeline_stop: Option<oneshot::Sender<()>>,
+    /// Endpoints already announced as not configured.
+    announced: HashSet<String>,
+}
+
+/// Why a reload did not happen.
+enum Refused {
+    /// The new files do not load: nothing changed.
+    Invalid(Error),
+    /// Stopping the old pipeline or starting the new one failed: alerts are not running.
+    Pipeline(Error),
+}
+
+impl Reloader {
+    /// Starts the alert pipeline for `checker`'s configuration, stopped by `stop` or by the
+    /// next reload.
+    fn start(
+        &mut self,
+        checker: Arc<Checker>,
+        knowledge: Arc<Knowledge>,
+        stop: &watch::Sender<bool>,
+    ) -> Result<Option<(Handle, JoinHandle<Result<()>>)>> {
+        let (tx, rx) = oneshot::channel::<()>();
+        let everything = stopped(stop);
+        let shutdown = async move {
+            tokio::select! {
+                _ = everything => {}
+                _ = rx => {}
+            }
+        };
+        self.pipeline_stop = Some(tx);
+        start_alerts(
+            &self.db,
+            checker,
+            knowledge,
+            self.slot.clone(),
+            &mut self.announced,
+            shutdown,
+        )
+    }
+
+    /// Loads the files again and, if they load, puts them in force (see [`Reloader`]).
+    async fn apply(
+        &mut self,
+        alerts: &mut Option<JoinHandle<Result<()>>>,
+        stop: &watch::Sender<bool>,
+    ) -> std::result::Result<(), Refused> {
+        let config = super::config::load_checked(self.config_path.as_deref(), self.strict)
+            .map_err(Refused::Invalid)?;
+        let matcher =
+            Arc::new(super::load_matcher(self.knowledge_dir.as_deref()).map_err(Refused::Invalid)?);
+        // A clean stop of the old pipeline (last results recorded, lease given back) first.
+        if let Some(tx) = self.pipeline_stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = alerts.take() {
+            joined(task.await, PIPELINE).map_err(Refused::Pipeline)?;
+        }
+        let checker = Arc::new(Checker::new(Arc::new(config)));
+        let (handle, task) = self
+            .start(checker.clone(), matcher.knowledge().clone(), stop)
+            .map_err(Refused::Pipeline)?
+            .unzip();
+        *alerts = task;
+        if let Some(live) = &self.live {
+            live.replace(live.get().reloaded(matcher, Some(checker), handle));
+        }
+        Ok(())
+    }
 }
 
 /// Runs the scheduled checks of the checker's config and posts their alerts to its
@@ -204,6 +309,7 @@ fn start_alerts(
     checker: Arc<Checker>,
     knowledge: Arc<Knowledge>,
     slot: DeliverySlot,
+    announced: &mut HashSet<String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Option<(Handle, JoinHandle<Result<()>>)>> {
     let config = checker.config();
@@ -213,10 +319,14 @@ fn start_alerts(
         }
         return Ok(None);
     };
-    let setup = Setup::from_config(config);
+    let mut setup = Setup::from_config(config);
     if setup.targets.is_empty() {
         return Ok(None);
     }
+    // A reload does not repeat the notice about an endpoint that is still not configured.
+    setup
+        .not_configured
+        .retain(|(name, _)| announced.insert(name.clone()));
     let store = SqliteStore::open(db)?;
     store.check_integrity()?;
     let store = Arc::new(Mutex::new(store));
@@ -247,6 +357,7 @@ async fn supervise(
     mut alerts: Option<JoinHandle<Result<()>>>,
     signal: impl Future<Output = ()>,
     stop: &watch::Sender<bool>,
+    mut reloader: Reloader,
 ) -> Result<()> {
     tokio::pin!(signal);
     let mut bot_ended = None;
@@ -263,6 +374,15 @@ async fn supervise(
                     // Only a shutdown ends it without an error; the bot keeps serving meanwhile.
                     Ok(()) => continue,
                     Err(e) => break Some(e),
+                }
+            }
+            _ = reloader.watch.changed() => {
+                match reloader.apply(&mut alerts, stop).await {
+                    Ok(()) => tracing::info!("configuration reloaded"),
+                    Err(Refused::Invalid(e)) => eprintln!(
+                        "medic: reload refused, still serving with the previous configuration:\n{e}"
+                    ),
+                    Err(Refused::Pipeline(e)) => break Some(e),
                 }
             }
         }

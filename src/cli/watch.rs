@@ -130,7 +130,7 @@ fn reloaded(
 
 /// When to reload: SIGHUP, or the config file or knowledge directory changed on disk (looked
 /// at every [`POLL`]; editors replace files, so the modification time is compared, not inodes).
-struct Reload {
+pub(super) struct Reload {
     #[cfg(unix)]
     hup: Option<tokio::signal::unix::Signal>,
     paths: Vec<PathBuf>,
@@ -141,7 +141,7 @@ struct Reload {
 const POLL: Duration = Duration::from_secs(2);
 
 impl Reload {
-    fn new(config: Option<PathBuf>, knowledge: Option<PathBuf>) -> Reload {
+    pub(super) fn new(config: Option<PathBuf>, knowledge: Option<PathBuf>) -> Reload {
         let paths: Vec<PathBuf> = config.into_iter().chain(knowledge).collect();
         let seen = paths.iter().map(|p| modified(p)).collect();
         Reload {
@@ -153,7 +153,7 @@ impl Reload {
     }
 
     /// Resolves at the next SIGHUP or file change.
-    async fn changed(&mut self) {
+    pub(super) async fn changed(&mut self) {
         let mut tick = tokio::time::interval(POLL);
         tick.tick().await;
         loop {

@@ -37,7 +37,55 @@ pub struct Services {
     pub state_db: Option<std::path::PathBuf>,
 }
 
+/// The [`Services`] a running bot answers with, replaced whole when `medic serve` reloads its
+/// configuration: a handler takes the current ones at its start ([`LiveServices::get`]) and
+/// finishes with them, so no answer mixes an old catalogue with a new one.
+#[derive(Clone)]
+pub struct LiveServices(Arc<std::sync::RwLock<Arc<Services>>>);
+
+impl LiveServices {
+    pub fn new(services: Services) -> LiveServices {
+        LiveServices(Arc::new(std::sync::RwLock::new(Arc::new(services))))
+    }
+
+    /// The services now in force.
+    pub fn get(&self) -> Arc<Services> {
+        // A poisoned lock still holds a whole `Arc`: replacing it cannot be half done.
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Puts `services` in force for every handler that starts from now on.
+    pub fn replace(&self, services: Services) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(services);
+    }
+}
+
+impl From<Services> for LiveServices {
+    fn from(services: Services) -> LiveServices {
+        LiveServices::new(services)
+    }
+}
+
 impl Services {
+    /// These services with a reloaded catalogue, checker and alert pipeline; what the bot has
+    /// learnt meanwhile (conversations, last statuses, the feedback store) carries over.
+    pub fn reloaded(
+        &self,
+        matcher: Arc<Matcher>,
+        checker: Option<Arc<Checker>>,
+        alerts: Option<crate::alerts::service::Handle>,
+    ) -> Services {
+        Services {
+            matcher,
+            checker,
+            alerts,
+            statuses: self.statuses.clone(),
+            conversations: self.conversations.clone(),
+            feedback: self.feedback.clone(),
+            state_db: self.state_db.clone(),
+        }
+    }
+
     pub fn new(matcher: Arc<Matcher>, checker: Option<Arc<Checker>>) -> Services {
         Services {
             matcher,

@@ -67,10 +67,10 @@ pub async fn handle(
     };
     match what {
         Click::OpenEntry(entry_id) => {
-            let reply = match diagnose::entry(&data.services.matcher, entry_id) {
+            let reply = match diagnose::entry(&data.services.get().matcher, entry_id) {
                 Some(entry) => {
                     let why = "Opened from a related-entry button.".to_string();
-                    render::entry_reply(&entry, data.services.matcher.knowledge(), why, &[])
+                    render::entry_reply(&entry, data.services.get().matcher.knowledge(), why, &[])
                         .ephemeral()
                 }
                 None => Reply::text("That entry no longer exists in this medic's knowledge.")
@@ -79,9 +79,16 @@ pub async fn handle(
             respond(data, click, reply).await
         }
         Click::Helpful(entry_id) => {
-            let known = data.services.matcher.knowledge().get(entry_id).is_some();
+            let known = data
+                .services
+                .get()
+                .matcher
+                .knowledge()
+                .get(entry_id)
+                .is_some();
             if known {
                 data.services
+                    .get()
                     .record_feedback(FeedbackKind::Helpful, Some(entry_id), None);
             }
             respond(
@@ -93,7 +100,7 @@ pub async fn handle(
             .await
         }
         Click::NotThis(entry_id) => {
-            let services = &data.services;
+            let services = data.services.get();
             if services.matcher.knowledge().get(entry_id).is_some() {
                 services.record_feedback(FeedbackKind::NotThis, Some(entry_id), None);
             }
@@ -143,12 +150,12 @@ async fn ephemeral(data: &Data, click: &ComponentInteraction, text: &str) -> Res
 }
 
 /// The alert a button belongs to, or the answer saying why there is none.
-async fn alert_of<'d>(
-    data: &'d Data,
+async fn alert_of(
+    data: &Data,
     click: &ComponentInteraction,
     alert_id: &str,
-) -> Result<Option<(crate::alerts::Alert, &'d Handle)>, Error> {
-    let Some(alerts) = &data.services.alerts else {
+) -> Result<Option<(crate::alerts::Alert, Handle)>, Error> {
+    let Some(alerts) = data.services.get().alerts.clone() else {
         ephemeral(data, click, NOT_RUNNING).await?;
         return Ok(None);
     };
@@ -223,20 +230,21 @@ async fn rerun(data: &Data, click: &ComponentInteraction, alert_id: &str) -> Res
     if !may_run_checks(data, click.member.as_ref()) {
         return ephemeral(data, click, REFUSED).await;
     }
-    let Some(checker) = data.services.checker() else {
+    let services = data.services.get();
+    let Some(checker) = services.checker() else {
         return ephemeral(data, click, NOT_RUNNING).await;
     };
     // A check can take longer than the 3 s Discord allows for the first response.
     let defer = CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new());
     callback(data, click, defer).await?;
     let started = SystemClock.now_ms();
-    let outcome = check_cmd::run(Some(checker), &data.services.statuses, &alert.endpoint).await;
+    let outcome = check_cmd::run(Some(checker), &services.statuses, &alert.endpoint).await;
     if let check_cmd::Outcome::Report(report) = &outcome {
         let mut obs = observation(report);
         obs.at = started;
         alerts.observe(&alert.endpoint, obs).await?;
     }
-    let reply = render::check(&outcome, data.services.matcher.knowledge());
+    let reply = render::check(&outcome, services.matcher.knowledge());
     data.delivery
         .edit_original(Interaction::from(click), &edit(reply))
         .await?;

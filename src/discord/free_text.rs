@@ -52,12 +52,12 @@ pub(super) async fn handle(
         place: msg.channel_id.get(),
         user: msg.author.id.get(),
     };
-    let outcome =
-        data.services
-            .conversations
-            .diagnose(&data.services.matcher, key, Instant::now(), &text);
+    let services = data.services.get();
+    let outcome = services
+        .conversations
+        .diagnose(&services.matcher, key, Instant::now(), &text);
     if trigger != Trigger::ListenChannel {
-        super::slash::record_unanswered(&data.services, &outcome, &text);
+        super::slash::record_unanswered(&services, &outcome, &text);
     }
     let mut claim = None;
     let reply = match (&outcome, trigger) {
@@ -72,14 +72,14 @@ pub(super) async fn handle(
                     }
                 }
             }
-            render::outcome(&outcome, data.services.matcher.knowledge())
+            render::outcome(&outcome, services.matcher.knowledge())
         }
         (_, Trigger::ListenChannel) => return Ok(()),
         (Outcome::Empty, _) => Reply::text(
             "Hi! Tell me what is failing: paste the error line or the HTTP status (`429`, `ECONNREFUSED`, …), or try `/help`.",
         ),
         (Outcome::NoMatch(_), Trigger::Mention) => Reply::text(HINT),
-        _ => render::outcome(&outcome, data.services.matcher.knowledge()),
+        _ => render::outcome(&outcome, services.matcher.knowledge()),
     };
     // An undelivered reply drops the claim, which frees the entry for the next question.
     send_reply(data, msg, reply).await?;

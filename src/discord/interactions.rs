@@ -17,7 +17,7 @@ use serenity::{
 };
 
 use crate::commands::{check as check_cmd, diagnose as diagnose_cmd, endpoints as endpoints_cmd};
-use crate::commands::{help as help_cmd, Services};
+use crate::commands::{help as help_cmd, LiveServices};
 use crate::render::discord::{self as render, Reply};
 
 /// The largest request body read: interactions are a few KiB.
@@ -55,7 +55,7 @@ impl Answer {
 /// deferred answers) a REST client.
 pub struct Endpoint {
     verifier: Verifier,
-    services: Arc<Services>,
+    services: LiveServices,
     check_roles: HashSet<RoleId>,
     rest: Option<Arc<serenity::Http>>,
 }
@@ -64,7 +64,7 @@ impl Endpoint {
     /// `public_key` is the application's key in hex (developer portal → General Information).
     pub fn new(
         public_key: &str,
-        services: Arc<Services>,
+        services: impl Into<LiveServices>,
         check_roles: &[u64],
         rest: Option<Arc<serenity::Http>>,
     ) -> crate::Result<Endpoint> {
@@ -77,7 +77,7 @@ impl Endpoint {
             .map_err(|e| crate::Error::Usage(format!("DISCORD_PUBLIC_KEY: {e}")))?;
         Ok(Endpoint {
             verifier,
-            services,
+            services: services.into(),
             check_roles: check_roles.iter().map(|r| RoleId::new(*r)).collect(),
             rest,
         })
@@ -120,7 +120,7 @@ impl Endpoint {
     }
 
     async fn command(&self, cmd: CommandInteraction) -> Answer {
-        let services = &self.services;
+        let services = &*self.services.get();
         let kb = services.matcher.knowledge();
         match cmd.data.name.as_str() {
             "diagnose" => {
@@ -155,7 +155,7 @@ impl Endpoint {
     }
 
     async fn check(&self, cmd: CommandInteraction) -> Answer {
-        let services = self.services.clone();
+        let services = self.services.get();
         if !super::gate::may_run_checks_with(&self.check_roles, cmd.member.as_deref()) {
             let text = "Only members with one of medic's check roles (or Manage Server) may run checks. Ask an admin, or use `/endpoints` for the last known status.";
             return Answer::json(&message(Reply::text(text).ephemeral()));
@@ -195,12 +195,12 @@ impl Endpoint {
         let mut response = CreateAutocompleteResponse::new();
         match (cmd.data.name.as_str(), focused) {
             ("diagnose", Some(f)) => {
-                for s in diagnose_cmd::suggest(&self.services.matcher, f.value) {
+                for s in diagnose_cmd::suggest(&self.services.get().matcher, f.value) {
                     response = response.add_string_choice(s.label, s.id);
                 }
             }
             ("check", Some(f)) => {
-                for n in check_cmd::suggest(self.services.checker(), f.value) {
+                for n in check_cmd::suggest(self.services.get().checker(), f.value) {
                     response = response.add_string_choice(n.clone(), n);
                 }
             }

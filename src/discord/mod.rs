@@ -37,7 +37,7 @@ use std::time::Duration;
 use poise::serenity_prelude as serenity;
 use serenity::{ChannelId, ClientBuilder, GatewayIntents, GuildId, HttpBuilder, RoleId, UserId};
 
-use crate::commands::Services;
+use crate::commands::LiveServices;
 use crate::render::discord::no_mentions;
 use crate::{Error as MedicError, Result as MedicResult};
 
@@ -233,7 +233,7 @@ pub type UnknownEventHook = Arc<dyn Fn(&str, &serde_json::Value) + Send + Sync>;
 /// The bot before it connects: settings plus what tests inject.
 pub struct Bot {
     settings: Settings,
-    services: Services,
+    services: LiveServices,
     http_client: Option<reqwest::Client>,
     clock: Arc<dyn Clock>,
     cooldown: Duration,
@@ -244,10 +244,10 @@ pub struct Bot {
 }
 
 impl Bot {
-    pub fn new(settings: Settings, services: Services) -> Bot {
+    pub fn new(settings: Settings, services: impl Into<LiveServices>) -> Bot {
         Bot {
             settings,
-            services,
+            services: services.into(),
             http_client: None,
             clock: Arc::new(SystemClock),
             cooldown: DEFAULT_COOLDOWN,
@@ -303,7 +303,8 @@ impl Bot {
 
 /// What every handler shares.
 pub struct Data {
-    pub services: Services,
+    /// The services in force: `medic serve` replaces them when it reloads.
+    pub services: LiveServices,
     pub bot_user: UserId,
     pub listen_channels: HashSet<ChannelId>,
     pub check_roles: HashSet<RoleId>,

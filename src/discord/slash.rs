@@ -70,7 +70,7 @@ pub(crate) async fn diagnose(
     #[max_length = 6000]
     query: String,
 ) -> Result<(), Error> {
-    let services = &ctx.data().services;
+    let services = ctx.data().services.get();
     let matcher = &services.matcher;
     let key = crate::commands::conversation::Key {
         place: ctx.channel_id().get(),
@@ -79,7 +79,7 @@ pub(crate) async fn diagnose(
     let outcome = services
         .conversations
         .diagnose(matcher, key, std::time::Instant::now(), &query);
-    record_unanswered(services, &outcome, &query);
+    record_unanswered(&services, &outcome, &query);
     send(ctx, render::outcome(&outcome, matcher.knowledge())).await?;
     Ok(())
 }
@@ -107,7 +107,7 @@ async fn autocomplete_entries(
     partial: &str,
 ) -> serenity::CreateAutocompleteResponse {
     let mut response = serenity::CreateAutocompleteResponse::new();
-    for s in diagnose_cmd::suggest(&ctx.data().services.matcher, partial) {
+    for s in diagnose_cmd::suggest(&ctx.data().services.get().matcher, partial) {
         response = response.add_string_choice(s.label, s.id);
     }
     response
@@ -131,7 +131,7 @@ pub(crate) async fn check(
         send(ctx, Reply::text(text).ephemeral()).await?;
         return Ok(());
     }
-    let services = &data.services;
+    let services = data.services.get();
     let kb = services.matcher.knowledge();
     // Cleaned once, so deciding whether to defer and running the check see the same name.
     let name = crate::commands::clean_input(&endpoint);
@@ -213,7 +213,7 @@ pub(crate) async fn autocomplete_endpoints(
     partial: &str,
 ) -> serenity::CreateAutocompleteResponse {
     let mut response = serenity::CreateAutocompleteResponse::new();
-    for name in check_cmd::suggest(ctx.data().services.checker(), partial) {
+    for name in check_cmd::suggest(ctx.data().services.get().checker(), partial) {
         response = response.add_string_choice(name.clone(), name);
     }
     response
@@ -222,7 +222,7 @@ pub(crate) async fn autocomplete_endpoints(
 /// Configured endpoints and their last known status
 #[poise::command(slash_command)]
 pub(crate) async fn endpoints(ctx: Context<'_>) -> Result<(), Error> {
-    let services = &ctx.data().services;
+    let services = ctx.data().services.get();
     if let Some(alerts) = &services.alerts {
         // Scheduled checks running: state, uptime and latency from their history.
         let statuses = alerts.status().await?;
@@ -244,7 +244,7 @@ pub(crate) async fn endpoints(ctx: Context<'_>) -> Result<(), Error> {
 #[poise::command(slash_command)]
 pub(crate) async fn help(ctx: Context<'_>) -> Result<(), Error> {
     let help = help_cmd::run(
-        ctx.data().services.matcher.knowledge().len(),
+        ctx.data().services.get().matcher.knowledge().len(),
         help_entries(),
     );
     send(ctx, render::help(&help)).await?;
@@ -260,9 +260,9 @@ fn member<'a>(ctx: &'a Context<'_>) -> Option<&'a serenity::Member> {
 }
 
 /// The alert service when it runs and the member may manage it; otherwise answers why not.
-async fn managed_alerts(ctx: Context<'_>) -> Result<Option<&Handle>, Error> {
+async fn managed_alerts(ctx: Context<'_>) -> Result<Option<Handle>, Error> {
     let data = ctx.data();
-    let Some(alerts) = &data.services.alerts else {
+    let Some(alerts) = data.services.get().alerts.clone() else {
         send(ctx, Reply::text(NOT_RUNNING).ephemeral()).await?;
         return Ok(None);
     };

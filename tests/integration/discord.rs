@@ -11,7 +11,7 @@ use hyper::Method;
 use serde_json::{json, Value};
 
 use fake_discord::payloads::{self, Invoker, MessageCreate};
-use fake_discord::{Failure, FakeDiscord, BOT_TOKEN};
+use fake_discord::{Failure, FakeDiscord, Recorded, BOT_TOKEN};
 use medic::checks::Checker;
 use medic::commands::Services;
 use medic::config::Config;
@@ -1126,6 +1126,24 @@ fn medic_bin() -> (std::process::Command, tempfile::TempDir) {
     (cmd, dir)
 }
 
+/// Sends SIGTERM to `child` and returns its output and stderr once it has exited, which it
+/// must do successfully within [`WAIT`].
+async fn terminated(child: tokio::process::Child) -> (std::process::Output, String) {
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .expect("exits on SIGTERM")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{:?}\n{stderr}", out.status);
+    (out, stderr)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn medic_serve_binary_runs_against_discord_api_base_and_stops_on_sigterm() {
     let fake = FakeDiscord::start().await;
@@ -1180,18 +1198,7 @@ async fn medic_serve_binary_runs_against_discord_api_base_and_stops_on_sigterm()
         "{metrics}"
     );
 
-    let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let out = tokio::time::timeout(WAIT, child.wait_with_output())
-        .await
-        .expect("exits on SIGTERM")
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{:?}\n{stderr}", out.status);
+    let (out, stderr) = terminated(child).await;
     let secret = BOT_TOKEN.rsplit('.').next().unwrap();
     assert!(!stderr.contains(secret), "the token appears in the logs");
     assert!(!String::from_utf8_lossy(&out.stdout).contains(secret));
@@ -1211,6 +1218,106 @@ async fn medic_serve_binary_runs_against_discord_api_base_and_stops_on_sigterm()
         "{stderr}"
     );
     fake.assert_valid_bodies();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn medic_serve_reloads_its_config_on_sighup_and_keeps_serving_when_the_new_is_broken() {
+    let fake = FakeDiscord::start().await;
+    let (cmd, dir) = medic_bin();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let endpoint = |name: &str| {
+        format!("\n[[endpoints]]\nname = \"{name}\"\nurl = \"http://127.0.0.1:{port}/\"\ninterval = \"1s\"\ntimeout = \"500ms\"\n")
+    };
+    let head = "[alerts]\nfailure_threshold = 1\n\n[discord]\nalert_channel = 77\n";
+    let config = dir.path().join("medic.toml");
+    let first = format!("{head}{}", endpoint("first"));
+    std::fs::write(&config, &first).unwrap();
+    let child = tokio::process::Command::from(cmd)
+        .arg("serve")
+        .env("DISCORD_TOKEN", BOT_TOKEN)
+        .env("DISCORD_API_BASE", fake.api_base())
+        .env("DISCORD_GUILD_ID", GUILD.to_string())
+        .env("MEDIC_DB", dir.path().join("state.db"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap().to_string();
+    let alert_about = |name: &'static str| {
+        move |r: &Recorded| {
+            r.method == Method::POST
+                && r.path.ends_with("/channels/77/messages")
+                && r.body.to_string().contains(name)
+                && r.body.to_string().to_lowercase().contains("down")
+        }
+    };
+    let down_first = fake.wait_for(0, WAIT * 2, alert_about("first")).await;
+    let hup = || {
+        assert!(std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success());
+    };
+    let endpoints_listed = |fake: &FakeDiscord| {
+        let id = fake.next_id();
+        let who = Invoker::guild_member(GUILD, LISTEN, payloads::member(30, "alice", &[], 0));
+        fake.dispatch(
+            "INTERACTION_CREATE",
+            payloads::command(id, "endpoints", &[], &who),
+        );
+        id
+    };
+
+    // A broken file is refused: the bot and the alerts go on with the old configuration.
+    std::fs::write(&config, format!("{first}\ntimout = \"5s\"\n[alerts\n")).unwrap();
+    hup();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let id = endpoints_listed(&fake);
+    let cb = fake
+        .wait_for(0, WAIT, |r| {
+            r.path.contains(&format!("/interactions/{id}/"))
+        })
+        .await;
+    let listed = cb.body.to_string();
+    assert!(
+        listed.contains("first") && !listed.contains("second"),
+        "{listed}"
+    );
+
+    // A good one: the new endpoint is watched (its DOWN is posted) and listed by the bot; the
+    // open incident of the first is not announced again.
+    let from = fake.requests().len();
+    std::fs::write(&config, format!("{first}{}", endpoint("second"))).unwrap();
+    hup();
+    fake.wait_for(from, WAIT * 2, alert_about("second")).await;
+    let id = endpoints_listed(&fake);
+    let cb = fake
+        .wait_for(from, WAIT, |r| {
+            r.path.contains(&format!("/interactions/{id}/"))
+        })
+        .await;
+    let listed = cb.body.to_string();
+    assert!(
+        listed.contains("first") && listed.contains("second"),
+        "{listed}"
+    );
+    let again = fake.requests()[from..]
+        .iter()
+        .filter(|r| alert_about("first")(r))
+        .count();
+    assert_eq!(again, 0, "the first endpoint's DOWN was posted again");
+
+    let (_, stderr) = terminated(child).await;
+    assert!(stderr.contains("reload refused"), "{stderr}");
+    assert!(
+        stderr.contains("medic.toml:14:"),
+        "the refusal says why, with file:line: {stderr}"
+    );
+    drop(down_first);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
