@@ -169,13 +169,12 @@ pub(super) struct FuzzyIndex {
 
 impl FuzzyIndex {
     /// Indexes `words` (their position is their id) for fuzzy lookup.
-    pub(super) fn new<'a>(words: impl IntoIterator<Item = &'a str>) -> Self {
+    pub(super) fn new(words: impl IntoIterator<Item = impl Into<Box<str>>>) -> Self {
+        let list: Vec<Box<str>> = words.into_iter().map(Into::into).collect();
         let mut pairs: Vec<(u64, u32)> = Vec::new();
-        let mut list = Vec::new();
         let mut half_lens = 0u128;
         let mut chars: Vec<u32> = Vec::with_capacity(MAX_WORD);
-        for (id, word) in words.into_iter().enumerate() {
-            list.push(Box::from(word));
+        for (id, word) in list.iter().enumerate() {
             chars.clear();
             chars.extend(word.chars().map(|c| c as u32));
             // A vocabulary word one shorter than the fuzzy minimum can still be reached by an

@@ -1,8 +1,6 @@
 //! The search index built once per catalogue: vocabulary, phrases with their postings,
 //! status codes, and the stemmed single-word evidence table.
 
-use std::sync::Arc;
-
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::fuzzy::FuzzyIndex;
@@ -120,7 +118,7 @@ pub(super) struct Index {
     pub stem_prefixes: FxHashSet<[u8; 4]>,
     /// The stem evidence of each vocabulary word, by word id.
     pub vocab_stems: Vec<Option<u32>>,
-    pub terms: Vec<Arc<str>>,
+    pub terms: Vec<Box<str>>,
 }
 
 /// The key `stem_prefixes` uses for a word or stem: its first four bytes, zero-padded.
@@ -174,6 +172,14 @@ impl Index {
         }
         // Stem evidence from codes, keywords and titles, noted while they are tokenized here.
         let mut strong = StemTable::default();
+        // At most one phrase per code, keyword and title: reserved once, not grown by doubling.
+        let most: usize = knowledge
+            .entries()
+            .iter()
+            .map(|e| e.codes.len() + e.keywords.len() + 1)
+            .sum();
+        b.phrases.reserve_exact(most);
+        b.terms.reserve_exact(most);
         let mut keywords = kw_ranges.iter();
         for (e, entry) in knowledge.entries().iter().enumerate() {
             let e = e as u32;
@@ -263,6 +269,9 @@ impl Index {
                 b.add(&tw, e, spec, &entry.title);
             }
         }
+        // The keyword cache and word counts are done with: not held through the rest.
+        drop((kw_text, kw_words, kw_ranges, word_entries));
+        b.phrases.shrink_to_fit();
         b.phrase_lens = vec![0; b.vocab.len()];
         for phrase in &b.phrases {
             let len = phrase.words.len();
@@ -272,14 +281,17 @@ impl Index {
         let mut by_id: Vec<(Box<str>, u32)> =
             b.vocab.iter().map(|(w, &id)| (w.clone(), id)).collect();
         by_id.sort_by_key(|&(_, id)| id);
-        b.fuzzy = FuzzyIndex::new(by_id.iter().map(|(w, _)| &**w));
-        b.common = by_id.iter().map(|(w, _)| is_common(w)).collect();
+        let words: Vec<Box<str>> = by_id.into_iter().map(|(w, _)| w).collect();
+        b.common = words.iter().map(|w| is_common(w)).collect();
         b.build_stems(knowledge, &mut stems, &mut toks, strong);
         // Vocabulary words know their stem's evidence, so they never run the stemmer.
-        b.vocab_stems = by_id
+        b.vocab_stems = words
             .iter()
-            .map(|(w, _)| b.stems.get(stems.stem(w)).copied())
+            .map(|w| b.stems.get(stems.stem(w)).copied())
             .collect();
+        // The stem cache is done with before the fuzzy index's variants are laid out.
+        drop(stems);
+        b.fuzzy = FuzzyIndex::new(words);
         b
     }
 
@@ -321,7 +333,8 @@ impl Index {
                 let p = self.phrases.len() as u32;
                 self.phrases.push(Phrase {
                     words: ids.clone(),
-                    postings: Vec::new(),
+                    // Most phrases belong to one entry: no room reserved for more.
+                    postings: Vec::with_capacity(1),
                 });
                 self.phrase_ids.insert(ids, p);
                 p
@@ -385,6 +398,7 @@ impl Index {
         let prose = prose
             .into_iter()
             .map(|(id, v)| (Box::<str>::from(stems.text(id)), v));
+        self.terms.reserve_exact(strong.len() + prose.len());
         let n = knowledge.len().max(2) as f32;
         let idf = |df: usize| (n / df as f32).ln() / n.ln();
         for (stem, (entries, word)) in strong {

@@ -4,8 +4,6 @@
 //! The form is canonical: maps are written in id order (or sorted), never in hash order, so
 //! an index built at run time encodes to exactly the embedded bytes (a test checks this).
 
-use std::sync::Arc;
-
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::fuzzy::FuzzyIndex;
@@ -139,8 +137,8 @@ impl Index {
         if r.u32()? != FORMAT {
             return None;
         }
-        let terms: Vec<Arc<str>> = (0..r.count()?)
-            .map(|_| r.str().map(Arc::from))
+        let terms: Vec<Box<str>> = (0..r.count()?)
+            .map(|_| r.str().map(Box::from))
             .collect::<Option<_>>()?;
         let words: Vec<Box<str>> = (0..r.count()?)
             .map(|_| r.str().map(Box::from))
