@@ -16,8 +16,8 @@ use crate::alerts::service::Handle;
 use crate::alerts::{Clock, SystemClock};
 use crate::commands::{check as check_cmd, diagnose};
 use crate::render::discord::{
-    self as render, alert as render_alert, Reply, ALERT_ACK, ALERT_RERUN, FEEDBACK_NO,
-    FEEDBACK_YES, OPEN_ENTRY,
+    self as render, alert as render_alert, Reply, ALERT_ACK, ALERT_RERUN, CHECK_ENDPOINT,
+    FEEDBACK_NO, FEEDBACK_YES, OPEN_ENTRY,
 };
 use crate::store::model::FeedbackKind;
 
@@ -34,6 +34,8 @@ pub enum Click<'a> {
     Helpful(&'a str),
     /// "Not this" under an answer: the next candidates.
     NotThis(&'a str),
+    /// "Check NAME" under a message that named a configured endpoint (check roles only).
+    CheckEndpoint(&'a str),
 }
 
 impl<'a> Click<'a> {
@@ -47,6 +49,8 @@ impl<'a> Click<'a> {
             Some(Click::Helpful(id))
         } else if let Some(id) = custom_id.strip_prefix(FEEDBACK_NO) {
             Some(Click::NotThis(id))
+        } else if let Some(name) = custom_id.strip_prefix(CHECK_ENDPOINT) {
+            Some(Click::CheckEndpoint(name))
         } else {
             custom_id.strip_prefix(ALERT_RERUN).map(Click::Rerun)
         }
@@ -121,7 +125,20 @@ pub async fn handle(
         }
         Click::Acknowledge(alert_id) => acknowledge(data, click, alert_id).await,
         Click::Rerun(alert_id) => rerun(data, click, alert_id).await,
+        Click::CheckEndpoint(name) => check_endpoint(data, click, name).await,
     }
+}
+
+/// "Check NAME": the check `/check NAME` runs, role-gated the same way.
+async fn check_endpoint(
+    data: &Data,
+    click: &ComponentInteraction,
+    name: &str,
+) -> Result<(), Error> {
+    if !may_run_checks(data, click.member.as_ref()) {
+        return ephemeral(data, click, REFUSED).await;
+    }
+    deferred_check(data, click, name, None).await
 }
 
 /// Answers a click with a new message (ephemeral when the reply says so).
@@ -230,19 +247,29 @@ async fn rerun(data: &Data, click: &ComponentInteraction, alert_id: &str) -> Res
     if !may_run_checks(data, click.member.as_ref()) {
         return ephemeral(data, click, REFUSED).await;
     }
+    deferred_check(data, click, &alert.endpoint, Some(&alerts)).await
+}
+
+/// Checks `name` in answer to a click (deferred: a check can take longer than the 3 s Discord
+/// allows for the first response) and, with `record`, counts the result as a scheduled check.
+async fn deferred_check(
+    data: &Data,
+    click: &ComponentInteraction,
+    name: &str,
+    record: Option<&Handle>,
+) -> Result<(), Error> {
     let services = data.services.get();
     let Some(checker) = services.checker() else {
         return ephemeral(data, click, NOT_RUNNING).await;
     };
-    // A check can take longer than the 3 s Discord allows for the first response.
     let defer = CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new());
     callback(data, click, defer).await?;
     let started = SystemClock.now_ms();
-    let outcome = check_cmd::run(Some(checker), &services.statuses, &alert.endpoint).await;
-    if let check_cmd::Outcome::Report(report) = &outcome {
+    let outcome = check_cmd::run(Some(checker), &services.statuses, name).await;
+    if let (check_cmd::Outcome::Report(report), Some(alerts)) = (&outcome, record) {
         let mut obs = observation(report);
         obs.at = started;
-        alerts.observe(&alert.endpoint, obs).await?;
+        alerts.observe(name, obs).await?;
     }
     let reply = render::check(&outcome, services.matcher.knowledge());
     data.delivery

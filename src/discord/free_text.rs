@@ -17,6 +17,7 @@ use super::delivery::Surface;
 use super::{Data, Error};
 use crate::commands::conversation::Key;
 use crate::commands::diagnose::Outcome;
+use crate::commands::{endpoints as endpoints_cmd, Services};
 use crate::render::discord::{self as render, Reply};
 
 /// What a mention without a known problem gets.
@@ -60,7 +61,15 @@ pub(super) async fn handle(
         super::slash::record_unanswered(&services, &outcome, &text);
     }
     let mut claim = None;
+    // "payments-api is failing again", asked of medic: what it knows of that endpoint.
+    let named = match (&outcome, trigger) {
+        (Outcome::NoMatch(_) | Outcome::Ask(_), Trigger::Mention | Trigger::DirectMessage) => {
+            named_endpoint(&services, &text).await
+        }
+        _ => None,
+    };
     let reply = match (&outcome, trigger) {
+        _ if named.is_some() => named.unwrap_or_default(),
         (Outcome::Answer(d), _) => {
             let best = d.best().map(|m| m.id.as_str()).unwrap_or_default();
             if trigger == Trigger::ListenChannel {
@@ -87,6 +96,20 @@ pub(super) async fn handle(
         c.delivered();
     }
     Ok(())
+}
+
+/// The reply about the configured endpoint `text` names, with its last known state (the
+/// scheduled checks' history when they run), if it names one.
+async fn named_endpoint(services: &Services, text: &str) -> Option<Reply> {
+    let line = endpoints_cmd::named_in(services.checker(), &services.statuses, text)?;
+    let mut lines = [line];
+    if let Some(alerts) = &services.alerts {
+        match alerts.status().await {
+            Ok(stored) => endpoints_cmd::add_stored(&mut lines, &stored),
+            Err(e) => tracing::debug!("stored statuses unavailable: {e}"),
+        }
+    }
+    Some(render::named_endpoint(&lines[0]))
 }
 
 /// Whether the text addresses medic. Only an explicit `<@id>` / `<@!id>` counts: Discord also

@@ -965,6 +965,69 @@ async fn check_harness() -> Harness {
     h
 }
 
+/// "billing is failing again", asked of medic, matches no entry but names an endpoint: the reply
+/// gives what medic knows of it and a "Check billing" button that only check roles may use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_naming_an_endpoint_gets_its_state_and_a_role_gated_check_button() {
+    let h = check_harness().await;
+    let mut msg = h.user_message(
+        OTHER_CHANNEL,
+        &format!("<@{}> billing is failing again", fake_discord::APP_ID),
+    );
+    msg.mentions = vec![payloads::user(fake_discord::APP_ID, "medic", true)];
+    let sent = h.reply(msg).await;
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    let body = &sent[0].body;
+    no_pings(body);
+    assert_eq!(body["embeds"][0]["title"], "billing", "{body}");
+    let description = body["embeds"][0]["description"].as_str().unwrap();
+    assert!(description.contains("not checked yet"), "{description}");
+    let button = &body["components"][0]["components"][0];
+    assert_eq!(button["custom_id"], "medic:check:billing", "{body}");
+    assert_eq!(button["label"], "Check billing");
+
+    // Without a check role the click is refused, privately.
+    let refused = click(&h, "medic:check:billing", &h.member(&[], 0)).await;
+    assert_eq!(refused.body["type"], 4, "{}", refused.body);
+    assert_eq!(refused.body["data"]["flags"], 64, "{}", refused.body);
+    // With one it is deferred, then the report replaces "thinking…".
+    let from = h.fake.request_count();
+    let defer = click(&h, "medic:check:billing", &h.member(&[CHECK_ROLE], 0)).await;
+    assert_eq!(defer.body["type"], 5, "{}", defer.body);
+    let edit = h
+        .fake
+        .wait_for(from, WAIT, |r| {
+            r.method == Method::PATCH && r.path.ends_with("/messages/@original")
+        })
+        .await;
+    no_pings(&edit.body);
+    let title = edit.body["embeds"][0]["title"].as_str().unwrap();
+    assert!(
+        title.starts_with("✅") && title.contains("billing"),
+        "{title}"
+    );
+
+    // Now the endpoint has a known state; a message not naming one still gets the hint.
+    let mut msg = h.user_message(
+        OTHER_CHANNEL,
+        &format!("<@{}> billing is failing again", fake_discord::APP_ID),
+    );
+    msg.mentions = vec![payloads::user(fake_discord::APP_ID, "medic", true)];
+    let sent = h.reply(msg).await;
+    let description = sent[0].body["embeds"][0]["description"].as_str().unwrap();
+    assert!(description.contains("✅"), "{description}");
+    let mut msg = h.user_message(
+        OTHER_CHANNEL,
+        &format!("<@{}> invoicing is failing again", fake_discord::APP_ID),
+    );
+    msg.mentions = vec![payloads::user(fake_discord::APP_ID, "medic", true)];
+    let sent = h.reply(msg).await;
+    assert!(sent[0].body["components"]
+        .as_array()
+        .is_none_or(|c| c.is_empty()));
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_by_an_allowed_member_is_deferred_then_edited() {
     let h = check_harness().await;

@@ -44,6 +44,8 @@ pub const OPEN_ENTRY: &str = "medic:entry:";
 pub const ALERT_RERUN: &str = "medic:alert-rerun:";
 /// Custom id prefix of a DOWN alert's "Acknowledge" button; the alert id follows.
 pub const ALERT_ACK: &str = "medic:alert-ack:";
+/// "Check now" under a message that names a configured endpoint: `medic:check:<name>`.
+pub const CHECK_ENDPOINT: &str = "medic:check:";
 /// "Helpful" under an answer: `medic:fb-yes:<entry id>`.
 pub const FEEDBACK_YES: &str = "medic:fb-yes:";
 /// "Not this" under an answer: `medic:fb-no:<entry id>`.
@@ -592,6 +594,29 @@ pub fn check_report(report: &CheckReport, kb: &Knowledge) -> Reply {
 /// `/endpoints`: one line per configured endpoint with its last known status. Whole
 /// endpoints only: when they do not all fit in a description, the list ends with how many
 /// were left out.
+/// A message that names a configured endpoint ("payments-api is failing again") and matched no
+/// entry: what medic knows of it, and a button to check it now (the click is role-gated like
+/// `/check`). A name too long for a button's id gets the command to type instead.
+pub fn named_endpoint(line: &Line) -> Reply {
+    let mut reply = endpoints(std::slice::from_ref(line));
+    for embed in &mut reply.embeds {
+        embed.title = escape(&truncate_chars(&line.name, MAX_TITLE));
+        embed.footer = Some(format!(
+            "Check it now, stage by stage (check roles only), or paste the error you see: /check endpoint:{}",
+            truncate_chars(&line.name, 100)
+        ));
+    }
+    if CHECK_ENDPOINT.len() + line.name.len() <= MAX_CUSTOM_ID {
+        reply.buttons.push(Button {
+            custom_id: format!("{CHECK_ENDPOINT}{}", line.name),
+            label: format!("Check {}", line.name),
+            style: ButtonStyle::Primary,
+            disabled: false,
+        });
+    }
+    reply.fit_buttons()
+}
+
 pub fn endpoints(lines: &[Line]) -> Reply {
     if lines.is_empty() {
         return Reply::text(HOW_TO_CONFIGURE).ephemeral();
