@@ -262,6 +262,27 @@ mod tests {
         }
     }
 
+    /// A generic prefix (curl's "SSL certificate problem", a proxy's 407) leaves the answer to
+    /// the specific cause after it; the generic entry stays among the candidates.
+    #[test]
+    fn the_specific_cause_outranks_a_generic_prefix() {
+        let m = Matcher::new(Arc::new(Knowledge::builtin().unwrap()));
+        let ids = |text: &str| -> Vec<String> {
+            m.diagnose(text, 3)
+                .matches
+                .into_iter()
+                .map(|m| m.id)
+                .collect()
+        };
+        let got = ids("curl: (60) SSL certificate problem: certificate has expired");
+        assert_eq!(got[0], "tls-certificate-expired", "{got:?}");
+        let got = ids("curl: (60) SSL certificate problem: unable to get local issuer certificate");
+        assert_eq!(got[0], "tls-untrusted-certificate", "{got:?}");
+        let got = ids("curl: (56) Received HTTP code 407 from proxy after CONNECT");
+        assert_eq!(got[0], "http-407", "{got:?}");
+        assert!(got.iter().any(|g| g == "firewall-blocked"), "{got:?}");
+    }
+
     #[test]
     fn feature_talk_is_silent_and_real_reports_are_not() {
         let m = Matcher::new(Arc::new(Knowledge::builtin().unwrap()));
