@@ -553,6 +553,7 @@ impl Delivery {
             ),
             429 => {
                 let limit = RateLimit::parse(&headers, &json);
+                crate::metrics::record_discord_rate_limit(limit.global);
                 match limit.retry_after {
                     Some(wait) => Attempt::RateLimited {
                         wait,

@@ -1,6 +1,6 @@
 //! Process-wide counters and histograms for `/metrics` (Prometheus text format 0.0.4): check
 //! results by endpoint and by stage, stage latencies, alerts delivered/failed/retried, matcher
-//! answered/silent. Gauges that live in the state database (open incidents, outbox depth,
+//! answered/silent, Discord REST 429s. Gauges that live in the state database (open incidents, outbox depth,
 //! lease) are read at scrape time by [`server`]. Labels carry endpoint names, stage names and
 //! fixed words only: never a URL, a header or a detail, so no secret can reach a label.
 //!
@@ -65,6 +65,9 @@ struct Registry {
     retried: AtomicU64,
     answered: AtomicU64,
     silent: AtomicU64,
+    /// Discord REST answers 429, for one route or the whole bot.
+    rate_limited_route: AtomicU64,
+    rate_limited_global: AtomicU64,
 }
 
 static REGISTRY: Lazy<Registry> = Lazy::new(Registry::default);
@@ -106,6 +109,16 @@ pub fn record_delivery(what: Delivery) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Discord answered a REST call with 429 (`global`: for every route of the bot).
+pub fn record_discord_rate_limit(global: bool) {
+    let r = &*REGISTRY;
+    match global {
+        true => &r.rate_limited_global,
+        false => &r.rate_limited_route,
+    }
+    .fetch_add(1, Ordering::Relaxed);
+}
+
 /// A message diagnosed: answered with an entry, or silent.
 pub fn record_answer(answered: bool) {
     let r = &*REGISTRY;
@@ -124,6 +137,23 @@ pub struct Gauges {
     /// 1 when this process holds the scheduler lease, 0 when not; `None` without a scheduler.
     pub lease_held: Option<u64>,
     pub store_up: bool,
+}
+
+/// One counter family with a single fixed-word label: `(name, help, label)` and its values.
+fn counters(
+    out: &mut String,
+    (name, help, label): (&str, &str, &str),
+    values: &[(&str, &AtomicU64)],
+) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for (value, c) in values {
+        let _ = writeln!(
+            out,
+            "{name}{{{label}=\"{value}\"}} {}",
+            c.load(Ordering::Relaxed)
+        );
+    }
 }
 
 /// Label value escaping of the text format: backslash, double quote, newline.
@@ -189,34 +219,40 @@ pub fn render(g: &Gauges) -> String {
             h.count
         );
     }
-    let _ = writeln!(
-        out,
-        "# HELP medic_alerts_total Alert delivery attempts by outcome."
+    counters(
+        &mut out,
+        (
+            "medic_alerts_total",
+            "Alert delivery attempts by outcome.",
+            "outcome",
+        ),
+        &[
+            ("delivered", &r.delivered),
+            ("failed", &r.failed),
+            ("retried", &r.retried),
+        ],
     );
-    let _ = writeln!(out, "# TYPE medic_alerts_total counter");
-    for (what, c) in [
-        ("delivered", &r.delivered),
-        ("failed", &r.failed),
-        ("retried", &r.retried),
-    ] {
-        let _ = writeln!(
-            out,
-            "medic_alerts_total{{outcome=\"{what}\"}} {}",
-            c.load(Ordering::Relaxed)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP medic_matcher_messages_total Messages diagnosed, answered or left silent."
+    counters(
+        &mut out,
+        (
+            "medic_matcher_messages_total",
+            "Messages diagnosed, answered or left silent.",
+            "result",
+        ),
+        &[("answered", &r.answered), ("silent", &r.silent)],
     );
-    let _ = writeln!(out, "# TYPE medic_matcher_messages_total counter");
-    for (what, c) in [("answered", &r.answered), ("silent", &r.silent)] {
-        let _ = writeln!(
-            out,
-            "medic_matcher_messages_total{{result=\"{what}\"}} {}",
-            c.load(Ordering::Relaxed)
-        );
-    }
+    counters(
+        &mut out,
+        (
+            "medic_discord_rate_limited_total",
+            "Discord REST answers 429, by scope.",
+            "scope",
+        ),
+        &[
+            ("route", &r.rate_limited_route),
+            ("global", &r.rate_limited_global),
+        ],
+    );
     let gauges = [
         (
             "medic_open_incidents",

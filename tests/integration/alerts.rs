@@ -2058,6 +2058,13 @@ async fn discord_alerts_post_once_each_in_order_through_500_429_and_dropped_conn
     }
     stop.send(()).unwrap();
     assert_eq!(run.await.unwrap(), delivery::Stopped::Shutdown);
+    // The 429 is counted for /metrics (one registry per process: at least this one).
+    let metrics = medic::metrics::render(&Default::default());
+    let m = crate::support::samples(&metrics);
+    assert!(
+        m["medic_discord_rate_limited_total{scope=\"route\"}"] >= 1.0,
+        "{metrics}"
+    );
 
     let outbox = store.lock().unwrap().outbox().unwrap();
     let (down, recovered) = (&outbox[0], &outbox[1]);
