@@ -68,9 +68,9 @@ pub(super) async fn handle(
         }
         _ => None,
     };
-    let reply = match (&outcome, trigger) {
-        _ if named.is_some() => named.unwrap_or_default(),
-        (Outcome::Answer(d), _) => {
+    let reply = match (&outcome, trigger, named) {
+        (_, _, Some(card)) => card,
+        (Outcome::Answer(d), _, None) => {
             let best = d.best().map(|m| m.id.as_str()).unwrap_or_default();
             if trigger == Trigger::ListenChannel {
                 match data.cooldown.claim(msg.channel_id.get(), best) {
@@ -83,11 +83,11 @@ pub(super) async fn handle(
             }
             render::outcome(&outcome, services.matcher.knowledge())
         }
-        (_, Trigger::ListenChannel) => return Ok(()),
-        (Outcome::Empty, _) => Reply::text(
+        (_, Trigger::ListenChannel, None) => return Ok(()),
+        (Outcome::Empty, _, None) => Reply::text(
             "Hi! Tell me what is failing: paste the error line or the HTTP status (`429`, `ECONNREFUSED`, …), or try `/help`.",
         ),
-        (Outcome::NoMatch(_), Trigger::Mention) => Reply::text(HINT),
+        (Outcome::NoMatch(_), Trigger::Mention, None) => Reply::text(HINT),
         _ => render::outcome(&outcome, services.matcher.knowledge()),
     };
     // An undelivered reply drops the claim, which frees the entry for the next question.

@@ -153,9 +153,6 @@ impl Index {
                     let at = kw_text.len() as u32;
                     kw_text.push_str(w);
                     kw_words.push((at, kw_text.len() as u32));
-                }
-                kw_ranges.push((first, kw_words.len() as u32));
-                for w in toks.texts() {
                     let w = fold_plural(w);
                     match word_entries.get_mut(w) {
                         Some((n, last)) if *last != e => {
@@ -168,6 +165,7 @@ impl Index {
                         }
                     }
                 }
+                kw_ranges.push((first, kw_words.len() as u32));
             }
         }
         // Stem evidence from codes, keywords and titles, noted while they are tokenized here.
@@ -293,6 +291,11 @@ impl Index {
         drop(stems);
         b.fuzzy = FuzzyIndex::new(words);
         b
+    }
+
+    /// The entries carrying HTTP status `code` as a code, in entry order.
+    pub(super) fn carriers(&self, code: u16) -> &[Posting] {
+        self.statuses.get(&code).map_or(&[], Vec::as_slice)
     }
 
     /// The phrase whose words are `ids`, if any.

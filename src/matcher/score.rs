@@ -39,6 +39,19 @@ pub(super) struct Hit {
     pub status: bool,
 }
 
+impl Hit {
+    /// The credit a status read at token `t` gives the entry of posting `p`.
+    fn status(p: &Posting, t: u32) -> Hit {
+        Hit {
+            kind: p.kind,
+            term: p.term,
+            tokens: (t, t + 1),
+            differs: false,
+            status: true,
+        }
+    }
+}
+
 /// Per-query working sets, kept per thread so a query allocates almost nothing.
 #[derive(Debug, Default)]
 pub(super) struct Scratch {
@@ -98,6 +111,11 @@ impl Evidence {
         if self.wide_count.len() < entries {
             self.wide_count.resize(entries, 0);
         }
+    }
+
+    /// Whether `entry` has no evidence yet.
+    fn unscored(&self, entry: u32) -> bool {
+        self.slot[entry as usize] == u32::MAX
     }
 
     fn add(&mut self, entry: u32, kind: ReasonKind, weight: f32, hit: Hit) {
@@ -230,25 +248,14 @@ impl Matcher {
         for found in super::status::find_statuses(tokens) {
             codes.push(found.code.to_string());
             let t = found.token as u32;
-            let carriers = self
-                .index
-                .statuses
-                .get(&found.code)
-                .map_or(&[][..], Vec::as_slice);
+            let carriers = self.index.carriers(found.code);
             if carriers.len() > WIDE {
                 ev.wide.push((found.code, t));
                 continue;
             }
             for p in carriers {
                 ev.credited.insert((p.entry, t));
-                let hit = Hit {
-                    kind: p.kind,
-                    term: p.term,
-                    tokens: (t, t + 1),
-                    differs: false,
-                    status: true,
-                };
-                ev.add(p.entry, p.kind, W_STATUS, hit);
+                ev.add(p.entry, p.kind, W_STATUS, Hit::status(p, t));
             }
         }
     }
@@ -264,11 +271,7 @@ impl Matcher {
 
     /// The postings of wide status `code` that belong to `entry` (postings are in entry order).
     fn carrier_postings(&self, code: u16, entry: u32) -> impl Iterator<Item = &Posting> {
-        let carriers = self
-            .index
-            .statuses
-            .get(&code)
-            .map_or(&[][..], Vec::as_slice);
+        let carriers = self.index.carriers(code);
         let from = carriers.partition_point(|p| p.entry < entry);
         carriers[from..]
             .iter()
@@ -295,28 +298,23 @@ impl Matcher {
         ev.wide.truncate(seen);
         let want = top.max(NEAR_MISSES);
         let mut chosen: Vec<u32> = ev.totals.iter().map(|t| t.0).collect();
-        let only_wide = |ev: &Evidence, e: u32| ev.slot[e as usize] == u32::MAX;
         if let [(code, _)] = ev.wide[..] {
-            let carriers = self
-                .index
-                .statuses
-                .get(&code)
-                .map_or(&[][..], Vec::as_slice);
+            let carriers = self.index.carriers(code);
             let mut taken = 0;
             for p in carriers {
                 if taken == want {
                     break;
                 }
-                if only_wide(ev, p.entry) && chosen.last() != Some(&p.entry) {
+                if ev.unscored(p.entry) && chosen.last() != Some(&p.entry) {
                     chosen.push(p.entry);
                     taken += 1;
                 }
             }
         } else {
             for &(code, _) in &ev.wide {
-                for p in self.index.statuses.get(&code).into_iter().flatten() {
+                for p in self.index.carriers(code) {
                     let e = p.entry as usize;
-                    if ev.slot[e] == u32::MAX {
+                    if ev.unscored(p.entry) {
                         if ev.wide_count[e] == 0 {
                             ev.wide_touched.push(p.entry);
                         }
@@ -340,14 +338,7 @@ impl Matcher {
             for k in 0..ev.wide.len() {
                 let (code, t) = ev.wide[k];
                 for p in self.carrier_postings(code, e) {
-                    let hit = Hit {
-                        kind: p.kind,
-                        term: p.term,
-                        tokens: (t, t + 1),
-                        differs: false,
-                        status: true,
-                    };
-                    ev.add(e, p.kind, W_STATUS, hit);
+                    ev.add(e, p.kind, W_STATUS, Hit::status(p, t));
                 }
             }
         }

@@ -117,18 +117,21 @@ fn is_word_char(c: char) -> bool {
 }
 
 /// Where a run of word characters splits at CamelCase boundaries ("ConnectionRefused",
-/// "SSLHandshakeException"), so pasted exception names meet the phrases people type.
-fn camel_breaks(run: &[char], mut f: impl FnMut(usize)) {
+/// "SSLHandshakeException"), so pasted exception names meet the phrases people type. Generic
+/// over the character type, so the ASCII fast path splits bytes by the very same rule.
+fn camel_breaks<C: Copy>(
+    run: &[C],
+    (upper, lower): (impl Fn(C) -> bool, impl Fn(C) -> bool),
+    mut f: impl FnMut(usize),
+) {
     // Most words are all lowercase: nothing to split.
-    if !run.iter().any(|c| c.is_uppercase()) {
+    if !run.iter().any(|&c| upper(c)) {
         return;
     }
     for i in 1..run.len() {
         let (a, b) = (run[i - 1], run[i]);
-        let lower_to_upper = a.is_lowercase() && b.is_uppercase();
-        let acronym_end = a.is_uppercase()
-            && b.is_uppercase()
-            && run.get(i + 1).is_some_and(|c| c.is_lowercase());
+        let lower_to_upper = lower(a) && upper(b);
+        let acronym_end = upper(a) && upper(b) && run.get(i + 1).is_some_and(|&c| lower(c));
         if lower_to_upper || acronym_end {
             f(i);
         }
@@ -188,7 +191,9 @@ pub fn tokenize_into(message: &str, out: &mut Tokens) {
             continue;
         }
         cuts.clear();
-        camel_breaks(&run, |i| cuts.push(i));
+        camel_breaks(&run, (char::is_uppercase, char::is_lowercase), |i| {
+            cuts.push(i)
+        });
         cuts.push(run.len());
         let mut from = 0;
         for &to in &cuts {
@@ -284,23 +289,16 @@ fn tokenize_ascii(text: &str, out: &mut Tokens) {
                 capital: run[from].is_ascii_uppercase(),
             });
         };
-        if run.iter().any(u8::is_ascii_uppercase) {
-            let mut from = 0;
-            for k in 1..run.len() {
-                let (a, b) = (run[k - 1], run[k]);
-                let lower_to_upper = a.is_ascii_lowercase() && b.is_ascii_uppercase();
-                let acronym_end = a.is_ascii_uppercase()
-                    && b.is_ascii_uppercase()
-                    && run.get(k + 1).is_some_and(u8::is_ascii_lowercase);
-                if lower_to_upper || acronym_end {
-                    push(from, k);
-                    from = k;
-                }
-            }
-            push(from, run.len());
-        } else {
-            push(0, run.len());
-        }
+        let mut from = 0;
+        let ascii = (
+            |b: u8| b.is_ascii_uppercase(),
+            |b: u8| b.is_ascii_lowercase(),
+        );
+        camel_breaks(run, ascii, |k| {
+            push(from, k);
+            from = k;
+        });
+        push(from, run.len());
         if out.spans.len() >= MAX_TOKENS {
             out.spans.truncate(MAX_TOKENS);
             break;
