@@ -137,6 +137,9 @@ impl SinkHealth {
     }
 }
 
+/// How often delivery looks for alerts on a shared store when it was not notified.
+const SHARED_POLL: Duration = Duration::from_secs(2);
+
 /// Why [`run`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {
@@ -164,6 +167,7 @@ pub async fn run<S: Sink>(
     // Sent but not yet marked (the store failed right after): marked before anything else, so
     // it is not sent twice.
     let mut unmarked: Option<(i64, Millis, Option<String>)> = None;
+    let shared = lock(&store).is_ok_and(|s| s.shared());
     loop {
         if let Some((seq, at, message_id)) = &unmarked {
             match off_async(|| {
@@ -189,8 +193,17 @@ pub async fn run<S: Sink>(
         };
         store_errors = 0;
         let Some(item) = pending else {
+            // On a shared store other instances queue alerts too (and a stopped one's claims
+            // fall free), without notifying this one: look again every SHARED_POLL.
+            let poll = async {
+                match shared {
+                    true => tokio::time::sleep(SHARED_POLL).await,
+                    false => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = notify.notified() => continue,
+                _ = poll => continue,
                 _ = &mut shutdown => return Stopped::Shutdown,
             }
         };

@@ -85,6 +85,30 @@ impl Engine {
         }
     }
 
+    /// Takes an endpoint over from another instance: its state and silence as that one
+    /// committed them.
+    pub fn adopt(
+        &mut self,
+        endpoint: &str,
+        state: Option<EndpointState>,
+        silence: Option<Silence>,
+    ) {
+        self.put_state(endpoint, state);
+        match silence {
+            Some(s) => self.silences.insert(endpoint.to_string(), s),
+            None => self.silences.remove(endpoint),
+        };
+        self.dirty.remove(endpoint);
+    }
+
+    /// Drops an endpoint another instance owns now (nothing of it is written from here).
+    pub fn forget(&mut self, endpoint: &str) {
+        self.states.remove(endpoint);
+        self.silences.remove(endpoint);
+        self.dirty.remove(endpoint);
+        self.ended.retain(|(s, _)| s.endpoint != endpoint);
+    }
+
     /// Puts back a state saved before a change that could not be stored.
     pub fn put_state(&mut self, endpoint: &str, state: Option<EndpointState>) {
         match state {

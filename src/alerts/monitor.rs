@@ -12,6 +12,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::engine::AckError;
+use super::scheduler::Owned;
 use super::{
     Ack, Alert, Clock, EndpointState, Engine, Incident, Millis, Observation, Policy, Silence,
 };
@@ -175,6 +176,10 @@ pub struct Monitor {
     /// Each endpoint's placeholder values: its masked URL (shown in DOWN and REMINDER) and
     /// what its alerts' steps are filled with.
     placeholders: std::collections::HashMap<String, Values>,
+    /// The endpoints this monitor's engine holds and its scheduler checks: all of them, unless
+    /// the store is shared by several schedulers (then the ones whose leases are ours).
+    owned: Arc<Owned>,
+    shared: bool,
 }
 
 impl Monitor {
@@ -187,15 +192,29 @@ impl Monitor {
         knowledge: Option<Arc<Knowledge>>,
     ) -> Result<Monitor> {
         let names: HashSet<String> = endpoints.iter().map(|(n, _)| n.clone()).collect();
-        let (states, silences) = {
+        let owned = Arc::new(Owned::default());
+        let (states, silences, shared) = {
             let mut s = lock(&store)?;
-            // One engine per database: a second `watch`/`serve` would double every alert.
+            // One engine per SQLite file (a second `watch`/`serve` would double every alert);
+            // on a shared store, one engine per endpoint lease.
             s.take_scheduler_lease(clock.now_ms())?;
-            (s.load_states()?, s.open_silences()?)
+            let shared = s.shared();
+            if shared {
+                let mut sorted: Vec<String> = names.iter().cloned().collect();
+                sorted.sort();
+                owned.set(
+                    s.claim_endpoints(&sorted, clock.now_ms())?
+                        .into_iter()
+                        .collect(),
+                );
+            }
+            (s.load_states()?, s.open_silences()?, shared)
         };
-        // Endpoints removed from the config keep their history but raise nothing.
-        let states = states.into_iter().filter(|(n, _)| names.contains(n));
-        let silences = silences.into_iter().filter(|s| names.contains(&s.endpoint));
+        // Endpoints removed from the config keep their history but raise nothing; those
+        // another instance owns are its own.
+        let ours = |n: &str| names.contains(n) && owned.owns(n);
+        let states = states.into_iter().filter(|(n, _)| ours(n));
+        let silences = silences.into_iter().filter(|s| ours(&s.endpoint));
         let mut engine = Engine::restore(Policy::default(), states, silences);
         for (name, policy) in endpoints {
             engine.set_policy(name, *policy);
@@ -216,6 +235,8 @@ impl Monitor {
             unsaved_alerts: Vec::new(),
             lease_lost: false,
             placeholders: Default::default(),
+            owned,
+            shared,
         })
     }
 
@@ -251,15 +272,119 @@ impl Monitor {
         &self.engine
     }
 
+    /// The endpoints this monitor checks (shared with its scheduler).
+    pub fn owned(&self) -> Arc<Owned> {
+        self.owned.clone()
+    }
+
+    /// On a shared store: renews this instance's leases, adopts the endpoints it gained (their
+    /// state and silence as the previous owner committed them) and forgets the ones it lost.
+    fn claim(&mut self) -> Result<()> {
+        if !self.shared {
+            return Ok(());
+        }
+        let now = self.clock.now_ms();
+        let mut names: Vec<String> = self.endpoints.iter().cloned().collect();
+        names.sort();
+        // Changes not yet written stay with this instance until they are.
+        if !self.unsaved_alerts.is_empty() || !self.unsaved_checks.is_empty() {
+            lock(&self.store)?.heartbeat(now)?;
+            return Ok(());
+        }
+        let (now_owned, refused) = {
+            let mut s = lock(&self.store)?;
+            let refused = s.take_refused();
+            (s.claim_endpoints(&names, now)?, refused)
+        };
+        let mut now_owned: HashSet<String> = now_owned.into_iter().collect();
+        for r in &refused {
+            now_owned.remove(r);
+        }
+        let before: HashSet<String> = names
+            .iter()
+            .filter(|n| self.owned.owns(n))
+            .cloned()
+            .collect();
+        let gained: Vec<&String> = now_owned.difference(&before).collect();
+        if !gained.is_empty() {
+            let (states, silences) = {
+                let s = lock(&self.store)?;
+                (s.load_states()?, s.open_silences()?)
+            };
+            let gained: HashSet<&String> = gained.into_iter().collect();
+            for name in &gained {
+                let state = states
+                    .iter()
+                    .find(|(n, _)| n == *name)
+                    .map(|(_, s)| s.clone());
+                let silence = silences.iter().find(|s| &s.endpoint == *name).cloned();
+                self.engine.adopt(name, state, silence);
+            }
+            tracing::info!(
+                endpoints = gained.len(),
+                "took over endpoints (free or from a stopped instance)"
+            );
+        }
+        let lost: Vec<&String> = before.difference(&now_owned).collect();
+        for name in &lost {
+            self.engine.forget(name);
+        }
+        if !lost.is_empty() {
+            tracing::info!(
+                endpoints = lost.len(),
+                "handed endpoints over to other instances"
+            );
+        }
+        self.owned.set(now_owned);
+        Ok(())
+    }
+
+    /// Whether an alert command about `endpoint` belongs to another instance (shared store).
+    fn elsewhere(&self, endpoint: &str) -> bool {
+        self.shared && self.endpoints.contains(endpoint) && !self.owned.owns(endpoint)
+    }
+
+    /// Queues a command for the instance that owns `endpoint` (it applies it at its next tick).
+    fn forward(
+        &self,
+        kind: RequestKind,
+        endpoint: &str,
+        author: &str,
+        reason: &str,
+        duration: Duration,
+    ) -> Result<()> {
+        let request = Request {
+            id: 0,
+            kind,
+            endpoint: endpoint.to_string(),
+            author: author.to_string(),
+            reason: reason.to_string(),
+            duration_ms: duration.as_millis().min(i64::MAX as u128) as i64,
+            created_at: self.clock.now_ms(),
+        };
+        lock(&self.store)?.add_request(&request)?;
+        tracing::info!(
+            kind = kind.word(),
+            endpoint,
+            "alert command forwarded to the instance that owns the endpoint"
+        );
+        Ok(())
+    }
+
     /// Records a check and queues the alerts it raised. On an error the check and its alerts
     /// stay in memory and are written by the next successful commit.
     pub fn observe(&mut self, endpoint: &str, obs: &Observation) -> Result<Vec<Alert>> {
+        if !self.owned.owns(endpoint) {
+            return Ok(Vec::new());
+        }
         let alerts = self.engine.observe(endpoint, obs);
         self.commit(vec![(endpoint.to_string(), obs.clone())], alerts)
     }
 
     /// Records several checks in one transaction (far less WAL traffic than one per check).
-    pub fn observe_many(&mut self, batch: Vec<(String, Observation)>) -> Result<Vec<Alert>> {
+    pub fn observe_many(&mut self, mut batch: Vec<(String, Observation)>) -> Result<Vec<Alert>> {
+        // A check that finished after its endpoint was handed over is the new owner's to make.
+        batch.retain(|(endpoint, _)| self.owned.owns(endpoint));
         let mut alerts = Vec::new();
         for (endpoint, obs) in &batch {
             alerts.extend(self.engine.observe(endpoint, obs));
@@ -276,7 +401,9 @@ impl Monitor {
         let now = self.clock.now_ms();
         let alerts = self.engine.tick(now);
         let alerts = self.commit(Vec::new(), alerts)?;
-        if !lock(&self.store)?.heartbeat(now)? {
+        if self.shared {
+            self.claim()?;
+        } else if !lock(&self.store)?.heartbeat(now)? {
             self.lease_lost = true;
             return Err(Error::Store {
                 path: lock(&self.store)?.path().to_string(),
@@ -307,6 +434,13 @@ impl Monitor {
         by: &str,
     ) -> Result<Result<Ack, AckError>> {
         let now = self.clock.now_ms();
+        if self.elsewhere(endpoint) {
+            self.forward(RequestKind::Ack, endpoint, by, "", Duration::ZERO)?;
+            return Ok(Ok(Ack {
+                by: by.to_string(),
+                at: now,
+            }));
+        }
         let before = self.engine.state(endpoint).cloned();
         let ack = match self.engine.acknowledge(endpoint, incident, by, now) {
             Ok(ack) => ack,
@@ -341,6 +475,10 @@ impl Monitor {
             from: now,
             until: now + duration.as_millis() as Millis,
         };
+        if self.elsewhere(endpoint) {
+            self.forward(RequestKind::Silence, endpoint, author, reason, duration)?;
+            return Ok(silence);
+        }
         silence.id = lock(&self.store)?.insert_silence(&silence)?;
         // The replaced silence (if any) was ended by insert_silence already.
         self.engine.silence(silence.clone());
@@ -351,6 +489,17 @@ impl Monitor {
     /// Lifts the silence on `endpoint`; returns it, or `None` if there was none.
     pub fn unsilence(&mut self, endpoint: &str) -> Result<Option<Silence>> {
         let now = self.clock.now_ms();
+        if self.elsewhere(endpoint) {
+            let open = lock(&self.store)?.open_silences()?;
+            let Some(silence) = open
+                .into_iter()
+                .find(|s| s.endpoint == endpoint && s.until > now)
+            else {
+                return Ok(None);
+            };
+            self.forward(RequestKind::Unsilence, endpoint, "", "", Duration::ZERO)?;
+            return Ok(Some(silence));
+        }
         let silence = self.engine.silence_of(endpoint).cloned();
         let Some(alerts) = self.engine.unsilence(endpoint, now) else {
             return Ok(None);
@@ -435,7 +584,8 @@ impl Monitor {
     /// Applies the alert commands other processes queued in the store (`medic ack`, `medic
     /// silence`, …), oldest first, recording each one's result for the process that waits.
     pub fn apply_requests(&mut self) -> Result<usize> {
-        let pending = lock(&self.store)?.pending_requests()?;
+        let mut pending = lock(&self.store)?.pending_requests()?;
+        pending.retain(|r| !self.elsewhere(&r.endpoint));
         for r in &pending {
             let result = match self.apply(r) {
                 Ok(message) => RequestResult { ok: true, message },
@@ -542,7 +692,10 @@ impl Monitor {
         stop: impl std::future::Future<Output = ()>,
     ) -> Result<()> {
         tokio::pin!(stop);
-        let mut tick = tokio::time::interval(TICK);
+        let every = lock(&self.store)?
+            .renew_every()
+            .map_or(TICK, |r| r.min(TICK));
+        let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

@@ -5,8 +5,7 @@
 //! `watch`/`serve` runs, the command takes the lease itself, applies the request through the
 //! same [`Monitor`] code and gives the lease back.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::monitor::{lock, Monitor};
@@ -14,7 +13,7 @@ use super::probe::Setup;
 use super::Clock;
 use crate::config::Config;
 use crate::store::model::{Request, RequestKind, RequestResult, Silence};
-use crate::store::{SharedStore, SqliteStore, Store};
+use crate::store::{Location, SharedStore};
 use crate::Result;
 
 /// How long a command waits for the running scheduler: two ticks and some slack.
@@ -102,18 +101,17 @@ pub fn submit(
 
 /// [`submit`] against the database file at `db` (created if missing) for the endpoints of
 /// `config`, on the system clock.
-pub fn submit_to(db: &Path, config: &Config, req: Request) -> Result<RequestResult> {
+pub fn submit_to(db: &Location, config: &Config, req: Request) -> Result<RequestResult> {
     let setup = Setup::from_config(config);
-    let store: SharedStore = Arc::new(Mutex::new(SqliteStore::open(db)?));
+    let store: SharedStore = crate::store::open_shared(db, crate::store::lease_ttl_from_env()?)?;
     submit(store, &setup, Arc::new(super::SystemClock), req, WAIT)
 }
 
 /// The silences in force at `now`, oldest first; none when the database does not exist.
-pub fn silences(db: &Path, now: super::Millis) -> Result<Vec<Silence>> {
-    if !db.exists() {
+pub fn silences(db: &Location, now: super::Millis) -> Result<Vec<Silence>> {
+    let Some(store) = crate::store::open_for_reading(db)? else {
         return Ok(Vec::new());
-    }
-    let store = SqliteStore::open(db)?;
+    };
     Ok(store
         .open_silences()?
         .into_iter()

@@ -22,6 +22,61 @@ use crate::checks::Overall;
 /// Extra time a probe gets beyond its own timeout before the scheduler gives up on it.
 const GRACE: Duration = Duration::from_secs(2);
 
+/// Which endpoints this process checks. Everything, unless the store is shared by several
+/// schedulers ([`crate::store::Store::shared`]): then the monitor sets the endpoints whose
+/// leases it holds at every tick, and the scheduler skips the others' slots.
+#[derive(Debug)]
+pub struct Owned {
+    set: std::sync::RwLock<Option<std::collections::HashSet<String>>>,
+    /// Bumped at every change, so that waiting check loops look again.
+    changed: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Owned {
+    fn default() -> Owned {
+        Owned {
+            set: Default::default(),
+            changed: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+impl Owned {
+    /// Whether this process checks `endpoint` now.
+    pub fn owns(&self, endpoint: &str) -> bool {
+        match self.set.read() {
+            Ok(set) => set.as_ref().is_none_or(|s| s.contains(endpoint)),
+            Err(_) => false,
+        }
+    }
+
+    /// Only these from now on.
+    pub fn set(&self, endpoints: std::collections::HashSet<String>) {
+        if let Ok(mut set) = self.set.write() {
+            *set = Some(endpoints);
+        }
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// How many endpoints are owned, if ownership is limited.
+    pub fn count(&self) -> Option<usize> {
+        self.set
+            .read()
+            .ok()
+            .and_then(|s| s.as_ref().map(|s| s.len()))
+    }
+
+    /// Resolves once `endpoint` is this process's.
+    async fn until_owned(&self, endpoint: &str) {
+        let mut changed = self.changed.subscribe();
+        while !self.owns(endpoint) {
+            if changed.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
 /// One endpoint to check on a schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -84,8 +139,10 @@ impl Stats {
 
 /// Checks every target on its interval until `shutdown` resolves, sending each result to
 /// `events`. At most `max_concurrency` checks run at once.
+#[allow(clippy::too_many_arguments)]
 pub async fn run<P: Probe>(
     targets: Vec<Target>,
+    owned: Arc<Owned>,
     probe: Arc<P>,
     clock: Arc<dyn Clock>,
     events: mpsc::Sender<Event>,
@@ -96,6 +153,7 @@ pub async fn run<P: Probe>(
     let rng = rand::rngs::StdRng::from_entropy();
     run_with_rng(
         targets,
+        owned,
         probe,
         clock,
         events,
@@ -111,6 +169,7 @@ pub async fn run<P: Probe>(
 #[allow(clippy::too_many_arguments)]
 pub async fn run_with_rng<P: Probe>(
     targets: Vec<Target>,
+    owned: Arc<Owned>,
     probe: Arc<P>,
     clock: Arc<dyn Clock>,
     events: mpsc::Sender<Event>,
@@ -128,6 +187,7 @@ pub async fn run_with_rng<P: Probe>(
         let phase = target.interval.mul_f64(rng.gen::<f64>());
         tasks.spawn(check_loop(
             target,
+            owned.clone(),
             phase,
             probe.clone(),
             clock.clone(),
@@ -145,8 +205,10 @@ pub async fn run_with_rng<P: Probe>(
     tasks.abort_all();
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn check_loop<P: Probe>(
     target: Target,
+    owned: Arc<Owned>,
     phase: Duration,
     probe: Arc<P>,
     clock: Arc<dyn Clock>,
@@ -157,6 +219,13 @@ async fn check_loop<P: Probe>(
     let mut slot = Instant::now() + phase;
     loop {
         tokio::time::sleep_until(slot).await;
+        // Another instance owns it: wait until it is ours, then check at once (the previous
+        // owner's last check may be most of an interval old already).
+        if !owned.owns(&target.name) {
+            owned.until_owned(&target.name).await;
+            slot = Instant::now();
+            continue;
+        }
         let Ok(permit) = permits.acquire().await else {
             return;
         };

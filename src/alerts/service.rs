@@ -172,6 +172,7 @@ pub fn spawn<P: Probe, S: Sink>(
         super::monitor::close_removed(&store, clock.now_ms(), &configured)?;
     }
     let notify = monitor.outbox_notify();
+    let owned = monitor.owned();
     let (events, rx) = mpsc::channel(1024);
     let names = Arc::new(
         setup
@@ -218,6 +219,7 @@ pub fn spawn<P: Probe, S: Sink>(
         let (abort, aborted) = oneshot::channel::<()>();
         let mut scheduler = tokio::spawn(scheduler::run(
             setup.targets,
+            owned,
             probe,
             clock,
             events,
@@ -315,13 +317,13 @@ pub fn gauges(store: SharedStore) -> crate::metrics::server::GaugeSource {
         };
         let lease_held = Some(u64::from(main.holds_lease()));
         let reader = main.reader().ok().flatten();
-        let read = |s: &dyn crate::store::Store| -> crate::Result<(u64, u64)> {
+        let read = |s: &dyn crate::store::Store| -> crate::Result<(u64, u64, Option<u64>)> {
             let open = s
                 .load_states()?
                 .iter()
                 .filter(|(_, st)| st.incident.is_some())
                 .count() as u64;
-            Ok((open, s.backlog()?.pending))
+            Ok((open, s.backlog()?.pending, s.endpoints_owned()?))
         };
         let figures = match &reader {
             Some(r) => {
@@ -331,10 +333,11 @@ pub fn gauges(store: SharedStore) -> crate::metrics::server::GaugeSource {
             None => read(&*main),
         };
         match figures {
-            Ok((open, pending)) => crate::metrics::Gauges {
+            Ok((open, pending, owned)) => crate::metrics::Gauges {
                 open_incidents: Some(open),
                 outbox_depth: Some(pending),
                 lease_held,
+                endpoints_owned: owned,
                 store_up: true,
             },
             Err(_) => crate::metrics::Gauges {

@@ -1,7 +1,7 @@
 //! `medic ack`, `medic silence`, `medic unsilence`, `medic silences`: operate the alerts of a
 //! running (or stopped) `watch`/`serve` through its state database; the author is the OS user.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use crate::alerts::requests::{self, os_author};
@@ -13,8 +13,9 @@ use crate::{Error, Result};
 #[derive(Debug, clap::Args)]
 pub struct Db {
     /// The state database of `medic watch` / `medic serve`.
-    #[arg(long, env = "MEDIC_DB", value_name = "FILE", default_value = store::DEFAULT_PATH)]
-    pub db: PathBuf,
+    /// A file path (SQLite) or a `postgres://` URL.
+    #[arg(long, env = "MEDIC_DB", value_name = "FILE|URL", default_value = store::DEFAULT_PATH)]
+    pub db: store::Location,
 }
 
 #[derive(Debug, clap::Args)]
@@ -97,7 +98,11 @@ pub(super) fn unsilence(args: UnsilenceArgs, config: Option<&Path>) -> Result<()
     send(&args.db.db, config, req)
 }
 
-fn send(db: &Path, config: Option<&Path>, req: crate::store::model::Request) -> Result<()> {
+fn send(
+    db: &store::Location,
+    config: Option<&Path>,
+    req: crate::store::model::Request,
+) -> Result<()> {
     let config = super::config::load_lenient(config)?;
     if config.endpoint(&req.endpoint).is_none() {
         let names: Vec<&str> = config.endpoints.iter().map(|e| e.name.as_str()).collect();

@@ -36,9 +36,9 @@ pub(super) fn run(_args: Args, config: Option<&Path>, knowledge_dir: Option<&Pat
     };
     let checker = Some(Arc::new(crate::checks::Checker::new(Arc::new(config))));
     // /ack, /silence, /unsilence act on the database a `watch` or `serve` writes.
-    let db = std::env::var_os("MEDIC_DB")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| crate::store::DEFAULT_PATH.into());
+    let db = crate::store::Location::parse(
+        &std::env::var("MEDIC_DB").unwrap_or_else(|_| crate::store::DEFAULT_PATH.into()),
+    );
     let services = Services::new(matcher, checker).with_state_db(db);
     let runtime = super::runtime::runtime(super::runtime::Threads::One)?;
     let stdin = std::io::stdin();

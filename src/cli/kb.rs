@@ -34,8 +34,8 @@ pub enum KbCommand {
     /// most often marked "Not this" on Discord, from the state database `medic serve` writes.
     Gaps {
         /// The state database (as `medic serve --db`).
-        #[arg(long, env = "MEDIC_DB", value_name = "FILE", default_value = crate::store::DEFAULT_PATH)]
-        db: PathBuf,
+        #[arg(long, env = "MEDIC_DB", value_name = "FILE|URL", default_value = crate::store::DEFAULT_PATH)]
+        db: crate::store::Location,
         /// How far back to look, e.g. "7d", "30d".
         #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = crate::config::parse_duration)]
         since: std::time::Duration,
@@ -65,18 +65,13 @@ fn examples(kb: Knowledge, only_from: Option<&Path>) -> Result<()> {
 }
 
 /// `medic kb gaps`.
-fn gaps(db: &Path, since: std::time::Duration, top: usize) -> Result<()> {
-    use crate::store::{SqliteStore, Store};
-    if !db.is_file() {
+fn gaps(db: &crate::store::Location, since: std::time::Duration, top: usize) -> Result<()> {
+    let Some(store) = crate::store::open_for_reading(db)? else {
         return super::print(&format!(
             "No feedback recorded yet: there is no state database at {} (medic serve writes it; --db or MEDIC_DB).\n",
-            db.display()
+            db.shown()
         ));
-    }
-    let store = SqliteStore::open_for_reading(db)?;
-    if store.is_empty_schema()? {
-        return super::print("No feedback recorded yet.\n");
-    }
+    };
     let now = crate::clock::to_millis(std::time::SystemTime::now());
     let from = now - since.as_millis().min(i64::MAX as u128) as i64;
     let g = store.gaps(from, top.max(1))?;

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
@@ -21,7 +21,7 @@ use crate::commands::{LiveServices, Services};
 use crate::discord::alerts::{DeliverySlot, DiscordSink};
 use crate::discord::{self, Bot, Settings};
 use crate::knowledge::Knowledge;
-use crate::store::{self, SqliteStore};
+use crate::store;
 use crate::{Error, Result};
 
 /// How long the bot gets to close its gateway connections once told to stop.
@@ -31,8 +31,9 @@ const BOT_STOP: Duration = Duration::from_secs(10);
 pub struct Args {
     /// The state database of the scheduled checks that post to `alert_channel`: check history,
     /// incidents, silences and the alert outbox.
-    #[arg(long, env = "MEDIC_DB", value_name = "FILE", default_value = store::DEFAULT_PATH)]
-    pub db: PathBuf,
+    /// A file path (SQLite) or a `postgres://` URL, shared by any number of instances.
+    #[arg(long, env = "MEDIC_DB", value_name = "FILE|URL", default_value = store::DEFAULT_PATH)]
+    pub db: store::Location,
     /// Refuse to start when any endpoint has a problem (an unset secret, a bad value) instead
     /// of watching the others and listing it as not configured.
     #[arg(long)]
@@ -157,7 +158,7 @@ pub(super) fn run(args: Args, config: Option<&Path>, knowledge_dir: Option<&Path
         // Feedback goes to the state database: the pipeline's, or one of its own.
         let feedback: crate::store::SharedStore = match &alerts {
             Some(handle) => handle.store().clone(),
-            None => Arc::new(Mutex::new(SqliteStore::open(&args.db)?)),
+            None => store::open_shared(&args.db, store::lease_ttl_from_env()?)?,
         };
         let live = LiveServices::new(
             Services::new(matcher, Some(checker))
@@ -220,7 +221,7 @@ struct Reloader {
     config_path: Option<PathBuf>,
     knowledge_dir: Option<PathBuf>,
     strict: bool,
-    db: PathBuf,
+    db: store::Location,
     slot: DeliverySlot,
     /// The bot's services (set once they exist).
     live: Option<LiveServices>,
@@ -305,7 +306,7 @@ impl Reloader {
 /// answering commands meanwhile, so [`supervise`] watches the task and stops, because nobody
 /// may silently stop getting alerts.
 fn start_alerts(
-    db: &Path,
+    db: &store::Location,
     checker: Arc<Checker>,
     knowledge: Arc<Knowledge>,
     slot: DeliverySlot,
@@ -327,9 +328,7 @@ fn start_alerts(
     setup
         .not_configured
         .retain(|(name, _)| announced.insert(name.clone()));
-    let store = SqliteStore::open(db)?;
-    store.check_integrity()?;
-    let store = Arc::new(Mutex::new(store));
+    let store = store::open_shared(db, store::lease_ttl_from_env()?)?;
     let mut sink = DiscordSink::deferred(slot, channel, config.discord.mention_role);
     for ep in &config.endpoints {
         if let Some(role) = ep.alerts.mention_role {

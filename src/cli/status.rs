@@ -18,8 +18,9 @@ use crate::{Error, Result};
 pub struct Args {
     /// The state database written by `medic watch` / `medic serve` (default: `medic.db`).
     /// Given explicitly, it must exist: a mistyped path is an error, not "nothing known".
-    #[arg(long, env = "MEDIC_DB", value_name = "FILE")]
-    pub db: Option<PathBuf>,
+    /// A `postgres://` URL reads the database several instances share.
+    #[arg(long, env = "MEDIC_DB", value_name = "FILE|URL")]
+    pub db: Option<store::Location>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -29,26 +30,22 @@ pub(super) fn run(args: Args, config_path: Option<&Path>) -> Result<()> {
     let config = super::config::load_lenient(config_path)?;
     let names: Vec<String> = config.endpoints.iter().map(|e| e.name.clone()).collect();
     // Only reads: no database is created, migrated or checked just to say what is known.
-    let path = match &args.db {
-        Some(p) if !p.exists() => {
+    let location = match &args.db {
+        Some(store::Location::File(p)) if !p.exists() => {
             return Err(Error::Usage(format!(
                 "database {} does not exist; give the file `medic watch` or `medic serve` writes (--db or MEDIC_DB)",
                 p.display()
             )))
         }
-        Some(p) => p.clone(),
-        None => PathBuf::from(store::DEFAULT_PATH),
+        Some(l) => l.clone(),
+        None => store::Location::File(PathBuf::from(store::DEFAULT_PATH)),
     };
-    let store = match path.exists() {
-        true => Some(SqliteStore::open_for_reading(&path)?),
-        false => None,
-    };
-    let store = match store {
-        Some(s) if !s.is_empty_schema()? => s,
-        _ => SqliteStore::open_in_memory()?,
+    let store: Box<dyn Store> = match store::open_for_reading(&location)? {
+        Some(s) => s,
+        None => Box::new(SqliteStore::open_in_memory()?),
     };
     let now = SystemClock.now_ms();
-    let statuses = monitor::status(&store, &names, now)?;
+    let statuses = monitor::status(&*store, &names, now)?;
     let backlog = store.backlog()?;
     if backlog.pending > 0 {
         // On stderr, so that `--json` stays one document.

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::runtime::{init_logging, shutdown_signal};
@@ -14,14 +14,15 @@ use crate::checks::Checker;
 use crate::config::Config;
 use crate::console::sink::ConsoleSink;
 use crate::knowledge::Knowledge;
-use crate::store::{self, SharedStore, SqliteStore};
+use crate::store::{self, SharedStore};
 use crate::{Error, Result};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The state database: check history, incidents, silences and the alert outbox.
-    #[arg(long, env = "MEDIC_DB", value_name = "FILE", default_value = store::DEFAULT_PATH)]
-    pub db: PathBuf,
+    /// A file path (SQLite) or a `postgres://` URL, shared by any number of instances.
+    #[arg(long, env = "MEDIC_DB", value_name = "FILE|URL", default_value = store::DEFAULT_PATH)]
+    pub db: store::Location,
     /// Refuse to start when any endpoint has a problem (an unset secret, a bad value) instead
     /// of watching the others and listing it as not configured.
     #[arg(long)]
@@ -47,9 +48,7 @@ pub(super) fn run(
     let kb = Arc::new(Knowledge::load(knowledge_dir)?);
     // Opened and checked before anything runs, so a corrupted or unwritable file stops medic at
     // once (the scheduler lease is taken by service::spawn).
-    let store = SqliteStore::open(&args.db)?;
-    store.check_integrity()?;
-    let store: SharedStore = Arc::new(Mutex::new(store));
+    let store: SharedStore = store::open_shared(&args.db, store::lease_ttl_from_env()?)?;
     let http = args.http.map(super::runtime::bind_http).transpose()?;
     let runtime = super::runtime::runtime(super::runtime::Threads::PerCore)?;
     runtime.block_on(async {
@@ -86,7 +85,7 @@ pub(super) fn run(
                 },
             )?;
             let mut task = std::pin::pin!(task);
-            tracing::info!(endpoints = count, db = %args.db.display(), "watching; alerts on stdout, Ctrl-C to stop, SIGHUP (or saving medic.toml) reloads");
+            tracing::info!(endpoints = count, db = %args.db.shown(), "watching; alerts on stdout, Ctrl-C to stop, SIGHUP (or saving medic.toml) reloads");
             let ended = |r: std::result::Result<Result<()>, tokio::task::JoinError>| {
                 r.map_err(|source| Error::TaskFailed { task: "the scheduler", source })?
             };

@@ -34,7 +34,7 @@ pub struct Services {
     pub feedback: Option<crate::store::SharedStore>,
     /// The state database that `medic chat`'s /ack, /silence and /unsilence act on (the one a
     /// `watch` or `serve` writes); `None`: those commands are off.
-    pub state_db: Option<std::path::PathBuf>,
+    pub state_db: Option<crate::store::Location>,
 }
 
 /// The [`Services`] a running bot answers with, replaced whole when `medic serve` reloads its
@@ -144,7 +144,7 @@ impl Services {
         }
     }
 
-    pub fn with_state_db(mut self, db: std::path::PathBuf) -> Services {
+    pub fn with_state_db(mut self, db: crate::store::Location) -> Services {
         self.state_db = Some(db);
         self
     }

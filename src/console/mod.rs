@@ -334,7 +334,7 @@ pub async fn answer(services: &Services, line: &str) -> Option<String> {
                 let mut lines = [line];
                 if let Some(Ok(stored)) = services
                     .state_db
-                    .as_deref()
+                    .as_ref()
                     .map(|db| stored_statuses(db, &lines))
                 {
                     endpoints::add_stored(&mut lines, &stored);
@@ -355,7 +355,7 @@ pub async fn answer(services: &Services, line: &str) -> Option<String> {
         ),
         Some("endpoints") => {
             let mut lines = endpoints::run(services.checker(), &services.statuses);
-            if let Some(db) = services.state_db.as_deref() {
+            if let Some(db) = services.state_db.as_ref() {
                 match stored_statuses(db, &lines) {
                     Ok(stored) => endpoints::add_stored(&mut lines, &stored),
                     // The list without history is still the list.
@@ -434,19 +434,15 @@ async fn alert_command(services: &Services, kind: &str, rest: &str) -> String {
 
 /// What the state database at `db` knows of the listed endpoints; nothing if it does not exist.
 fn stored_statuses(
-    db: &std::path::Path,
+    db: &crate::store::Location,
     lines: &[endpoints::Line],
 ) -> Result<Vec<crate::alerts::monitor::EndpointStatus>> {
     use crate::alerts::Clock;
-    if !db.is_file() {
+    let Some(store) = crate::store::open_for_reading(db)? else {
         return Ok(Vec::new());
-    }
-    let store = crate::store::SqliteStore::open_for_reading(db)?;
-    if store.is_empty_schema()? {
-        return Ok(Vec::new());
-    }
+    };
     let names: Vec<String> = lines.iter().map(|l| l.name.clone()).collect();
-    crate::alerts::monitor::status(&store, &names, crate::alerts::SystemClock.now_ms())
+    crate::alerts::monitor::status(&*store, &names, crate::alerts::SystemClock.now_ms())
 }
 
 fn write(out: &mut impl Write, text: &str) -> Result<()> {

@@ -136,6 +136,8 @@ pub struct Gauges {
     pub outbox_depth: Option<u64>,
     /// 1 when this process holds the scheduler lease, 0 when not; `None` without a scheduler.
     pub lease_held: Option<u64>,
+    /// Endpoint leases this process holds on a shared (Postgres) store.
+    pub endpoints_owned: Option<u64>,
     pub store_up: bool,
 }
 
@@ -268,6 +270,11 @@ pub fn render(g: &Gauges) -> String {
             "medic_scheduler_lease_held",
             "1 when this process holds the scheduler lease.",
             g.lease_held,
+        ),
+        (
+            "medic_endpoints_owned",
+            "Endpoints whose lease this instance holds on a shared store (it checks only those).",
+            g.endpoints_owned,
         ),
         (
             "medic_store_up",

@@ -1,12 +1,15 @@
 //! medic's state: the [`Store`] interface the alerting writes through, the records it persists
-//! ([`model`]), and the embedded SQLite backend ([`SqliteStore`]: one file in WAL mode with
-//! versioned migrations kept in code).
+//! ([`model`]), the embedded SQLite backend ([`SqliteStore`]: one file in WAL mode with
+//! versioned migrations kept in code) and the Postgres one ([`PostgresStore`]: one database
+//! shared by many instances, each owning some endpoints through lease rows). [`Location`] is
+//! what `--db` / `MEDIC_DB` name, and [`open_shared`] opens either.
 //!
 //! It holds check results (pruned after the retention period), per-endpoint incident state,
 //! incident history, silences, acknowledgements and the alert outbox. Everything one event
 //! changes — the check, the new state, the alerts it raised — is written in one transaction
 //! ([`Store::commit`]), so a crash never leaves an alert without its state or the other way round.
-//! A lease row makes sure only one scheduler (`watch` or `serve`) writes a file at a time.
+//! On SQLite a lease row makes sure only one scheduler (`watch` or `serve`) writes a file at a
+//! time; on Postgres every endpoint has its own lease, so any number of schedulers share them.
 //! The store owns the records it persists ([`model`]) and knows nothing about when to alert
 //! ([`crate::alerts`]) or how to send.
 
@@ -15,8 +18,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub mod model;
+mod postgres;
 mod sqlite;
 
+pub use postgres::{PostgresStore, DEFAULT_LEASE_TTL};
 pub use sqlite::SqliteStore;
 
 use crate::Result;
@@ -27,6 +32,96 @@ pub const DEFAULT_PATH: &str = "medic.db";
 
 /// A scheduler lease whose heartbeat is older than this is free, even if its pid seems alive.
 pub const LEASE_TTL: Duration = Duration::from_secs(60);
+
+/// Where the state lives: what `--db` / `MEDIC_DB` say. A `postgres://` or `postgresql://` URL
+/// is a Postgres database; anything else is a SQLite file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    File(std::path::PathBuf),
+    Postgres(String),
+}
+
+impl Location {
+    pub fn parse(spec: &str) -> Location {
+        match postgres::is_url(spec) {
+            true => Location::Postgres(spec.to_string()),
+            false => Location::File(spec.into()),
+        }
+    }
+
+    /// The location fit for output (a URL's password masked).
+    pub fn shown(&self) -> String {
+        match self {
+            Location::File(p) => p.display().to_string(),
+            Location::Postgres(url) => postgres::masked(url),
+        }
+    }
+}
+
+impl std::str::FromStr for Location {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> std::result::Result<Location, Self::Err> {
+        Ok(Location::parse(s))
+    }
+}
+
+/// The lease TTL of shared (Postgres) stores: `MEDIC_LEASE_TTL` (e.g. `20s`), else
+/// [`DEFAULT_LEASE_TTL`]. An unreadable value is a usage error, not a silent default.
+pub fn lease_ttl_from_env() -> Result<Duration> {
+    match std::env::var("MEDIC_LEASE_TTL") {
+        Err(_) => Ok(DEFAULT_LEASE_TTL),
+        Ok(v) => humantime::parse_duration(v.trim())
+            .ok()
+            .filter(|d| *d >= Duration::from_secs(1))
+            .ok_or_else(|| {
+                crate::Error::Usage(format!(
+                    "MEDIC_LEASE_TTL={v:?} is not a duration of at least 1s (e.g. 15s)"
+                ))
+            }),
+    }
+}
+
+/// Opens (creating or migrating) the store a scheduler writes, shared between the monitor, the
+/// delivery loop and status readers. A SQLite file is checked for integrity first, so a damaged
+/// file stops medic before any check runs.
+pub fn open_shared(location: &Location, lease_ttl: Duration) -> Result<SharedStore> {
+    Ok(match location {
+        Location::File(path) => {
+            let store = SqliteStore::open(path)?;
+            store.check_integrity()?;
+            std::sync::Arc::new(std::sync::Mutex::new(store))
+        }
+        Location::Postgres(url) => {
+            std::sync::Arc::new(std::sync::Mutex::new(PostgresStore::open(url, lease_ttl)?))
+        }
+    })
+}
+
+/// Opens the store for a process that only reads it (`status`, `silences`, `kb gaps`):
+/// `None` when a SQLite file does not exist yet or was never written by medic. Nothing is
+/// created next to a file.
+pub fn open_for_reading(location: &Location) -> Result<Option<Box<dyn Store>>> {
+    Ok(match location {
+        Location::File(path) if !path.is_file() => None,
+        Location::File(path) => {
+            let store = SqliteStore::open_for_reading(path)?;
+            match store.is_empty_schema()? {
+                true => None,
+                false => Some(Box::new(store)),
+            }
+        }
+        Location::Postgres(url) => Some(Box::new(PostgresStore::open(url, DEFAULT_LEASE_TTL)?)),
+    })
+}
+
+/// The `p`th percentile of sorted values (nearest rank).
+fn percentile(sorted: &[u64], p: usize) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (p * sorted.len()).div_ceil(100).max(1) - 1;
+    Some(sorted[rank.min(sorted.len() - 1)])
+}
 
 /// Everything one event changed, written atomically by [`Store::commit`].
 #[derive(Debug, Default)]
@@ -90,6 +185,36 @@ pub trait Store: Send {
     fn release_scheduler_lease(&mut self) -> Result<()>;
 
     fn path(&self) -> &str;
+
+    /// Whether several schedulers share this store, each owning the endpoints
+    /// [`Store::claim_endpoints`] gives it (Postgres). `false`: the one lease holder owns all.
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Renews this scheduler's endpoint leases and claims its share of the free ones among
+    /// `names` (handing the excess over when another scheduler joined); returns the endpoints
+    /// it owns now. Without sharing: all of them.
+    fn claim_endpoints(&mut self, names: &[String], _now: Millis) -> Result<Vec<String>> {
+        Ok(names.to_vec())
+    }
+
+    /// How many endpoint leases this scheduler holds on a shared store; `None` without sharing.
+    fn endpoints_owned(&self) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
+    /// How often a shared store's leases must be renewed (a fraction of their TTL), if that is
+    /// more often than the monitor ticks anyway.
+    fn renew_every(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Endpoints whose changes a [`Store::commit`] dropped since the last call because another
+    /// scheduler owns them now (this one stalled past the lease TTL).
+    fn take_refused(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 
     /// Every endpoint's saved state.
     fn load_states(&self) -> Result<Vec<(String, EndpointState)>>;

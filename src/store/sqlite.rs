@@ -922,8 +922,8 @@ impl Store for SqliteStore {
             .query_map(params![id, day], |r| r.get(0))
             .and_then(|rows| rows.collect())
             .map_err(|e| self.err(e))?;
-        h.p50_ms = percentile(&lat, 50);
-        h.p95_ms = percentile(&lat, 95);
+        h.p50_ms = super::percentile(&lat, 50);
+        h.p95_ms = super::percentile(&lat, 95);
         Ok(h)
     }
 
@@ -1051,14 +1051,6 @@ fn process_alive(pid: u32) -> bool {
             .is_none_or(|state| state != "Z" && state != "X"),
         Err(_) => false,
     }
-}
-
-fn percentile(sorted: &[u64], p: usize) -> Option<u64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = (p * sorted.len()).div_ceil(100).max(1) - 1;
-    Some(sorted[rank.min(sorted.len() - 1)])
 }
 
 fn store_error(path: &str, message: &str) -> Error {

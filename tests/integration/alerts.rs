@@ -1477,6 +1477,7 @@ async fn scheduler_checks_on_interval_and_alerts_arrive_in_order() {
     };
     let sched = tokio::spawn(scheduler::run(
         vec![target],
+        Default::default(),
         probe.clone(),
         clock.clone(),
         tx,
@@ -1566,6 +1567,7 @@ async fn run_200(
     // Seeded: the spread is checked on the same phases every run.
     scheduler::run_with_rng(
         targets,
+        Default::default(),
         probe.clone(),
         clock,
         tx,

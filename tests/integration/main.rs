@@ -15,3 +15,4 @@ mod discord;
 mod interactions;
 mod knowledge;
 mod operator;
+mod shared_store;

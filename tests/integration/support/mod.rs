@@ -14,6 +14,7 @@
 #![allow(dead_code)]
 
 pub mod hostile;
+pub mod pg;
 pub mod switch;
 
 use std::collections::HashMap;

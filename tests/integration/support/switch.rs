@@ -61,6 +61,17 @@ pub struct Watch {
 
 impl Watch {
     pub fn start(dir: &Path, config: &Path, db: &Path) -> Watch {
+        Watch::start_with(dir, config, db.as_os_str(), &[], &[])
+    }
+
+    /// [`Watch::start`] with `db` a file or a URL, extra environment variables and arguments.
+    pub fn start_with(
+        dir: &Path,
+        config: &Path,
+        db: &std::ffi::OsStr,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Watch {
         let stderr_path = dir.join(format!(
             "stderr-{}.log",
             std::process::id() as u64 + rand_suffix()
@@ -70,10 +81,12 @@ impl Watch {
             .arg("watch")
             .arg("--config")
             .arg(config)
+            .args(args)
             .current_dir(dir)
             .env("MEDIC_DB", db)
             .env("RUST_LOG", "medic=debug")
             .env_remove("MEDIC_CONFIG")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr)
