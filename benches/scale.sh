@@ -27,25 +27,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Local endpoints: SERVERS threaded HTTP servers answering 200 with a small JSON body.
-python3 - "$SERVERS" >"$work/ports" <<'PY' &
-import http.server, sys, threading
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        body = b'{"ok":true}'
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        pass
-servers = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), H) for _ in range(int(sys.argv[1]))]
-for s in servers:
-    print(s.server_address[1], flush=True)
-    threading.Thread(target=s.serve_forever, daemon=True).start()
-threading.Event().wait()
-PY
+python3 benches/local_http.py "$SERVERS" >"$work/ports" &
 server_pid=$!
 for _ in $(seq 50); do [ "$(wc -l <"$work/ports")" -ge "$SERVERS" ] && break; sleep 0.1; done
 mapfile -t ports <"$work/ports"

@@ -81,9 +81,28 @@ pub fn submit(
             Err(e) => tracing::debug!(error = %e, "the scheduler started meanwhile"),
         }
     }
+    wait_for(&store, id, wait)
+}
+
+/// Queues `req` for the scheduler that owns its endpoint and waits (blocking, up to `wait`) for
+/// its answer, without ever applying it here: for a process that runs no checks of its own (an
+/// HTTP-only replica on a shared store).
+pub fn forward(
+    store: &SharedStore,
+    clock: &dyn Clock,
+    mut req: Request,
+    wait: Duration,
+) -> Result<RequestResult> {
+    req.created_at = clock.now_ms();
+    let id = lock(store)?.add_request(&req)?;
+    wait_for(store, id, wait)
+}
+
+/// The result of request `id` once it is applied, or a "queued" answer after `wait`.
+fn wait_for(store: &SharedStore, id: i64, wait: Duration) -> Result<RequestResult> {
     let deadline = Instant::now() + wait;
     loop {
-        if let Some(result) = lock(&store)?.request_result(id)? {
+        if let Some(result) = lock(store)?.request_result(id)? {
             return Ok(result);
         }
         if Instant::now() >= deadline {

@@ -97,7 +97,18 @@ fn run_http_only(
     let check_roles = config.discord.check_roles.clone();
     let matcher = Arc::new(super::load_matcher(knowledge_dir)?);
     let checker = Arc::new(crate::checks::Checker::new(Arc::new(config)));
-    let services = Services::new(matcher, Some(checker));
+    let mut services = Services::new(matcher, Some(checker));
+    // On a shared (Postgres) database a replica records feedback there and forwards /silence
+    // to the instance that owns the endpoint; on a file it stays stateless.
+    let shared = match &args.db {
+        store::Location::Postgres(_) => {
+            Some(store::open_shared(&args.db, store::lease_ttl_from_env()?)?)
+        }
+        store::Location::File(_) => None,
+    };
+    if let Some(s) = &shared {
+        services = services.with_feedback(s.clone());
+    }
     let listener = match args.http {
         Some(addr) => super::runtime::bind_http(addr)?,
         None => return Err(Error::Usage("--no-gateway needs --http ADDR".into())),
@@ -108,7 +119,10 @@ fn run_http_only(
         let endpoint =
             discord::interactions::Endpoint::new(&key, services, &check_roles, Some(rest))?;
         let post = discord::interactions::post_handler(Arc::new(endpoint));
-        let gauges = crate::metrics::server::no_store();
+        let gauges = match shared {
+            Some(s) => service::gauges(s),
+            None => crate::metrics::server::no_store(),
+        };
         tracing::info!(addr = ?args.http, "serving Discord interactions over HTTP (no gateway)");
         crate::metrics::server::serve(listener, gauges, Some(post), shutdown_signal()).await;
         Ok(())

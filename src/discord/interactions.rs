@@ -147,6 +147,7 @@ impl Endpoint {
                 Answer::json(&message(render::endpoints(&lines)))
             }
             "check" => self.check(cmd).await,
+            "silence" | "unsilence" => self.silence(cmd).await,
             _ => Answer::json(&message(
                 Reply::text("That command is not served over HTTP; use it over the gateway.")
                     .ephemeral(),
@@ -172,22 +173,86 @@ impl Endpoint {
                 services.matcher.knowledge(),
             )));
         };
-        // Discord wants a first answer within 3 s: defer, check, then edit the original.
-        let token = cmd.token.clone();
-        rest.set_application_id(cmd.application_id);
-        let after = Box::pin(async move {
+        deferred(&cmd, rest, async move {
             let outcome = check_cmd::run(services.checker(), &services.statuses, &name).await;
-            let reply = render::check(&outcome, services.matcher.knowledge());
-            let edit = super::answer::edit(reply);
-            if let Err(e) = edit.execute(&rest, &token).await {
-                tracing::warn!(error = %crate::redact::process().redact(&e.to_string()), "could not post the /check result");
-            }
-        });
-        let mut answer = Answer::json(&CreateInteractionResponse::Defer(
-            CreateInteractionResponseMessage::new(),
-        ));
-        answer.after = Some(after);
-        answer
+            render::check(&outcome, services.matcher.knowledge())
+        })
+    }
+
+    /// `/silence` and `/unsilence`, role-gated as over the gateway: applied by this process's
+    /// alert pipeline when it runs one; on an HTTP-only replica with a shared store, queued for
+    /// the instance that owns the endpoint, deferred, and answered with its result.
+    async fn silence(&self, cmd: CommandInteraction) -> Answer {
+        use crate::store::model::RequestKind;
+        let ephemeral = |text: String| Answer::json(&message(Reply::text(text).ephemeral()));
+        let services = self.services.get();
+        if !super::gate::may_run_checks_with(&self.check_roles, cmd.member.as_deref()) {
+            return ephemeral(super::gate::REFUSED.to_string());
+        }
+        let endpoint =
+            crate::commands::clean_input(&string_option(&cmd, "endpoint").unwrap_or_default());
+        let author = cmd.user.name.clone();
+        let silence = cmd.data.name == "silence";
+        let (kind, duration, reason) = if silence {
+            let text = string_option(&cmd, "for").unwrap_or_default();
+            let duration = match crate::config::parse_duration(&text) {
+                Ok(d) if !d.is_zero() && d <= Duration::from_secs(90 * 24 * 3600) => d,
+                _ => {
+                    return ephemeral(format!(
+                        "`for` must be a duration from 1s to 90d, like 30m, 2h or 1d, not {:?}.",
+                        crate::text::printable(&text)
+                    ))
+                }
+            };
+            let reason = string_option(&cmd, "reason").unwrap_or_default();
+            let reason = crate::text::truncate_chars(&crate::commands::clean_input(&reason), 300);
+            (RequestKind::Silence, duration, reason)
+        } else {
+            (RequestKind::Unsilence, Duration::ZERO, String::new())
+        };
+        if let Some(alerts) = services.alerts.clone() {
+            let reply = match kind {
+                RequestKind::Silence => {
+                    match alerts.silence(&endpoint, &author, &reason, duration).await {
+                        Ok(s) => crate::render::discord::alert::silenced(&s),
+                        Err(e) => Reply::text(e.to_string()).ephemeral(),
+                    }
+                }
+                _ => match alerts.unsilence(&endpoint).await {
+                    Ok(Some(s)) => crate::render::discord::alert::unsilenced(&s, &author),
+                    Ok(None) => Reply::text(format!("**{endpoint}** is not silenced.")).ephemeral(),
+                    Err(e) => Reply::text(e.to_string()).ephemeral(),
+                },
+            };
+            return Answer::json(&message(reply));
+        }
+        let shared = services
+            .feedback
+            .clone()
+            .filter(|s| s.lock().is_ok_and(|s| s.shared()));
+        let (Some(store), Some(rest)) = (shared, self.rest.clone()) else {
+            return ephemeral(super::NOT_RUNNING.to_string());
+        };
+        // The owner applies it at its next lease renewal: more than Discord's 3 s may pass.
+        let request = crate::alerts::requests::request(kind, &endpoint, &author, &reason, duration);
+        deferred(&cmd, rest, async move {
+            let result = tokio::task::spawn_blocking(move || {
+                crate::alerts::requests::forward(
+                    &store,
+                    &crate::alerts::SystemClock,
+                    request,
+                    FORWARD_WAIT,
+                )
+            })
+            .await;
+            let text = match result {
+                Ok(Ok(r)) if r.ok => r.message,
+                Ok(Ok(r)) => format!("Could not do that: {}", r.message),
+                Ok(Err(e)) => format!("Could not do that: {e}"),
+                Err(e) => format!("Could not do that: {e}"),
+            };
+            Reply::text(text)
+        })
     }
 
     fn autocomplete(&self, cmd: &CommandInteraction) -> Answer {
@@ -199,7 +264,7 @@ impl Endpoint {
                     response = response.add_string_choice(s.label, s.id);
                 }
             }
-            ("check", Some(f)) => {
+            ("check" | "silence" | "unsilence", Some(f)) => {
                 for n in check_cmd::suggest(self.services.get().checker(), f.value) {
                     response = response.add_string_choice(n.clone(), n);
                 }
@@ -208,6 +273,28 @@ impl Endpoint {
         }
         Answer::json(&CreateInteractionResponse::Autocomplete(response))
     }
+}
+
+/// Discord wants a first answer within 3 s: a deferral now, then `reply` edits the original
+/// response over REST once it is ready.
+fn deferred(
+    cmd: &CommandInteraction,
+    rest: Arc<serenity::Http>,
+    reply: impl std::future::Future<Output = Reply> + Send + 'static,
+) -> Answer {
+    let (token, command) = (cmd.token.clone(), cmd.data.name.clone());
+    rest.set_application_id(cmd.application_id);
+    let after = Box::pin(async move {
+        let edit = super::answer::edit(reply.await);
+        if let Err(e) = edit.execute(&rest, &token).await {
+            tracing::warn!(command, error = %crate::redact::process().redact(&e.to_string()), "could not post a deferred result");
+        }
+    });
+    let mut answer = Answer::json(&CreateInteractionResponse::Defer(
+        CreateInteractionResponseMessage::new(),
+    ));
+    answer.after = Some(after);
+    answer
 }
 
 fn message(reply: Reply) -> CreateInteractionResponse {
@@ -259,6 +346,9 @@ pub fn post_handler(endpoint: Arc<Endpoint>) -> crate::metrics::server::PostHand
         })
     })
 }
+
+/// How long a replica waits for the owning instance to apply a forwarded `/silence`.
+const FORWARD_WAIT: Duration = Duration::from_secs(10);
 
 /// A Unix-seconds timestamp within [`MAX_SKEW`] of `now`.
 fn fresh(timestamp: &str, now: SystemTime) -> bool {

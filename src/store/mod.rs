@@ -4,7 +4,8 @@
 //! shared by many instances, each owning some endpoints through lease rows). [`Location`] is
 //! what `--db` / `MEDIC_DB` name, and [`open_shared`] opens either.
 //!
-//! It holds check results (pruned after the retention period), per-endpoint incident state,
+//! It holds check results (raw for [`rollup::RAW_WINDOW`], then rolled up per endpoint and hour
+//! until the retention period ends), per-endpoint incident state,
 //! incident history, silences, acknowledgements and the alert outbox. Everything one event
 //! changes — the check, the new state, the alerts it raised — is written in one transaction
 //! ([`Store::commit`]), so a crash never leaves an alert without its state or the other way round.
@@ -19,6 +20,7 @@ use serde::Serialize;
 
 pub mod model;
 mod postgres;
+pub mod rollup;
 mod sqlite;
 
 pub use postgres::{PostgresStore, DEFAULT_LEASE_TTL};
@@ -146,7 +148,8 @@ pub struct OutboxItem {
     pub dead: bool,
 }
 
-/// Check history of one endpoint, for `medic status` and `/endpoints`.
+/// Check history of one endpoint, for `medic status` and `/endpoints`: exact while raw checks
+/// cover the window, then read from the hourly roll-ups ([`rollup::history`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct History {
     /// Share of good checks in the last 24 h / 7 d, in percent; `None` without checks.

@@ -23,7 +23,7 @@ use super::model::{
     Ack, Alert, AlertKind, EndpointState, Feedback, Gaps, Incident, Millis, Request, RequestKind,
     RequestResult, Silence,
 };
-use super::{Backlog, Commit, History, OutboxItem, Store};
+use super::{rollup, Backlog, Commit, History, OutboxItem, Store};
 use crate::checks::Overall;
 use crate::{Error, Result};
 
@@ -43,7 +43,8 @@ const MIGRATION_LOCK: i64 = 0x6d65_6469_6301;
 
 /// Schema migrations, applied in order; `medic_schema.version` is the number applied so far.
 /// Never edit one that has shipped: append a new one.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE endpoints (
         id BIGSERIAL PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
@@ -132,7 +133,17 @@ const MIGRATIONS: &[&str] = &["
         endpoint TEXT PRIMARY KEY,
         owner TEXT,
         since BIGINT NOT NULL
-    );"];
+    );",
+    // 2: check results older than the raw window, rolled up per endpoint and hour.
+    "CREATE TABLE rollups (
+        endpoint_id BIGINT NOT NULL,
+        hour BIGINT NOT NULL,
+        checks BIGINT NOT NULL,
+        good BIGINT NOT NULL,
+        latency TEXT NOT NULL,
+        PRIMARY KEY (endpoint_id, hour)
+    );",
+];
 
 /// Why a call failed, before it is turned into an [`Error`] naming the database.
 enum Failure {
@@ -490,6 +501,54 @@ fn write_incident_event(
     Ok(())
 }
 
+/// [`SqliteStore`](super::SqliteStore)'s roll-up, on Postgres: the checks of endpoint `id`
+/// from `cutoff` to `raw_cutoff` become hourly rows, then raw checks before the later of the
+/// two and roll-ups older than the retention go, in one transaction.
+fn roll_up(
+    c: &mut Client,
+    id: i64,
+    cutoff: Millis,
+    raw_cutoff: Millis,
+) -> std::result::Result<usize, Failure> {
+    let mut tx = c.transaction()?;
+    if raw_cutoff > cutoff {
+        let raw: Vec<(Millis, bool, Option<u64>)> = tx
+            .query(
+                "SELECT at, health < 2, latency_ms FROM checks WHERE endpoint_id = $1 AND at >= $2 AND at < $3",
+                &[&id, &cutoff, &raw_cutoff],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get::<_, Option<i64>>(2).map(|l| l.max(0) as u64)))
+            .collect();
+        for mut r in rollup::roll_up(raw) {
+            let old = tx.query_opt(
+                "SELECT checks, good, latency FROM rollups WHERE endpoint_id = $1 AND hour = $2 FOR UPDATE",
+                &[&id, &r.hour],
+            )?;
+            if let Some(old) = old {
+                r.checks += old.get::<_, i64>(0).max(0) as u64;
+                r.good += old.get::<_, i64>(1).max(0) as u64;
+                r.latency.merge(&rollup::Histogram::decode(old.get(2)));
+            }
+            tx.execute(
+                "INSERT INTO rollups (endpoint_id, hour, checks, good, latency) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (endpoint_id, hour) DO UPDATE SET checks = $3, good = $4, latency = $5",
+                &[&id, &r.hour, &(r.checks as i64), &(r.good as i64), &r.latency.encode()],
+            )?;
+        }
+    }
+    let removed = tx.execute(
+        "DELETE FROM checks WHERE endpoint_id = $1 AND at < $2",
+        &[&id, &raw_cutoff.max(cutoff)],
+    )? as usize;
+    tx.execute(
+        "DELETE FROM rollups WHERE endpoint_id = $1 AND hour < $2",
+        &[&id, &(cutoff - rollup::HOUR_MS)],
+    )?;
+    tx.commit()?;
+    Ok(removed)
+}
+
 const OUTBOX_COLUMNS: &str =
     "seq, alert, attempts, next_attempt_at, delivered_at, message_id, last_error, dead";
 
@@ -840,7 +899,12 @@ impl Store for PostgresStore {
         let cutoff = now - retention.as_millis() as Millis;
         let configured: Vec<String> = configured.iter().cloned().collect();
         self.call(move |c| {
-            let mut removed = c.execute("DELETE FROM checks WHERE at < $1", &[&cutoff])? as usize;
+            let raw_cutoff = rollup::raw_cutoff(now);
+            let mut removed = 0;
+            let ids: Vec<i64> = c.query("SELECT id FROM endpoints", &[])?.iter().map(|r| r.get(0)).collect();
+            for id in ids {
+                removed += roll_up(c, id, cutoff, raw_cutoff)?;
+            }
             let mut tx = c.transaction()?;
             for sql in [
                 "DELETE FROM outbox WHERE (delivered_at IS NOT NULL AND delivered_at < $1)
@@ -856,7 +920,8 @@ impl Store for PostgresStore {
             let gone: Vec<String> = tx
                 .query(
                     "DELETE FROM endpoints e WHERE NOT (name = ANY($1))
-                     AND NOT EXISTS (SELECT 1 FROM checks c WHERE c.endpoint_id = e.id) RETURNING name",
+                     AND NOT EXISTS (SELECT 1 FROM checks c WHERE c.endpoint_id = e.id)
+                     AND NOT EXISTS (SELECT 1 FROM rollups r WHERE r.endpoint_id = e.id) RETURNING name",
                     &[&configured],
                 )?
                 .iter()
@@ -910,39 +975,35 @@ impl Store for PostgresStore {
     fn history(&self, endpoint: &str, now: Millis) -> Result<History> {
         let endpoint = endpoint.to_string();
         self.call(move |c| {
-            let mut h = History::default();
             let Some(id) = c
                 .query_opt("SELECT id FROM endpoints WHERE name = $1", &[&endpoint])?
                 .map(|r| r.get::<_, i64>(0))
             else {
-                return Ok(h);
+                return Ok(History::default());
             };
-            let day = now - 24 * 3600 * 1000;
-            let week = now - 7 * 24 * 3600 * 1000;
-            let mut uptime = |from: Millis| -> std::result::Result<(u64, Option<f64>), Failure> {
-                let r = c.query_one(
-                    "SELECT count(*), count(*) FILTER (WHERE health < 2) FROM checks WHERE endpoint_id = $1 AND at >= $2",
-                    &[&id, &from],
-                )?;
-                let (n, good) = (r.get::<_, i64>(0) as u64, r.get::<_, i64>(1) as u64);
-                Ok((n, (n > 0).then(|| good as f64 * 100.0 / n as f64)))
-            };
-            let (n, up) = uptime(day)?;
-            h.checks_24h = n;
-            h.uptime_24h = up;
-            h.uptime_7d = uptime(week)?.1;
-            let lat: Vec<u64> = c
+            let week = now - 7 * 24 * rollup::HOUR_MS;
+            let raw: Vec<(Millis, bool, Option<u64>)> = c
                 .query(
-                    "SELECT latency_ms FROM checks WHERE endpoint_id = $1 AND at >= $2 AND health < 2
-                     AND latency_ms IS NOT NULL ORDER BY latency_ms",
-                    &[&id, &day],
+                    "SELECT at, health < 2, latency_ms FROM checks WHERE endpoint_id = $1 AND at >= $2",
+                    &[&id, &week],
                 )?
                 .iter()
-                .map(|r| r.get::<_, i64>(0).max(0) as u64)
+                .map(|r| (r.get(0), r.get(1), r.get::<_, Option<i64>>(2).map(|l| l.max(0) as u64)))
                 .collect();
-            h.p50_ms = super::percentile(&lat, 50);
-            h.p95_ms = super::percentile(&lat, 95);
-            Ok(h)
+            let rollups: Vec<rollup::Rollup> = c
+                .query(
+                    "SELECT hour, checks, good, latency FROM rollups WHERE endpoint_id = $1 AND hour > $2",
+                    &[&id, &(week - rollup::HOUR_MS)],
+                )?
+                .iter()
+                .map(|r| rollup::Rollup {
+                    hour: r.get(0),
+                    checks: r.get::<_, i64>(1).max(0) as u64,
+                    good: r.get::<_, i64>(2).max(0) as u64,
+                    latency: rollup::Histogram::decode(r.get(3)),
+                })
+                .collect();
+            Ok(rollup::history(now, &raw, &rollups))
         })
     }
 

@@ -10,7 +10,7 @@ use super::model::{
     Ack, Alert, AlertKind, EndpointState, Feedback, Gaps, Incident, Millis, Request, RequestKind,
     RequestResult, Silence,
 };
-use super::{Backlog, Commit, History, OutboxItem, Store, LEASE_TTL};
+use super::{rollup, Backlog, Commit, History, OutboxItem, Store, LEASE_TTL};
 use crate::checks::Overall;
 use crate::{Error, Result};
 
@@ -109,6 +109,15 @@ const MIGRATIONS: &[&str] = &[
         text TEXT
     );
     CREATE INDEX feedback_at ON feedback (at);",
+    // 6: check results older than the raw window, rolled up per endpoint and hour.
+    "CREATE TABLE rollups (
+        endpoint_id INTEGER NOT NULL,
+        hour INTEGER NOT NULL,
+        checks INTEGER NOT NULL,
+        good INTEGER NOT NULL,
+        latency TEXT NOT NULL,
+        PRIMARY KEY (endpoint_id, hour)
+    ) WITHOUT ROWID;",
 ];
 
 /// The SQLite file and the ids of the endpoints seen so far.
@@ -328,6 +337,44 @@ impl SqliteStore {
         })?;
         cache.insert(name.to_string(), id);
         Ok(id)
+    }
+
+    /// Rolls the checks of endpoint `id` from `cutoff` (the retention) to `raw_cutoff` up into
+    /// hourly rows, then deletes every raw check before the later of the two and every roll-up
+    /// older than the retention, in one transaction. Returns the raw rows removed.
+    fn roll_up(&mut self, id: i64, cutoff: Millis, raw_cutoff: Millis) -> rusqlite::Result<usize> {
+        let tx = self.conn.transaction()?;
+        if raw_cutoff > cutoff {
+            let raw: Vec<(Millis, bool, Option<u64>)> = tx
+                .prepare_cached(
+                    "SELECT at, health < 2, latency_ms FROM checks WHERE endpoint_id = ?1 AND at >= ?2 AND at < ?3",
+                )?
+                .query_map(params![id, cutoff, raw_cutoff], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            for mut r in rollup::roll_up(raw) {
+                let old: Option<(u64, u64, String)> = tx
+                    .prepare_cached("SELECT checks, good, latency FROM rollups WHERE endpoint_id = ?1 AND hour = ?2")?
+                    .query_row(params![id, r.hour], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)))
+                    .optional()?;
+                // A check of an hour already rolled up (it arrived late): merged in.
+                if let Some((checks, good, latency)) = old {
+                    r.checks += checks;
+                    r.good += good;
+                    r.latency.merge(&rollup::Histogram::decode(&latency));
+                }
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO rollups (endpoint_id, hour, checks, good, latency) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![id, r.hour, r.checks, r.good, r.latency.encode()])?;
+            }
+        }
+        let removed = tx
+            .prepare_cached("DELETE FROM checks WHERE endpoint_id = ?1 AND at < ?2")?
+            .execute(params![id, raw_cutoff.max(cutoff)])?;
+        tx.prepare_cached("DELETE FROM rollups WHERE endpoint_id = ?1 AND hour < ?2")?
+            .execute(params![id, cutoff - rollup::HOUR_MS])?;
+        tx.commit()?;
+        Ok(removed)
     }
 
     fn outbox_query(&self, tail: &str) -> Result<Vec<OutboxItem>> {
@@ -781,14 +828,11 @@ impl Store for SqliteStore {
             .prepare("SELECT id FROM endpoints")
             .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
             .map_err(|e| self.err(e))?;
+        let raw_cutoff = rollup::raw_cutoff(now);
         let mut checks = 0;
         for id in ids {
             checks += self
-                .conn
-                .execute(
-                    "DELETE FROM checks WHERE endpoint_id = ?1 AND at < ?2",
-                    params![id, cutoff],
-                )
+                .roll_up(id, cutoff, raw_cutoff)
                 .map_err(|e| self.err(e))?;
         }
         let path = self.path.clone();
@@ -811,7 +855,8 @@ impl Store for SqliteStore {
             let candidates: Vec<(i64, String)> = tx
                 .prepare(
                     "SELECT id, name FROM endpoints e
-                     WHERE NOT EXISTS (SELECT 1 FROM checks c WHERE c.endpoint_id = e.id)",
+                     WHERE NOT EXISTS (SELECT 1 FROM checks c WHERE c.endpoint_id = e.id)
+                     AND NOT EXISTS (SELECT 1 FROM rollups r WHERE r.endpoint_id = e.id)",
                 )?
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
@@ -885,7 +930,6 @@ impl Store for SqliteStore {
 
     /// Uptime over 24 h and 7 d and latency percentiles over 24 h.
     fn history(&self, endpoint: &str, now: Millis) -> Result<History> {
-        let mut h = History::default();
         let Some(id) = self
             .conn
             .query_row(
@@ -896,35 +940,37 @@ impl Store for SqliteStore {
             .optional()
             .map_err(|e| self.err(e))?
         else {
-            return Ok(h);
+            return Ok(History::default());
         };
-        let day = now - 24 * 3600 * 1000;
-        let week = now - 7 * 24 * 3600 * 1000;
-        let uptime = |from: Millis| -> Result<(u64, Option<f64>)> {
-            let (n, good): (u64, u64) = self
-                .conn
-                .prepare_cached("SELECT COUNT(*), COALESCE(SUM(health < 2), 0) FROM checks WHERE endpoint_id = ?1 AND at >= ?2")
-                .and_then(|mut s| s.query_row(params![id, from], |r| Ok((r.get(0)?, r.get(1)?))))
-                .map_err(|e| self.err(e))?;
-            Ok((n, (n > 0).then(|| good as f64 * 100.0 / n as f64)))
-        };
-        let (n, up) = uptime(day)?;
-        h.checks_24h = n;
-        h.uptime_24h = up;
-        h.uptime_7d = uptime(week)?.1;
-        let mut stmt = self
+        let week = now - 7 * 24 * rollup::HOUR_MS;
+        let raw: Vec<(Millis, bool, Option<u64>)> = self
             .conn
             .prepare_cached(
-                "SELECT latency_ms FROM checks WHERE endpoint_id = ?1 AND at >= ?2 AND health < 2 AND latency_ms IS NOT NULL ORDER BY latency_ms",
+                "SELECT at, health < 2, latency_ms FROM checks WHERE endpoint_id = ?1 AND at >= ?2",
             )
+            .and_then(|mut s| {
+                s.query_map(params![id, week], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect()
+            })
             .map_err(|e| self.err(e))?;
-        let lat: Vec<u64> = stmt
-            .query_map(params![id, day], |r| r.get(0))
-            .and_then(|rows| rows.collect())
+        let rollups: Vec<rollup::Rollup> = self
+            .conn
+            .prepare_cached(
+                "SELECT hour, checks, good, latency FROM rollups WHERE endpoint_id = ?1 AND hour > ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![id, week - rollup::HOUR_MS], |r| {
+                    Ok(rollup::Rollup {
+                        hour: r.get(0)?,
+                        checks: r.get(1)?,
+                        good: r.get(2)?,
+                        latency: rollup::Histogram::decode(&r.get::<_, String>(3)?),
+                    })
+                })?
+                .collect()
+            })
             .map_err(|e| self.err(e))?;
-        h.p50_ms = super::percentile(&lat, 50);
-        h.p95_ms = super::percentile(&lat, 95);
-        Ok(h)
+        Ok(rollup::history(now, &raw, &rollups))
     }
 
     /// Past and open incidents of an endpoint, newest first: (started_at, closed_at, failures).

@@ -1065,11 +1065,25 @@ fn history_uptime_latency_and_retention() {
     assert_eq!(h.p95_ms, Some(96), "{h:?}");
     assert_eq!(store.lock().unwrap().check_count().unwrap(), 110);
     m.tick().unwrap();
+    // The 10 checks older than the retention are gone; the 100 older than the raw window
+    // (6 h) are rolled up per hour, and the history reads the same from the roll-ups, its
+    // percentiles to within a histogram bucket (9 %).
     assert_eq!(
         store.lock().unwrap().check_count().unwrap(),
-        100,
-        "older than the retention: pruned"
+        0,
+        "no raw check is kept beyond the raw window"
     );
+    let rolled = store.lock().unwrap().history("api", now).unwrap();
+    assert_eq!(rolled.checks_24h, 100);
+    assert_eq!(rolled.uptime_24h, Some(90.0));
+    assert!(
+        (rolled.uptime_7d.unwrap() - 90.0).abs() < 1e-9,
+        "{rolled:?}"
+    );
+    for (got, exact) in [(rolled.p50_ms, 50.0), (rolled.p95_ms, 96.0)] {
+        let got = got.unwrap() as f64;
+        assert!(got <= exact && exact <= got * 1.095, "{rolled:?}");
+    }
     let status = m.status().unwrap();
     assert_eq!(status.len(), 1);
     assert_eq!(status[0].state, "up");

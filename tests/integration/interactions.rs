@@ -99,19 +99,7 @@ async fn signed_interactions_are_answered_over_http_and_everything_else_refused(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let up = Instant::now() + Duration::from_secs(20);
-    let healthy = loop {
-        let h = tokio::task::spawn_blocking(move || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        })
-        .await
-        .unwrap();
-        if h || Instant::now() > up {
-            break h;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert!(healthy, "serve --no-gateway did not listen");
+    assert!(listening(port).await, "serve --no-gateway did not listen");
 
     let run = move |f: SignedCall| {
         let key = SigningKey::from_bytes(&[7u8; 32]);
@@ -241,4 +229,169 @@ async fn signed_interactions_are_answered_over_http_and_everything_else_refused(
         !err.contains("itoken-"),
         "an interaction token in the logs: {err}"
     );
+}
+
+/// Waits until something listens on `port`.
+async fn listening(port: u16) -> bool {
+    let up = Instant::now() + Duration::from_secs(20);
+    loop {
+        let h = tokio::task::spawn_blocking(move || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        })
+        .await
+        .unwrap();
+        if h || Instant::now() > up {
+            return h;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silence_over_http_on_a_replica_is_applied_by_the_instance_that_owns_the_endpoint() {
+    use crate::support::pg::Postgres;
+    // The postgres client blocks: never on the test's async workers.
+    let (_pg, url) = tokio::task::spawn_blocking(|| {
+        let pg = Postgres::start();
+        let url = pg.database();
+        (pg, url)
+    })
+    .await
+    .unwrap();
+    let fake = FakeDiscord::start().await;
+    let api = HttpServer::start().await;
+    api.route("/health", Reply::json(200, "{\"ok\":true}"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("medic.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[discord]\ncheck_roles = [{CHECK_ROLE}]\n\n[[endpoints]]\nname = \"api\"\nurl = \"{}\"\ninterval = \"1s\"\n",
+            api.url("/health")
+        ),
+    )
+    .unwrap();
+    // The instance with the checks (it owns `api`), and an HTTP-only replica on the same database.
+    let _watch = crate::support::switch::Watch::start_with(
+        dir.path(),
+        &config,
+        url.as_ref(),
+        &[("MEDIC_LEASE_TTL", "3s")],
+        &[],
+    );
+    let key = SigningKey::from_bytes(&[7u8; 32]);
+    let public = hex(key.verifying_key().as_bytes());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut replica = Command::new(env!("CARGO_BIN_EXE_medic"))
+        .current_dir(dir.path())
+        .args([
+            "serve",
+            "--no-gateway",
+            "--http",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("DISCORD_PUBLIC_KEY", &public)
+        .env("DISCORD_API_BASE", fake.api_base())
+        .env("MEDIC_DB", &url)
+        .env_remove("DISCORD_TOKEN")
+        .env_remove("MEDIC_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(listening(port).await, "the replica did not listen");
+    let run = move |f: SignedCall| {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        tokio::task::spawn_blocking(move || f(Signed { key: &key, port }))
+    };
+    let member = |roles: &[u64]| {
+        Invoker::guild_member(GUILD, CHANNEL, payloads::member(30, "alice", roles, 0))
+    };
+    let options = [("endpoint", "api"), ("for", "1h"), ("reason", "deploy")];
+
+    // Without a check role: refused, only to the asker, nothing queued.
+    let cmd = payloads::command(11, "silence", &options, &member(&[]));
+    let (_, body) = run(Box::new(move |s| s.send(&cmd))).await.unwrap();
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["type"].clone(), v["data"]["flags"].clone()),
+        (json!(4), json!(64)),
+        "{v}"
+    );
+
+    // With one: deferred, then the owner's answer edits the original.
+    let cmd = payloads::command(12, "silence", &options, &member(&[CHECK_ROLE]));
+    let (status, body) = run(Box::new(move |s| s.send(&cmd))).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["type"],
+        5,
+        "{body}"
+    );
+    let edit = fake
+        .wait_for(0, Duration::from_secs(15), |r| {
+            r.path
+                .contains("/webhooks/1000/itoken-12/messages/@original")
+        })
+        .await;
+    let text = edit.body.to_string();
+    assert!(
+        text.contains("silenced `api` until") && text.contains("alice") && text.contains("deploy"),
+        "{text}"
+    );
+    let db = url.clone();
+    let open: i64 = tokio::task::spawn_blocking(move || {
+        let mut client = postgres::Client::connect(&db, postgres::NoTls).unwrap();
+        client
+            .query_one("SELECT count(*) FROM silences WHERE endpoint = 'api' AND ended_at IS NULL AND reason = 'deploy'", &[])
+            .unwrap()
+            .get(0)
+    })
+    .await
+    .unwrap();
+    assert_eq!(open, 1, "the silence is in the shared database");
+
+    // And lifted the same way.
+    let cmd = payloads::command(
+        13,
+        "unsilence",
+        &[("endpoint", "api")],
+        &member(&[CHECK_ROLE]),
+    );
+    let (_, body) = run(Box::new(move |s| s.send(&cmd))).await.unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["type"],
+        5,
+        "{body}"
+    );
+    let edit = fake
+        .wait_for(0, Duration::from_secs(15), |r| {
+            r.path
+                .contains("/webhooks/1000/itoken-13/messages/@original")
+        })
+        .await;
+    assert!(
+        edit.body
+            .to_string()
+            .contains("lifted the silence on `api`"),
+        "{}",
+        edit.body
+    );
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &replica.id().to_string()])
+        .status();
+    let status = replica.wait().unwrap();
+    let mut err = String::new();
+    replica
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{err}");
 }

@@ -223,6 +223,18 @@ fn scenario(store: SharedStore) -> Vec<String> {
         format!("{:?}", s.request_result(id).unwrap()),
     );
     note("checks", s.check_count().unwrap().to_string());
+    // Older than the raw window, within the retention: rolled up, and the history reads the same.
+    let both: HashSet<String> = ["api".to_string(), "db".to_string()].into();
+    s.prune(T0 + 9 * HOUR, Duration::from_secs(7 * 24 * 3600), &both)
+        .unwrap();
+    note(
+        "raw checks after the roll-up",
+        s.check_count().unwrap().to_string(),
+    );
+    note(
+        "history from roll-ups",
+        format!("{:?}", s.history("api", T0 + 9 * HOUR).unwrap()),
+    );
     let configured: HashSet<String> = ["api".to_string()].into();
     let removed = s
         .prune(
@@ -290,6 +302,12 @@ fn the_monitor_and_store_behave_the_same_on_sqlite_and_postgres() {
         get("gaps")
     );
     assert_eq!(get("checks"), "7");
+    assert_eq!(get("raw checks after the roll-up"), "0");
+    let rolled = get("history from roll-ups");
+    assert!(
+        rolled.contains("checks_24h: 5,") && rolled.contains("uptime_24h: Some(40.0)"),
+        "{rolled}"
+    );
     assert_eq!(get("checks after prune"), "0");
     assert_eq!(
         get("states after prune"),
