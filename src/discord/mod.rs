@@ -433,6 +433,21 @@ pub async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send + 'static) 
         channel_limit,
     )));
     let shards = client.shard_manager.clone();
+    // Heartbeat latency for /metrics, read off serenity's shard runners.
+    let runners = client.shard_manager.runners.clone();
+    let latency = tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            every.tick().await;
+            let seen: Vec<(u32, Option<std::time::Duration>)> = runners
+                .lock()
+                .await
+                .iter()
+                .map(|(id, info)| (id.0, info.latency))
+                .collect();
+            crate::metrics::record_gateway_latency(seen);
+        }
+    });
     let stopping = Arc::new(Mutex::new(None));
     let stopped = stopping.clone();
     tokio::spawn(async move {
@@ -446,6 +461,8 @@ pub async fn run(bot: Bot, shutdown: impl Future<Output = ()> + Send + 'static) 
         Some(r) => client.start_shard_range(r.first..r.last, r.total).await,
         None => client.start_autosharded().await,
     };
+    latency.abort();
+    crate::metrics::record_gateway_latency([]);
     let told = stopping.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(told) = told {
         shutdown::finish(&client.shard_manager, told).await;

@@ -68,6 +68,8 @@ struct Registry {
     /// Discord REST answers 429, for one route or the whole bot.
     rate_limited_route: AtomicU64,
     rate_limited_global: AtomicU64,
+    /// Shard id → last heartbeat round trip (`None` until the first acknowledgement).
+    gateway: Mutex<BTreeMap<u32, Option<std::time::Duration>>>,
 }
 
 static REGISTRY: Lazy<Registry> = Lazy::new(Registry::default);
@@ -120,6 +122,15 @@ pub fn record_discord_rate_limit(global: bool) {
 }
 
 /// A message diagnosed: answered with an entry, or silent.
+/// The gateway heartbeat round trip of each shard this process runs, as serenity measured it.
+pub fn record_gateway_latency(
+    shards: impl IntoIterator<Item = (u32, Option<std::time::Duration>)>,
+) {
+    let mut g = lock(&REGISTRY.gateway);
+    g.clear();
+    g.extend(shards);
+}
+
 pub fn record_answer(answered: bool) {
     let r = &*REGISTRY;
     match answered {
@@ -255,6 +266,30 @@ pub fn render(g: &Gauges) -> String {
             ("global", &r.rate_limited_global),
         ],
     );
+    let shards = lock(&r.gateway);
+    if !shards.is_empty() {
+        let _ = writeln!(
+            out,
+            "# HELP medic_gateway_latency_seconds Gateway heartbeat round trip per shard (absent until the first acknowledgement)."
+        );
+        let _ = writeln!(out, "# TYPE medic_gateway_latency_seconds gauge");
+        for (shard, latency) in shards.iter() {
+            if let Some(l) = latency {
+                let _ = writeln!(
+                    out,
+                    "medic_gateway_latency_seconds{{shard=\"{shard}\"}} {}",
+                    l.as_secs_f64()
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP medic_gateway_shards Gateway shards this process runs."
+        );
+        let _ = writeln!(out, "# TYPE medic_gateway_shards gauge");
+        let _ = writeln!(out, "medic_gateway_shards {}", shards.len());
+    }
+    drop(shards);
     let gauges = [
         (
             "medic_open_incidents",

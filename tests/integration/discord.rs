@@ -1260,6 +1260,27 @@ async fn medic_serve_binary_runs_against_discord_api_base_and_stops_on_sigterm()
         m["medic_matcher_messages_total{result=\"answered\"}"] >= 1.0,
         "{metrics}"
     );
+    // The gateway's shards are reported (their heartbeat latency once Discord acknowledged
+    // one: the fake's heartbeat interval is 45 s, longer than this test).
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let metrics =
+            tokio::task::spawn_blocking(move || crate::support::http_get(http_port, "/metrics").1)
+                .await
+                .unwrap();
+        if crate::support::samples(&metrics).get("medic_gateway_shards") == Some(&1.0) {
+            assert!(
+                metrics.contains("# TYPE medic_gateway_latency_seconds gauge"),
+                "{metrics}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no medic_gateway_shards: {metrics}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 
     let (out, stderr) = terminated(child).await;
     let secret = BOT_TOKEN.rsplit('.').next().unwrap();
