@@ -10,6 +10,7 @@
 pub mod delivery;
 pub mod engine;
 pub mod monitor;
+pub mod owned;
 pub mod probe;
 pub mod requests;
 pub mod scheduler;

@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::engine::AckError;
-use super::scheduler::Owned;
+use super::owned::Owned;
 use super::{
     Ack, Alert, Clock, EndpointState, Engine, Incident, Millis, Observation, Policy, Silence,
 };

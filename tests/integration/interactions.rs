@@ -82,23 +82,7 @@ async fn signed_interactions_are_answered_over_http_and_everything_else_refused(
     let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = free.local_addr().unwrap().port();
     drop(free);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_medic"))
-        .current_dir(dir.path())
-        .args([
-            "serve",
-            "--no-gateway",
-            "--http",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("DISCORD_PUBLIC_KEY", &public)
-        .env("DISCORD_API_BASE", fake.api_base())
-        .env_remove("DISCORD_TOKEN")
-        .env_remove("MEDIC_CONFIG")
-        .env_remove("MEDIC_KNOWLEDGE_DIR")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = replica(dir.path(), &fake, &public, port, &[]);
     assert!(listening(port).await, "serve --no-gateway did not listen");
 
     let run = move |f: SignedCall| {
@@ -231,6 +215,35 @@ async fn signed_interactions_are_answered_over_http_and_everything_else_refused(
     );
 }
 
+/// `medic serve --no-gateway --http 127.0.0.1:PORT` in `dir`, verifying with `public`,
+/// following up on the fake Discord, with extra environment variables.
+fn replica(
+    dir: &std::path::Path,
+    fake: &FakeDiscord,
+    public: &str,
+    port: u16,
+    env: &[(&str, &str)],
+) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_medic"))
+        .current_dir(dir)
+        .args([
+            "serve",
+            "--no-gateway",
+            "--http",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("DISCORD_PUBLIC_KEY", public)
+        .env("DISCORD_API_BASE", fake.api_base())
+        .envs(env.iter().copied())
+        .env_remove("DISCORD_TOKEN")
+        .env_remove("MEDIC_CONFIG")
+        .env_remove("MEDIC_KNOWLEDGE_DIR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// Waits until something listens on `port`.
 async fn listening(port: u16) -> bool {
     let up = Instant::now() + Duration::from_secs(20);
@@ -286,23 +299,7 @@ async fn silence_over_http_on_a_replica_is_applied_by_the_instance_that_owns_the
         .local_addr()
         .unwrap()
         .port();
-    let mut replica = Command::new(env!("CARGO_BIN_EXE_medic"))
-        .current_dir(dir.path())
-        .args([
-            "serve",
-            "--no-gateway",
-            "--http",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("DISCORD_PUBLIC_KEY", &public)
-        .env("DISCORD_API_BASE", fake.api_base())
-        .env("MEDIC_DB", &url)
-        .env_remove("DISCORD_TOKEN")
-        .env_remove("MEDIC_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut replica = replica(dir.path(), &fake, &public, port, &[("MEDIC_DB", &url)]);
     assert!(listening(port).await, "the replica did not listen");
     let run = move |f: SignedCall| {
         let key = SigningKey::from_bytes(&[7u8; 32]);
