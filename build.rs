@@ -23,9 +23,13 @@ mod knowledge {
     mod parse;
     #[path = "../src/knowledge/placeholders.rs"]
     pub mod placeholders;
+    #[path = "../src/knowledge/texts.rs"]
+    mod texts;
 
     pub use catalogue::{Entry, Example, Knowledge, LoadError, LoadErrors, SourceFile};
     pub use parse::{parse_entry, CATEGORIES};
+    #[allow(unused_imports)]
+    pub use texts::Texts;
 
     /// Nothing is prepared while preparing.
     pub(crate) fn prepared() -> (&'static [u8], &'static [u8]) {

@@ -202,7 +202,7 @@ fn others(matcher: &Matcher, turn: &Turn) -> Option<Others> {
         .shown
         .iter()
         .flat_map(|s| kb.get(s))
-        .flat_map(|e| e.related.clone())
+        .flat_map(|e| e.related.to_vec())
     {
         if entries.len() >= NEXT + 2 {
             break;

@@ -40,7 +40,8 @@ pub(crate) fn edit(reply: Reply) -> EditInteractionResponse {
     e
 }
 
-fn follow_up(reply: Reply) -> CreateInteractionResponseFollowup {
+/// A reply as a follow-up message.
+pub(crate) fn follow_up(reply: Reply) -> CreateInteractionResponseFollowup {
     let mut f = CreateInteractionResponseFollowup::new()
         .embeds(reply.serenity_embeds())
         .components(reply.serenity_components())

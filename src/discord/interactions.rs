@@ -1,8 +1,9 @@
 //! Discord's HTTP interactions endpoint (`POST /interactions`, `medic serve --http ADDR` with
 //! `DISCORD_PUBLIC_KEY`): every request's Ed25519 signature over timestamp + body is verified
 //! (serenity's `Verifier`), stale timestamps and oversized bodies are refused, and commands are
-//! answered with the same handlers and renderers as over the gateway. Stateless per request,
-//! so any number of replicas behind a load balancer serve one application (`--no-gateway`).
+//! answered with the same handlers and renderers as over the gateway, button clicks with the
+//! gateway's own decision ([`super::components::answer`]). Stateless per request, so any number
+//! of replicas behind a load balancer serve one application (`--no-gateway`).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -12,13 +13,21 @@ use poise::serenity_prelude as serenity;
 use serenity::interactions_endpoint::Verifier;
 use serenity::Builder as _;
 use serenity::{
-    CommandDataOptionValue, CommandInteraction, CreateAutocompleteResponse,
-    CreateInteractionResponse, CreateInteractionResponseMessage, Interaction, RoleId,
+    ApplicationId, CommandDataOptionValue, CommandInteraction, ComponentInteraction,
+    CreateAutocompleteResponse, CreateInteractionResponse, CreateInteractionResponseMessage,
+    Interaction, RoleId,
 };
 
+use super::answer::follow_up;
+use super::components::{self, Click, Response};
+use crate::alerts::engine::AckError;
+use crate::alerts::monitor::lock;
+use crate::alerts::{Clock as _, SystemClock};
 use crate::commands::{check as check_cmd, diagnose as diagnose_cmd, endpoints as endpoints_cmd};
-use crate::commands::{help as help_cmd, LiveServices};
-use crate::render::discord::{self as render, Reply};
+use crate::commands::{help as help_cmd, LiveServices, Services};
+use crate::render::discord::{self as render, alert as render_alert, Reply};
+use crate::store::model::{Ack, Incident, RequestKind};
+use crate::store::SharedStore;
 
 /// The largest request body read: interactions are a few KiB.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -112,10 +121,8 @@ impl Endpoint {
             Interaction::Ping(_) => Answer::json(&CreateInteractionResponse::Pong),
             Interaction::Command(cmd) => self.command(cmd).await,
             Interaction::Autocomplete(cmd) => self.autocomplete(&cmd),
-            _ => Answer::json(&message(
-                Reply::text("Buttons work over the gateway connection; run the command again.")
-                    .ephemeral(),
-            )),
+            Interaction::Component(click) => self.component(click).await,
+            _ => ephemeral("medic does not answer that kind of interaction."),
         }
     }
 
@@ -173,7 +180,7 @@ impl Endpoint {
                 services.matcher.knowledge(),
             )));
         };
-        deferred(&cmd, rest, async move {
+        deferred(&cmd.token, cmd.application_id, "check", rest, async move {
             let outcome = check_cmd::run(services.checker(), &services.statuses, &name).await;
             render::check(&outcome, services.matcher.knowledge())
         })
@@ -183,11 +190,9 @@ impl Endpoint {
     /// alert pipeline when it runs one; on an HTTP-only replica with a shared store, queued for
     /// the instance that owns the endpoint, deferred, and answered with its result.
     async fn silence(&self, cmd: CommandInteraction) -> Answer {
-        use crate::store::model::RequestKind;
-        let ephemeral = |text: String| Answer::json(&message(Reply::text(text).ephemeral()));
         let services = self.services.get();
         if !super::gate::may_run_checks_with(&self.check_roles, cmd.member.as_deref()) {
-            return ephemeral(super::gate::REFUSED.to_string());
+            return ephemeral(super::gate::REFUSED);
         }
         let endpoint =
             crate::commands::clean_input(&string_option(&cmd, "endpoint").unwrap_or_default());
@@ -226,16 +231,13 @@ impl Endpoint {
             };
             return Answer::json(&message(reply));
         }
-        let shared = services
-            .feedback
-            .clone()
-            .filter(|s| s.lock().is_ok_and(|s| s.shared()));
-        let (Some(store), Some(rest)) = (shared, self.rest.clone()) else {
-            return ephemeral(super::NOT_RUNNING.to_string());
+        let (Some(store), Some(rest)) = (shared_store(&services), self.rest.clone()) else {
+            return ephemeral(super::NOT_RUNNING);
         };
         // The owner applies it at its next lease renewal: more than Discord's 3 s may pass.
         let request = crate::alerts::requests::request(kind, &endpoint, &author, &reason, duration);
-        deferred(&cmd, rest, async move {
+        let command = cmd.data.name.clone();
+        deferred(&cmd.token, cmd.application_id, command, rest, async move {
             let result = tokio::task::spawn_blocking(move || {
                 crate::alerts::requests::forward(
                     &store,
@@ -252,6 +254,148 @@ impl Endpoint {
                 Err(e) => format!("Could not do that: {e}"),
             };
             Reply::text(text)
+        })
+    }
+
+    /// A button click, answered as over the gateway. An HTTP-only replica on a shared database
+    /// has no alert pipeline: its alert buttons read the alert from the database, and
+    /// "Acknowledge" is queued for the instance that owns the endpoint (as `/silence` is).
+    async fn component(&self, click: ComponentInteraction) -> Answer {
+        let services = self.services.get();
+        let Some(what) = Click::parse(&click.data.custom_id) else {
+            return ephemeral(
+                "That button is not one of medic's (any more); run the command again.",
+            );
+        };
+        let replica = match (&services.alerts, self.rest.clone()) {
+            (None, Some(rest)) => shared_store(&services).map(|store| (store, rest)),
+            _ => None,
+        };
+        let response = match (what, replica) {
+            (Click::Acknowledge(id), Some((store, rest))) => {
+                return self.forward_ack(&click, id, store, rest).await
+            }
+            (Click::Rerun(id), Some((store, _))) => match stored_alert(store, id).await {
+                Ok(Some((alert, _))) => Ok(components::rerun(
+                    services,
+                    &self.check_roles,
+                    &click,
+                    alert.endpoint,
+                    None,
+                )),
+                Ok(None) => Ok(Response::ephemeral(components::UNKNOWN_ALERT)),
+                Err(e) => Err(e.into()),
+            },
+            (what, _) => components::answer(services, &self.check_roles, &click, what).await,
+        };
+        match response {
+            Ok(response) => self.send(&click, response).await,
+            Err(e) => failed(&e.to_string()),
+        }
+    }
+
+    /// A click's [`Response`] as the HTTP answer (and, deferred, the REST edit after it).
+    async fn send(&self, click: &ComponentInteraction, response: Response) -> Answer {
+        match response {
+            Response::Message(reply) => Answer::json(&message(reply)),
+            Response::Update(reply) => Answer::json(&CreateInteractionResponse::UpdateMessage(
+                super::answer::message(reply),
+            )),
+            Response::Deferred(later) => {
+                let reply = async move {
+                    later.await.unwrap_or_else(|e| {
+                        tracing::warn!(error = %crate::redact::process().redact(&e.to_string()), "a button's check failed");
+                        Reply::text(APOLOGY)
+                    })
+                };
+                match self.rest.clone() {
+                    Some(rest) => {
+                        deferred(&click.token, click.application_id, "button", rest, reply)
+                    }
+                    // Nothing to edit the deferral with: the answer itself, however long it takes.
+                    None => Answer::json(&message(reply.await)),
+                }
+            }
+        }
+    }
+
+    /// "Acknowledge" on a replica: refused at once for the reasons the pipeline would refuse
+    /// (read off the shared state), else queued for the owning instance. The owner applies it
+    /// at its next lease renewal, so the answer is a deferred update (the alert stays as it
+    /// is), then the alert is edited to show the acknowledgement, or the clicker told why not.
+    async fn forward_ack(
+        &self,
+        click: &ComponentInteraction,
+        alert_id: &str,
+        store: SharedStore,
+        rest: Arc<serenity::Http>,
+    ) -> Answer {
+        let (alert, incident) = match stored_alert(store.clone(), alert_id).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return ephemeral(components::UNKNOWN_ALERT),
+            Err(e) => return failed(&e.to_string()),
+        };
+        let since = alert.since.unwrap_or(alert.at);
+        // The engine's rule: the owner acknowledges whichever incident is open when it applies
+        // the request, so an old alert's button must not get that far.
+        let refused = match &incident {
+            None => Some(AckError::NoIncident),
+            Some(i) if i.started_at != since => Some(AckError::DifferentIncident),
+            Some(i) => i.ack.clone().map(AckError::AlreadyAcknowledged),
+        };
+        if let Some(e) = refused {
+            return Answer::json(&message(components::ack_refused(&alert.endpoint, &e)));
+        }
+        let who = components::clicker(click);
+        let request = crate::alerts::requests::request(
+            RequestKind::Ack,
+            &alert.endpoint,
+            &who,
+            "",
+            Duration::ZERO,
+        );
+        let token = click.token.clone();
+        rest.set_application_id(click.application_id);
+        answer_then(&CreateInteractionResponse::Acknowledge, async move {
+            let endpoint = alert.endpoint.clone();
+            let applied = tokio::task::spawn_blocking(move || -> crate::Result<_> {
+                let r =
+                    crate::alerts::requests::forward(&store, &SystemClock, request, FORWARD_WAIT)?;
+                if !r.ok {
+                    return Ok(Err(r.message));
+                }
+                // The acknowledgement as the owner stored it (its time, not ours).
+                let stored = open_incident(&store, &endpoint)?
+                    .filter(|i| i.started_at == since)
+                    .and_then(|i| i.ack);
+                Ok(Ok(stored))
+            })
+            .await;
+            let applied: Result<Option<Ack>, String> = match applied {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            let sent = match applied {
+                Ok(ack) => {
+                    let ack = ack.unwrap_or_else(|| Ack {
+                        by: who,
+                        at: SystemClock.now_ms(),
+                    });
+                    let update = super::answer::edit(render_alert::alert(&alert, Some(&ack)));
+                    update.execute(&rest, &token).await.map(drop)
+                }
+                Err(why) => {
+                    let note = Reply::text(format!("Could not do that: {why}")).ephemeral();
+                    follow_up(note)
+                        .execute(&rest, (None, &token))
+                        .await
+                        .map(drop)
+                }
+            };
+            if let Err(e) = sent {
+                warn_not_posted("acknowledge", &e);
+            }
         })
     }
 
@@ -276,29 +420,84 @@ impl Endpoint {
 }
 
 /// Discord wants a first answer within 3 s: a deferral now, then `reply` edits the original
-/// response over REST once it is ready.
+/// response over REST once it is ready. `what` names the command or button in logs.
 fn deferred(
-    cmd: &CommandInteraction,
+    token: &str,
+    application: ApplicationId,
+    what: impl Into<String>,
     rest: Arc<serenity::Http>,
     reply: impl std::future::Future<Output = Reply> + Send + 'static,
 ) -> Answer {
-    let (token, command) = (cmd.token.clone(), cmd.data.name.clone());
-    rest.set_application_id(cmd.application_id);
-    let after = Box::pin(async move {
+    let (token, command) = (token.to_string(), what.into());
+    rest.set_application_id(application);
+    let defer = CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new());
+    answer_then(&defer, async move {
         let edit = super::answer::edit(reply.await);
         if let Err(e) = edit.execute(&rest, &token).await {
-            tracing::warn!(command, error = %crate::redact::process().redact(&e.to_string()), "could not post a deferred result");
+            warn_not_posted(&command, &e);
         }
-    });
-    let mut answer = Answer::json(&CreateInteractionResponse::Defer(
-        CreateInteractionResponseMessage::new(),
-    ));
-    answer.after = Some(after);
+    })
+}
+
+/// `first` as the HTTP answer, then `after` (which posts the rest over REST).
+fn answer_then(
+    first: &CreateInteractionResponse,
+    after: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Answer {
+    let mut answer = Answer::json(first);
+    answer.after = Some(Box::pin(after));
     answer
+}
+
+fn warn_not_posted(what: &str, e: &serenity::Error) {
+    tracing::warn!(command = what, error = %crate::redact::process().redact(&e.to_string()), "could not post a deferred result");
 }
 
 fn message(reply: Reply) -> CreateInteractionResponse {
     CreateInteractionResponse::Message(super::answer::message(reply))
+}
+
+fn ephemeral(text: impl AsRef<str>) -> Answer {
+    Answer::json(&message(Reply::text(text).ephemeral()))
+}
+
+/// The services' state database when other instances share it (Postgres): where an HTTP-only
+/// replica finds alerts and queues alert commands for the instance that owns the endpoint.
+fn shared_store(services: &Services) -> Option<SharedStore> {
+    services
+        .feedback
+        .clone()
+        .filter(|s| s.lock().is_ok_and(|s| s.shared()))
+}
+
+/// An alert by id and its endpoint's open incident, read from `store` off the async workers
+/// (the Postgres client blocks).
+async fn stored_alert(
+    store: SharedStore,
+    id: &str,
+) -> crate::Result<Option<(crate::alerts::Alert, Option<Incident>)>> {
+    let id = id.to_string();
+    tokio::task::spawn_blocking(move || {
+        let Some(alert) = lock(&store)?.alert(&id)? else {
+            return Ok(None);
+        };
+        let incident = open_incident(&store, &alert.endpoint)?;
+        Ok(Some((alert, incident)))
+    })
+    .await
+    .map_err(|source| crate::Error::TaskFailed {
+        task: "reading an alert",
+        source,
+    })?
+}
+
+/// `endpoint`'s open incident as its owner last stored it (blocking).
+fn open_incident(store: &SharedStore, endpoint: &str) -> crate::Result<Option<Incident>> {
+    Ok(lock(store)?
+        .load_states()?
+        .into_iter()
+        .find(|(name, _)| name == endpoint)
+        .and_then(|(_, state)| state.incident))
 }
 
 fn string_option(cmd: &CommandInteraction, name: &str) -> Option<String> {
@@ -347,7 +546,16 @@ pub fn post_handler(endpoint: Arc<Endpoint>) -> crate::metrics::server::PostHand
     })
 }
 
-/// How long a replica waits for the owning instance to apply a forwarded `/silence`.
+/// What a click that failed on medic's side is answered with.
+const APOLOGY: &str = "Sorry, that did not work on my side; please try again in a moment.";
+
+fn failed(error: &str) -> Answer {
+    tracing::warn!(error = %crate::redact::process().redact(error), "a button could not be answered");
+    ephemeral(APOLOGY)
+}
+
+/// How long a replica waits for the owning instance to apply a forwarded `/silence` or
+/// acknowledgement.
 const FORWARD_WAIT: Duration = Duration::from_secs(10);
 
 /// A Unix-seconds timestamp within [`MAX_SKEW`] of `now`.

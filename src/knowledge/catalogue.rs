@@ -9,6 +9,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::parse::parse_entry;
+use super::texts::Texts;
 use crate::codec::{Reader, Writer};
 
 /// One troubleshooting article.
@@ -19,10 +20,10 @@ pub struct Entry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
     pub summary: String,
-    pub codes: Vec<String>,
-    pub keywords: Vec<String>,
-    pub steps: Vec<String>,
-    pub related: Vec<String>,
+    pub codes: Texts,
+    pub keywords: Texts,
+    pub steps: Texts,
+    pub related: Texts,
     /// Where the entry came from: `knowledge/<id>.toml` for built-ins, the file path otherwise.
     pub source: String,
     /// Messages that must be answered with this entry first (`examples`), or must not get it
@@ -156,7 +157,7 @@ impl Knowledge {
             for rel in &entry.related {
                 if !by_id.contains_key(rel) {
                     let line = related_lines
-                        .get(&(entry.id.clone(), rel.clone()))
+                        .get(&(entry.id.clone(), rel.to_string()))
                         .copied()
                         .flatten();
                     errors.push(LoadError {
@@ -215,10 +216,12 @@ impl Knowledge {
                 None => w.u8(0),
             }
             w.str(&e.summary);
-            w.strs(&e.codes);
-            w.strs(&e.keywords);
-            w.strs(&e.steps);
-            w.strs(&e.related);
+            for list in [&e.codes, &e.keywords, &e.steps, &e.related] {
+                w.count(list.len());
+                for s in list {
+                    w.str(s);
+                }
+            }
             w.str(&e.source);
             w.count(e.examples.len());
             for x in &e.examples {
@@ -245,8 +248,8 @@ impl Knowledge {
                 _ => Some(r.str()?.to_string()),
             };
             let summary = r.str()?.to_string();
-            let (codes, keywords, steps, related) =
-                (r.strings()?, r.strings()?, r.strings()?, r.strings()?);
+            let mut list = || -> Option<Texts> { (0..r.count()?).map(|_| r.str()).collect() };
+            let (codes, keywords, steps, related) = (list()?, list()?, list()?, list()?);
             let source = r.str()?.to_string();
             let examples = (0..r.count()?)
                 .map(|_| {
@@ -289,11 +292,11 @@ fn merged(base: &Entry, extension: Entry) -> Entry {
             mine
         }
     };
-    let union = |theirs: &[String], mine: Vec<String>| {
+    let union = |theirs: &Texts, mine: Texts| -> Vec<String> {
         let mut out = theirs.to_vec();
-        for m in mine {
-            if !out.iter().any(|o| o.eq_ignore_ascii_case(&m)) {
-                out.push(m);
+        for m in &mine {
+            if !out.iter().any(|o| o.eq_ignore_ascii_case(m)) {
+                out.push(m.to_string());
             }
         }
         out
@@ -307,8 +310,8 @@ fn merged(base: &Entry, extension: Entry) -> Entry {
             extension.steps
         },
         category: extension.category.or_else(|| base.category.clone()),
-        codes: union(&base.codes, extension.codes),
-        keywords: union(&base.keywords, extension.keywords),
+        codes: union(&base.codes, extension.codes).into(),
+        keywords: union(&base.keywords, extension.keywords).into(),
         related: union(&base.related, extension.related)
             .into_iter()
             .filter(|r| *r != extension.id)

@@ -6,11 +6,13 @@
 mod catalogue;
 mod parse;
 pub mod placeholders;
+mod texts;
 
 use std::path::{Path, PathBuf};
 
 pub use catalogue::{Entry, Example, Knowledge, LoadError, LoadErrors, SourceFile};
 pub use parse::{parse_entry, CATEGORIES};
+pub use texts::Texts;
 
 mod builtin {
     include!(concat!(env!("OUT_DIR"), "/builtin_knowledge.rs"));
@@ -63,11 +65,11 @@ pub fn replacement_warnings(dir: &Path) -> Vec<LoadError> {
         else {
             continue;
         };
-        let lost = |theirs: &[String], mine: &[String]| -> Vec<String> {
+        let lost = |theirs: &Texts, mine: &Texts| -> Vec<String> {
             theirs
                 .iter()
                 .filter(|t| !mine.iter().any(|m| m.eq_ignore_ascii_case(t)))
-                .cloned()
+                .map(str::to_string)
                 .collect()
         };
         let codes = lost(&base.codes, &parsed.entry.codes);

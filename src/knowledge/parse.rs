@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Entry, LoadError};
+use super::{Entry, LoadError, Texts};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -300,10 +300,10 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
             title,
             category,
             summary,
-            codes: codes.into_iter().map(|(c, _)| c).collect(),
-            keywords: keywords.into_iter().map(|(k, _)| k).collect(),
-            steps,
-            related: related.iter().map(|(r, _)| r.clone()).collect(),
+            codes: values(codes),
+            keywords: values(keywords),
+            steps: steps.into(),
+            related: related.iter().map(|(r, _)| r).collect(),
             source: file.to_string(),
             examples,
         },
@@ -311,6 +311,12 @@ pub fn parse_entry(file: &str, text: &str) -> Result<Parsed, Vec<LoadError>> {
         related_lines: related,
         extends,
     })
+}
+
+/// The values of a checked list, without their lines.
+fn values(items: Vec<(String, Option<usize>)>) -> Texts {
+    let values: Vec<String> = items.into_iter().map(|(v, _)| v).collect();
+    Texts::of(&values)
 }
 
 /// Every key of the file that is unknown (with the nearest known one) or holds the wrong kind

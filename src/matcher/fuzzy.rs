@@ -6,6 +6,7 @@
 //! sharing a variant are compared. Variant hashes are polynomial, so each one costs O(1) from
 //! prefix sums instead of building a string.
 
+use super::arena::Strs;
 use crate::codec::{Reader, Writer};
 
 /// Words shorter than this are only matched exactly: short typos are too ambiguous.
@@ -91,49 +92,53 @@ struct VariantTable {
 }
 
 impl VariantTable {
-    fn new(pairs: Vec<(u64, u32)>) -> VariantTable {
+    /// Lays out the `count` variants `each` yields, calling it twice (once to size the
+    /// buckets, once to place): hashing a variant again is cheaper than holding every
+    /// (hash, id) pair of a large vocabulary at once, which was the peak of building it.
+    fn build(count: usize, each: impl Fn(&mut dyn FnMut(u64, u32))) -> VariantTable {
         // About two variants per bucket.
-        let bits = (usize::BITS - (pairs.len() / 2).max(1).leading_zeros()).clamp(1, 30);
+        let bits = (usize::BITS - (count / 2).max(1).leading_zeros()).clamp(1, 30);
         let bucket = |h: u64| (h >> (64 - bits)) as usize;
-        // Placed by bucket in one counting pass (a full sort of millions of pairs was most
-        // of building a large index); each bucket is then sorted on its own and deduplicated,
-        // so the table does not depend on the order the words came in.
         let mut dir = vec![0u32; (1usize << bits) + 1];
-        for &(h, _) in &pairs {
-            dir[bucket(h) + 1] += 1;
-        }
+        each(&mut |h, _| dir[bucket(h) + 1] += 1);
         for b in 1..dir.len() {
             dir[b] += dir[b - 1];
         }
+        let total = *dir.last().expect("at least two slots") as usize;
         let mut next: Vec<u32> = dir[..dir.len() - 1].to_vec();
-        let mut placed = vec![(0u32, 0u32); pairs.len()];
-        for &(h, id) in &pairs {
+        let (mut keys, mut ids) = (vec![0u32; total], vec![0u32; total]);
+        each(&mut |h, id| {
             let at = &mut next[bucket(h)];
-            placed[*at as usize] = (h as u32, id);
+            keys[*at as usize] = h as u32;
+            ids[*at as usize] = id;
             *at += 1;
-        }
-        drop(pairs);
-        let (mut keys, mut ids) = (
-            Vec::with_capacity(placed.len()),
-            Vec::with_capacity(placed.len()),
-        );
+        });
+        drop(next);
+        // Each bucket sorted on its own and deduplicated in place, so the table does not
+        // depend on the order the words came in.
+        let mut slot: Vec<(u32, u32)> = Vec::new();
+        let mut kept = 0;
         let mut from = 0;
         for b in 0..dir.len() - 1 {
             let to = dir[b + 1] as usize;
-            let slot = &mut placed[from..to];
+            slot.clear();
+            slot.extend((from..to).map(|k| (keys[k], ids[k])));
             slot.sort_unstable();
-            dir[b] = keys.len() as u32;
+            dir[b] = kept as u32;
             let mut last = None;
-            for &(k, id) in slot.iter() {
+            for &(k, id) in &slot {
                 if last != Some((k, id)) {
-                    keys.push(k);
-                    ids.push(id);
+                    keys[kept] = k;
+                    ids[kept] = id;
+                    kept += 1;
                     last = Some((k, id));
                 }
             }
             from = to;
         }
-        *dir.last_mut().expect("at least two slots") = keys.len() as u32;
+        *dir.last_mut().expect("at least two slots") = kept as u32;
+        keys.truncate(kept);
+        ids.truncate(kept);
         keys.shrink_to_fit();
         ids.shrink_to_fit();
         VariantTable {
@@ -159,9 +164,38 @@ impl VariantTable {
     }
 }
 
+/// How a vocabulary word of `n` characters is stored in the variant table.
+#[derive(Clone, Copy)]
+enum Indexed {
+    /// Only matched exactly: too short even for an insertion typo, too long, or with digits
+    /// (identifiers).
+    Not,
+    /// By the 0/1-deletion variants of its two halves ([`HALVES_LEN`]).
+    Halves,
+    /// By its variants with up to this many deletions.
+    Whole(usize),
+}
+
+fn indexed_as(word: &str, n: usize) -> Indexed {
+    // A vocabulary word one shorter than the fuzzy minimum can still be reached by an
+    // insertion typo; words with digits are identifiers and only match exactly.
+    if n + 1 < MIN_FUZZY_LEN || n > MAX_WORD || word.bytes().any(|b| b.is_ascii_digit()) {
+        Indexed::Not
+    } else if n >= HALVES_LEN {
+        Indexed::Halves
+    } else if n >= TWO_EDITS_LEN {
+        // Two-deletion variants are only needed where a query of the same length may carry
+        // two substitutions; shorter words meet two-edit queries through the query's own
+        // deletions (a budget of 2 on a longer query implies an insertion).
+        Indexed::Whole(2)
+    } else {
+        Indexed::Whole(1)
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub(super) struct FuzzyIndex {
-    words: Vec<Box<str>>,
+    words: Strs,
     variants: VariantTable,
     /// Bit `n` set when a word of `n` characters (≥ [`HALVES_LEN`]) is indexed by halves.
     half_lens: u128,
@@ -169,48 +203,49 @@ pub(super) struct FuzzyIndex {
 
 impl FuzzyIndex {
     /// Indexes `words` (their position is their id) for fuzzy lookup.
-    pub(super) fn new(words: impl IntoIterator<Item = impl Into<Box<str>>>) -> Self {
-        let list: Vec<Box<str>> = words.into_iter().map(Into::into).collect();
-        let mut pairs: Vec<(u64, u32)> = Vec::new();
+    pub(super) fn new(list: Strs) -> Self {
         let mut half_lens = 0u128;
-        let mut chars: Vec<u32> = Vec::with_capacity(MAX_WORD);
-        for (id, word) in list.iter().enumerate() {
-            chars.clear();
-            chars.extend(word.chars().map(|c| c as u32));
-            // A vocabulary word one shorter than the fuzzy minimum can still be reached by an
-            // insertion typo; words with digits are identifiers and only match exactly.
-            if chars.len() + 1 < MIN_FUZZY_LEN
-                || chars.len() > MAX_WORD
-                || word.bytes().any(|b| b.is_ascii_digit())
-            {
-                continue;
-            }
-            let id = id as u32;
-            let n = chars.len();
-            if n >= HALVES_LEN {
-                half_lens |= 1 << n;
-                let h = n / 2;
-                for (suffix, part) in [(false, &chars[..h]), (true, &chars[h..])] {
-                    let tag = half_tag(suffix, n);
-                    for_each_variant(part, 1, &mut |v| pairs.push((v ^ tag, id)));
+        let mut count = 0;
+        for word in list.iter() {
+            let n = word.chars().count();
+            count += match indexed_as(word, n) {
+                Indexed::Not => 0,
+                Indexed::Halves => {
+                    half_lens |= 1 << n;
+                    n + 2
                 }
-                continue;
-            }
-            // Two-deletion variants are only needed where a query of the same length may carry
-            // two substitutions; shorter words meet two-edit queries through the query's own
-            // deletions (a budget of 2 on a longer query implies an insertion).
-            let edits = if n >= TWO_EDITS_LEN { 2 } else { 1 };
-            for_each_variant(&chars, edits, &mut |h| pairs.push((h, id)));
+                Indexed::Whole(1) => n + 1,
+                Indexed::Whole(_) => 1 + n + n * (n - 1) / 2,
+            };
         }
+        let variants = VariantTable::build(count, |f| {
+            let mut chars: Vec<u32> = Vec::with_capacity(MAX_WORD);
+            for (id, word) in list.iter().enumerate() {
+                chars.clear();
+                chars.extend(word.chars().map(|c| c as u32));
+                let (id, n) = (id as u32, chars.len());
+                match indexed_as(word, n) {
+                    Indexed::Not => {}
+                    Indexed::Halves => {
+                        let h = n / 2;
+                        for (suffix, part) in [(false, &chars[..h]), (true, &chars[h..])] {
+                            let tag = half_tag(suffix, n);
+                            for_each_variant(part, 1, &mut |v| f(v ^ tag, id));
+                        }
+                    }
+                    Indexed::Whole(edits) => for_each_variant(&chars, edits, &mut |h| f(h, id)),
+                }
+            }
+        });
         FuzzyIndex {
             words: list,
-            variants: VariantTable::new(pairs),
+            variants,
             half_lens,
         }
     }
 
     /// The indexed words, by id.
-    pub(super) fn words(&self) -> &[Box<str>] {
+    pub(super) fn words(&self) -> &Strs {
         &self.words
     }
 
@@ -226,7 +261,7 @@ impl FuzzyIndex {
     }
 
     /// The index over `words` whose variant table [`FuzzyIndex::encode_variants`] wrote.
-    pub(super) fn decode(words: Vec<Box<str>>, r: &mut Reader<'_>) -> Option<FuzzyIndex> {
+    pub(super) fn decode(words: Strs, r: &mut Reader<'_>) -> Option<FuzzyIndex> {
         let variants = VariantTable {
             dir: r.u32s()?,
             bits: r.u32()?,
@@ -250,7 +285,7 @@ impl FuzzyIndex {
 
     /// The word with this id.
     pub(super) fn word(&self, id: u32) -> &str {
-        &self.words[id as usize]
+        self.words.get(id)
     }
 
     /// The closest vocabulary word within the edit budget for `query`'s length, if any.
@@ -275,7 +310,7 @@ impl FuzzyIndex {
             if best.is_some_and(|(_, b)| b == id) {
                 return;
             }
-            let d = strsim::osa_distance(query, &self.words[id as usize]);
+            let d = strsim::osa_distance(query, self.words.get(id));
             if d <= edits && best.is_none_or(|(bd, bid)| d < bd || (d == bd && id < bid)) {
                 best = Some((d, id));
             }
@@ -322,7 +357,12 @@ mod tests {
 
     #[test]
     fn finds_typos_within_budget() {
-        let idx = FuzzyIndex::new(["limited", "unauthorized", "certificate", "token"]);
+        let idx = FuzzyIndex::new(Strs::from_iter([
+            "limited",
+            "unauthorized",
+            "certificate",
+            "token",
+        ]));
         assert_eq!(idx.lookup("limted"), Some(0));
         assert_eq!(idx.lookup("unauthorised"), Some(1));
         assert_eq!(idx.lookup("certifcate"), Some(2));
@@ -337,7 +377,7 @@ mod tests {
 
     #[test]
     fn rejects_distant_short_and_numeric_words() {
-        let idx = FuzzyIndex::new(["limited", "token", "x509"]);
+        let idx = FuzzyIndex::new(Strs::from_iter(["limited", "token", "x509"]));
         assert_eq!(idx.lookup("lemonade"), None);
         assert_eq!(idx.lookup("tok"), None);
         assert_eq!(idx.lookup("limits"), None);
@@ -365,7 +405,10 @@ mod tests {
 
     #[test]
     fn long_words_are_found_by_their_halves() {
-        let idx = FuzzyIndex::new(["authentication", "err_tls_cert_altname_invalid"]);
+        let idx = FuzzyIndex::new(Strs::from_iter([
+            "authentication",
+            "err_tls_cert_altname_invalid",
+        ]));
         // Two substitutions, one in each half; a transposition across the middle; two
         // insertions; a deletion and a substitution in one half.
         assert_eq!(idx.lookup("awtentikation"), None); // three edits
@@ -392,7 +435,7 @@ mod tests {
             let len = 4 + next(24) as usize;
             vocab.push((0..len).map(|_| letter(next(4))).collect());
         }
-        let idx = FuzzyIndex::new(vocab.iter().map(String::as_str));
+        let idx = FuzzyIndex::new(vocab.iter().collect());
         for round in 0..3000 {
             let mut q: Vec<char> = vocab[next(vocab.len() as u64) as usize].chars().collect();
             for _ in 0..next(4) {

@@ -3,6 +3,7 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::arena::{hash_of, IdTable, StrMap, Strs};
 use super::fuzzy::FuzzyIndex;
 use super::text::{tokenize_into, Tokens};
 use super::words::{fold_plural, is_common, is_content_word, Stemmer};
@@ -80,10 +81,166 @@ fn code_shape(code: &str, words: usize) -> Shape {
 /// A plain-English code written without its shape counts like a single shared word.
 const W_SHAPELESS: f32 = 1.0;
 
-#[derive(Debug, Clone)]
-pub(super) struct Phrase {
-    pub words: Box<[u32]>,
-    pub postings: Vec<Posting>,
+/// Every phrase's word ids and postings, flat, behind a table from word ids to phrase id.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Phrases {
+    words: Vec<u32>,
+    /// End of each phrase's words in `words`.
+    word_ends: Vec<u32>,
+    postings: Vec<Posting>,
+    /// End of each phrase's postings in `postings`.
+    posting_ends: Vec<u32>,
+    table: IdTable,
+}
+
+impl Phrases {
+    pub(super) fn len(&self) -> usize {
+        self.word_ends.len()
+    }
+
+    pub(super) fn words(&self, p: u32) -> &[u32] {
+        let p = p as usize;
+        let start = if p == 0 { 0 } else { self.word_ends[p - 1] };
+        &self.words[start as usize..self.word_ends[p] as usize]
+    }
+
+    pub(super) fn postings(&self, p: u32) -> &[Posting] {
+        let p = p as usize;
+        let start = if p == 0 { 0 } else { self.posting_ends[p - 1] };
+        &self.postings[start as usize..self.posting_ends[p] as usize]
+    }
+
+    /// The phrase whose words are `ids`, if any.
+    pub(super) fn find(&self, ids: &[u32]) -> Option<u32> {
+        self.table.find(hash_of(ids), |p| self.words(p) == ids)
+    }
+
+    /// Phrases from `(words, postings)` in id order (the form [`Index::encode`] writes).
+    pub(super) fn from_parts(parts: impl IntoIterator<Item = (Vec<u32>, Vec<Posting>)>) -> Phrases {
+        let mut ps = Phrases::default();
+        for (words, postings) in parts {
+            ps.words.extend_from_slice(&words);
+            ps.word_ends.push(ps.words.len() as u32);
+            ps.postings.extend_from_slice(&postings);
+            ps.posting_ends.push(ps.postings.len() as u32);
+        }
+        ps.shrink_and_index();
+        ps
+    }
+
+    fn shrink_and_index(&mut self) {
+        self.words.shrink_to_fit();
+        self.word_ends.shrink_to_fit();
+        self.postings.shrink_to_fit();
+        self.posting_ends.shrink_to_fit();
+        let table = IdTable::of(self.len(), |p| hash_of(self.words(p)));
+        self.table = table;
+    }
+}
+
+/// Phrases while the catalogue is indexed: postings arrive in any phrase order, chained per
+/// phrase, and are laid out by phrase once at the end.
+#[derive(Default)]
+struct PhraseBuilder {
+    words: Vec<u32>,
+    word_ends: Vec<u32>,
+    table: IdTable,
+    /// Postings in arrival order, with their phrase.
+    postings: Vec<(u32, Posting)>,
+    /// Per phrase, its latest posting + 1 (0: none); per posting, the phrase's previous one.
+    last: Vec<u32>,
+    prev: Vec<u32>,
+}
+
+impl PhraseBuilder {
+    fn with_capacity(phrases: usize) -> PhraseBuilder {
+        // At most one posting per phrase added: reserved once, not grown by doubling.
+        PhraseBuilder {
+            table: IdTable::with_capacity(phrases),
+            postings: Vec::with_capacity(phrases),
+            prev: Vec::with_capacity(phrases),
+            last: Vec::with_capacity(phrases),
+            word_ends: Vec::with_capacity(phrases),
+            ..PhraseBuilder::default()
+        }
+    }
+
+    fn words(&self, p: u32) -> &[u32] {
+        let p = p as usize;
+        let start = if p == 0 { 0 } else { self.word_ends[p - 1] };
+        &self.words[start as usize..self.word_ends[p] as usize]
+    }
+
+    /// The id of the phrase of `ids`, added when new.
+    fn phrase(&mut self, ids: &[u32]) -> u32 {
+        let hash = hash_of(ids);
+        if let Some(p) = self.table.find(hash, |p| self.words(p) == ids) {
+            return p;
+        }
+        let p = self.word_ends.len() as u32;
+        self.words.extend_from_slice(ids);
+        self.word_ends.push(self.words.len() as u32);
+        self.last.push(0);
+        let (words, ends) = (&self.words, &self.word_ends);
+        self.table.insert(hash, p, |q| {
+            let q = q as usize;
+            let start = if q == 0 { 0 } else { ends[q - 1] };
+            hash_of(&words[start as usize..ends[q] as usize])
+        });
+        p
+    }
+
+    /// Phrase `p`'s posting for `entry`, if it has one.
+    fn posting_mut(&mut self, p: u32, entry: u32) -> Option<&mut Posting> {
+        let mut at = self.last[p as usize];
+        while at != 0 {
+            if self.postings[at as usize - 1].1.entry == entry {
+                return Some(&mut self.postings[at as usize - 1].1);
+            }
+            at = self.prev[at as usize - 1];
+        }
+        None
+    }
+
+    fn push(&mut self, p: u32, posting: Posting) {
+        self.postings.push((p, posting));
+        self.prev.push(self.last[p as usize]);
+        self.last[p as usize] = self.postings.len() as u32;
+    }
+
+    /// The phrases, each with its postings in arrival order.
+    fn finish(self) -> Phrases {
+        let (mut postings, n) = (self.postings, self.word_ends.len());
+        drop((self.last, self.prev, self.table));
+        // Stable: a phrase's postings keep their arrival order.
+        postings.sort_by_key(|&(p, _)| p);
+        let mut posting_ends = vec![0u32; n];
+        for &(p, _) in &postings {
+            posting_ends[p as usize] += 1;
+        }
+        let mut total = 0;
+        for end in &mut posting_ends {
+            total += *end;
+            *end = total;
+        }
+        let mut ps = Phrases {
+            words: self.words,
+            word_ends: self.word_ends,
+            postings: postings.into_iter().map(|(_, p)| p).collect(),
+            posting_ends,
+            table: IdTable::default(),
+        };
+        ps.shrink_and_index();
+        ps
+    }
+}
+
+/// What only indexing needs: the vocabulary and terms as they grow, and the phrases being
+/// gathered. Terms are interned: a catalogue repeats its codes and keywords across entries.
+struct Building {
+    vocab: StrMap,
+    terms: StrMap,
+    phrases: PhraseBuilder,
 }
 
 #[derive(Debug, Clone)]
@@ -95,30 +252,30 @@ pub(super) struct WordEvidence {
 
 #[derive(Debug, Clone, Default)]
 pub(super) struct Index {
-    /// Folded word → id; ids index `fuzzy` words and `common`.
-    pub vocab: FxHashMap<Box<str>, u32>,
+    /// Folded word → id over the `fuzzy` index's words; ids also index `common`.
+    pub vocab: IdTable,
     pub common: Vec<bool>,
     pub fuzzy: FuzzyIndex,
-    /// Phrase id by its word ids: a query looks up the words at each position instead of
-    /// walking every phrase that starts there.
-    pub phrase_ids: FxHashMap<Box<[u32]>, u32>,
     /// Per word id, bit `n - 1` set when a phrase of `n` words starts with it (bit 63: 64 or
     /// more), so a query only looks up lengths that exist.
     pub phrase_lens: Vec<u64>,
     /// Length of the longest phrase.
     pub longest: usize,
-    pub phrases: Vec<Phrase>,
+    /// Phrase id by its word ids: a query looks up the words at each position instead of
+    /// walking every phrase that starts there.
+    pub phrases: Phrases,
     /// HTTP status → entries carrying it as a code.
     pub statuses: FxHashMap<u16, Vec<Posting>>,
-    /// Stem → index in `evidence`.
-    pub stems: FxHashMap<Box<str>, u32>,
+    /// Stem → index in `evidence` (ids are rows).
+    pub stems: StrMap,
     pub evidence: Vec<WordEvidence>,
     /// First four bytes of every stem (and of the word it came from): a message word whose
     /// start matches none of them cannot stem to a known stem, so it skips the stemmer.
     pub stem_prefixes: FxHashSet<[u8; 4]>,
     /// The stem evidence of each vocabulary word, by word id.
     pub vocab_stems: Vec<Option<u32>>,
-    pub terms: Vec<Box<str>>,
+    /// Codes, keywords, titles and words as the entries spell them, by term id.
+    pub terms: Strs,
 }
 
 /// The key `stem_prefixes` uses for a word or stem: its first four bytes, zero-padded.
@@ -138,34 +295,39 @@ impl Index {
         let mut toks = Tokens::default();
         // How many entries use each keyword word (plural-folded), so widely shared single
         // words weigh less: (entries, the last entry counted).
-        let mut word_entries: FxHashMap<Box<str>, (u32, u32)> = FxHashMap::default();
+        let mut shared_words = StrMap::default();
+        let mut word_entries: Vec<(u32, u32)> = Vec::new();
         // Every keyword's words, tokenized once for both passes: the text, each word's range
         // in it, and each keyword's range of words (keywords in catalogue order).
-        let mut kw_text = String::new();
-        let mut kw_words: Vec<(u32, u32)> = Vec::new();
-        let mut kw_ranges: Vec<(u32, u32)> = Vec::new();
+        // Sized from the keywords' lengths up front: doubling would hold up to twice that.
+        let (kw_count, kw_bytes) = knowledge
+            .entries()
+            .iter()
+            .flat_map(|e| &e.keywords)
+            .fold((0, 0), |(n, b), kw| (n + 1, b + kw.len()));
+        let mut kw_text = String::with_capacity(kw_bytes);
+        // Where each word ends in `kw_text` (it starts where the one before ended).
+        let mut kw_ends: Vec<u32> = Vec::with_capacity(kw_count * 2);
+        let mut kw_ranges: Vec<(u32, u32)> = Vec::with_capacity(kw_count);
         for (e, entry) in knowledge.entries().iter().enumerate() {
             let e = e as u32;
             for kw in &entry.keywords {
                 tokenize_into(kw, &mut toks);
-                let first = kw_words.len() as u32;
+                let first = kw_ends.len() as u32;
                 for w in toks.texts() {
-                    let at = kw_text.len() as u32;
                     kw_text.push_str(w);
-                    kw_words.push((at, kw_text.len() as u32));
-                    let w = fold_plural(w);
+                    kw_ends.push(kw_text.len() as u32);
+                    let w = shared_words.intern(fold_plural(w)) as usize;
                     match word_entries.get_mut(w) {
                         Some((n, last)) if *last != e => {
                             *n += 1;
                             *last = e;
                         }
                         Some(_) => {}
-                        None => {
-                            word_entries.insert(w.into(), (1, e));
-                        }
+                        None => word_entries.push((1, e)),
                     }
                 }
-                kw_ranges.push((first, kw_words.len() as u32));
+                kw_ranges.push((first, kw_ends.len() as u32));
             }
         }
         // Stem evidence from codes, keywords and titles, noted while they are tokenized here.
@@ -176,8 +338,11 @@ impl Index {
             .iter()
             .map(|e| e.codes.len() + e.keywords.len() + 1)
             .sum();
-        b.phrases.reserve_exact(most);
-        b.terms.reserve_exact(most);
+        let mut at = Building {
+            vocab: StrMap::default(),
+            terms: StrMap::with_capacity(most),
+            phrases: PhraseBuilder::with_capacity(most),
+        };
         let mut keywords = kw_ranges.iter();
         for (e, entry) in knowledge.entries().iter().enumerate() {
             let e = e as u32;
@@ -188,7 +353,7 @@ impl Index {
                 if let [only] = ws.as_slice() {
                     if only.len() == 3 {
                         if let Ok(status) = only.parse::<u16>() {
-                            let term = b.term(code);
+                            let term = at.terms.intern(code);
                             let p = Posting {
                                 shape: Shape::Any,
                                 plain: 0.0,
@@ -220,21 +385,23 @@ impl Index {
                     ReasonKind::Code
                 };
                 let shape = code_shape(code, ws.len());
-                b.add(&ws, e, (kind, weight, shape), code);
+                b.add(&mut at, &ws, e, (kind, weight, shape), code);
             }
             for kw in &entry.keywords {
                 let &(a, z) = keywords.next().expect("one range per keyword");
-                let ws: Vec<&str> = kw_words[a as usize..z as usize]
-                    .iter()
-                    .map(|&(a, z)| &kw_text[a as usize..z as usize])
+                let ws: Vec<&str> = (a as usize..z as usize)
+                    .map(|i| {
+                        let start = if i == 0 { 0 } else { kw_ends[i - 1] };
+                        &kw_text[start as usize..kw_ends[i] as usize]
+                    })
                     .collect();
                 strong.note(ws.iter().copied(), e, &mut stems);
                 let weight = match ws.len() {
                     0 => continue,
                     1 => {
-                        let shared = word_entries
+                        let shared = shared_words
                             .get(fold_plural(ws[0]))
-                            .map_or(1, |&(n, _)| n)
+                            .map_or(1, |w| word_entries[w as usize].0)
                             .max(1);
                         if shared as usize > MAX_WORD_ENTRIES {
                             continue;
@@ -245,7 +412,7 @@ impl Index {
                     _ => W_KEYWORD_LONG,
                 };
                 let spec = (ReasonKind::Keyword, weight, Shape::Any);
-                b.add(&ws, e, spec, kw);
+                b.add(&mut at, &ws, e, spec, kw);
             }
             // The title without a leading status: "429 · Too Many Requests" → "too many requests".
             // Such a title is a reason phrase, with a reason phrase's shape ("Not Found");
@@ -264,33 +431,37 @@ impl Index {
             }
             if tw.len() >= 2 {
                 let spec = (ReasonKind::Title, W_TITLE, shape);
-                b.add(&tw, e, spec, &entry.title);
+                b.add(&mut at, &tw, e, spec, &entry.title);
             }
         }
         // The keyword cache and word counts are done with: not held through the rest.
-        drop((kw_text, kw_words, kw_ranges, word_entries));
-        b.phrases.shrink_to_fit();
-        b.phrase_lens = vec![0; b.vocab.len()];
-        for phrase in &b.phrases {
-            let len = phrase.words.len();
-            b.phrase_lens[phrase.words[0] as usize] |= 1 << (len.min(64) - 1);
-            b.longest = b.longest.max(len);
+        drop((kw_text, kw_ends, kw_ranges, shared_words, word_entries));
+        b.phrases = at.phrases.finish();
+        b.terms = at.terms.into_parts().0;
+        b.phrase_lens = vec![0; at.vocab.len()];
+        for p in 0..b.phrases.len() as u32 {
+            let words = b.phrases.words(p);
+            b.phrase_lens[words[0] as usize] |= 1 << (words.len().min(64) - 1);
+            b.longest = b.longest.max(words.len());
         }
-        let mut by_id: Vec<(Box<str>, u32)> =
-            b.vocab.iter().map(|(w, &id)| (w.clone(), id)).collect();
-        by_id.sort_by_key(|&(_, id)| id);
-        let words: Vec<Box<str>> = by_id.into_iter().map(|(w, _)| w).collect();
-        b.common = words.iter().map(|w| is_common(w)).collect();
+        let (words, vocab) = at.vocab.into_parts();
+        b.vocab = vocab;
+        let mut words = words;
+        words.shrink_to_fit();
+        b.common = words.iter().map(is_common).collect();
         b.build_stems(knowledge, &mut stems, &mut toks, strong);
         // Vocabulary words know their stem's evidence, so they never run the stemmer.
-        b.vocab_stems = words
-            .iter()
-            .map(|w| b.stems.get(stems.stem(w)).copied())
-            .collect();
+        b.vocab_stems = words.iter().map(|w| b.stems.get(stems.stem(w))).collect();
         // The stem cache is done with before the fuzzy index's variants are laid out.
         drop(stems);
         b.fuzzy = FuzzyIndex::new(words);
         b
+    }
+
+    /// The id of a (plural-folded) vocabulary word.
+    pub(super) fn word_id(&self, folded: &str) -> Option<u32> {
+        self.vocab
+            .find(hash_of(folded), |id| self.fuzzy.word(id) == folded)
     }
 
     /// The entries carrying HTTP status `code` as a code, in entry order.
@@ -300,27 +471,13 @@ impl Index {
 
     /// The phrase whose words are `ids`, if any.
     pub(super) fn phrase(&self, ids: &[u32]) -> Option<u32> {
-        self.phrase_ids.get(ids).copied()
-    }
-
-    fn term(&mut self, text: &str) -> u32 {
-        self.terms.push(text.into());
-        (self.terms.len() - 1) as u32
-    }
-
-    fn word(&mut self, w: &str) -> u32 {
-        let w = fold_plural(w);
-        if let Some(&id) = self.vocab.get(w) {
-            return id;
-        }
-        let id = self.vocab.len() as u32;
-        self.vocab.insert(w.into(), id);
-        id
+        self.phrases.find(ids)
     }
 
     /// Adds `term` (tokenized as `ws`) of `entry` as a phrase with its kind, weight and shape.
     fn add(
         &mut self,
+        at: &mut Building,
         ws: &[&str],
         entry: u32,
         (kind, weight, shape): (ReasonKind, f32, Shape),
@@ -329,29 +486,26 @@ impl Index {
         if ws.is_empty() {
             return;
         }
-        let ids: Box<[u32]> = ws.iter().map(|w| self.word(w)).collect();
-        let p = match self.phrase_ids.get(&ids) {
-            Some(&p) => p,
-            None => {
-                let p = self.phrases.len() as u32;
-                self.phrases.push(Phrase {
-                    words: ids.clone(),
-                    // Most phrases belong to one entry: no room reserved for more.
-                    postings: Vec::with_capacity(1),
-                });
-                self.phrase_ids.insert(ids, p);
-                p
+        let mut ids = [0u32; 16];
+        let long: Vec<u32>;
+        let ids: &[u32] = if ws.len() <= ids.len() {
+            for (id, w) in ids.iter_mut().zip(ws) {
+                *id = at.vocab.intern(fold_plural(w));
             }
+            &ids[..ws.len()]
+        } else {
+            long = ws.iter().map(|w| at.vocab.intern(fold_plural(w))).collect();
+            &long
         };
+        let p = at.phrases.phrase(ids);
         // Without its shape, a code counts like a shared word (one word: like a keyword word).
         let plain = match (shape, ws.len()) {
             (Shape::Any, _) => weight,
             (_, 1) => W_KEYWORD_WORD,
             _ => W_SHAPELESS,
         };
-        let term = self.term(term);
-        let postings = &mut self.phrases[p as usize].postings;
-        match postings.iter_mut().find(|x| x.entry == entry) {
+        let term = at.terms.intern(term);
+        match at.phrases.posting_mut(p, entry) {
             // The same words as a code and a keyword of one entry: one posting, the stronger
             // weight when the shape is met, the stronger plain weight when it is not.
             Some(existing) => {
@@ -363,14 +517,17 @@ impl Index {
                 }
                 existing.plain = existing.plain.max(plain);
             }
-            None => postings.push(Posting {
-                entry,
-                kind,
-                weight,
-                term,
-                shape,
-                plain,
-            }),
+            None => at.phrases.push(
+                p,
+                Posting {
+                    entry,
+                    kind,
+                    weight,
+                    term,
+                    shape,
+                    plain,
+                },
+            ),
         }
     }
 
@@ -391,17 +548,20 @@ impl Index {
         let (strong, prose) = (strong.0, prose.0);
         // Insertion in a fixed order (by stem id, the order stems were first met), so the
         // term ids do not depend on hash order.
-        let mut strong: Vec<_> = strong.into_iter().collect();
-        strong.sort_unstable_by_key(|&(id, _)| id);
-        let mut prose: Vec<_> = prose.into_iter().collect();
-        prose.sort_unstable_by_key(|&(id, _)| id);
+        let by_id = |table: Vec<Option<(Vec<u32>, Box<str>)>>| {
+            table
+                .into_iter()
+                .enumerate()
+                .filter_map(|(id, v)| v.map(|v| (id as u32, v)))
+                .collect::<Vec<_>>()
+        };
+        let (strong, prose) = (by_id(strong), by_id(prose));
         let strong = strong
             .into_iter()
             .map(|(id, v)| (Box::<str>::from(stems.text(id)), v));
         let prose = prose
             .into_iter()
             .map(|(id, v)| (Box::<str>::from(stems.text(id)), v));
-        self.terms.reserve_exact(strong.len() + prose.len());
         let n = knowledge.len().max(2) as f32;
         let idf = |df: usize| (n / df as f32).ln() / n.ln();
         for (stem, (entries, word)) in strong {
@@ -410,7 +570,7 @@ impl Index {
             }
         }
         for (stem, (entries, word)) in prose {
-            if !self.stems.contains_key(&stem) && entries.len() <= MAX_WORD_ENTRIES / 2 {
+            if self.stems.get(&stem).is_none() && entries.len() <= MAX_WORD_ENTRIES / 2 {
                 self.insert_stem(
                     stem,
                     W_WORD_MAX * PROSE_FACTOR * idf(entries.len()),
@@ -425,10 +585,11 @@ impl Index {
         if weight <= 0.05 {
             return;
         }
-        let term = self.term(word);
+        let term = self.terms.push(word);
         self.stem_prefixes.insert(prefix_key(&stem, 4));
         self.stem_prefixes.insert(prefix_key(word, 4));
-        self.stems.insert(stem, self.evidence.len() as u32);
+        let row = self.stems.intern(&stem);
+        debug_assert_eq!(row as usize, self.evidence.len(), "one row per new stem");
         entries.shrink_to_fit();
         self.evidence.push(WordEvidence {
             weight,
@@ -447,7 +608,8 @@ impl Index {
 
 /// By stem id: the entries whose texts use it and the first word that stemmed to it.
 #[derive(Default)]
-struct StemTable(FxHashMap<u32, (Vec<u32>, Box<str>)>);
+/// Stem ids are dense (0, 1, … in the order stems were met): a vector, not a hash map.
+struct StemTable(Vec<Option<(Vec<u32>, Box<str>)>>);
 
 impl StemTable {
     /// Notes the content words of one text of entry `e` (entries come in order).
@@ -456,10 +618,11 @@ impl StemTable {
             if !is_content_word(w) {
                 continue;
             }
-            let slot = self
-                .0
-                .entry(stems.stem_id(w))
-                .or_insert_with(|| (Vec::new(), w.into()));
+            let id = stems.stem_id(w) as usize;
+            if self.0.len() <= id {
+                self.0.resize_with(id + 1, || None);
+            }
+            let slot = self.0[id].get_or_insert_with(|| (Vec::new(), w.into()));
             // Entries are visited in order: the last one pushed is the only possible repeat.
             if slot.0.last() != Some(&e) {
                 slot.0.push(e);
@@ -472,47 +635,39 @@ impl StemTable {
 /// is the costliest step of indexing.
 struct StemCache<'a> {
     stemmer: &'a Stemmer,
-    /// Word → stem id.
-    ids: FxHashMap<Box<str>, u32>,
-    /// Stem id → stem; one id per distinct stem.
-    stems: Vec<Box<str>>,
-    by_stem: FxHashMap<Box<str>, u32>,
+    /// Words met, and each one's stem id by word id.
+    words: StrMap,
+    ids: Vec<u32>,
+    /// Stems by stem id; one id per distinct stem.
+    stems: StrMap,
 }
 
 impl<'a> StemCache<'a> {
     fn new(stemmer: &'a Stemmer) -> Self {
         StemCache {
             stemmer,
-            ids: FxHashMap::default(),
-            stems: Vec::new(),
-            by_stem: FxHashMap::default(),
+            words: StrMap::default(),
+            ids: Vec::new(),
+            stems: StrMap::default(),
         }
     }
 
     fn stem_id(&mut self, word: &str) -> u32 {
-        if let Some(&id) = self.ids.get(word) {
-            return id;
+        if let Some(w) = self.words.get(word) {
+            return self.ids[w as usize];
         }
-        let stem = self.stemmer.stem(word);
-        let id = match self.by_stem.get(&*stem) {
-            Some(&id) => id,
-            None => {
-                let id = self.stems.len() as u32;
-                self.stems.push(stem.as_ref().into());
-                self.by_stem.insert(stem.as_ref().into(), id);
-                id
-            }
-        };
-        self.ids.insert(word.into(), id);
+        let id = self.stems.intern(&self.stemmer.stem(word));
+        self.words.intern(word);
+        self.ids.push(id);
         id
     }
 
     fn stem(&mut self, word: &str) -> &str {
         let id = self.stem_id(word);
-        &self.stems[id as usize]
+        self.stems.strs().get(id)
     }
 
     fn text(&self, id: u32) -> &str {
-        &self.stems[id as usize]
+        self.stems.strs().get(id)
     }
 }

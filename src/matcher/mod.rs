@@ -7,6 +7,7 @@
 //! each word, and adds rarity-weighted single-word evidence. Results are data ([`Diagnosis`]);
 //! renderers turn them into text.
 
+mod arena;
 mod fuzzy;
 mod index;
 mod prepared;
@@ -164,7 +165,7 @@ impl Matcher {
             .iter()
             .map(|h| Reason {
                 kind: h.kind,
-                term: self.index.terms[h.term as usize].to_string(),
+                term: self.index.terms.get(h.term).to_string(),
                 matched: h
                     .differs
                     .then(|| joined(&tokens[h.tokens.0 as usize..h.tokens.1 as usize])),

@@ -6,8 +6,9 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::arena::{StrMap, Strs};
 use super::fuzzy::FuzzyIndex;
-use super::index::{Index, Phrase, Posting, Shape, WordEvidence};
+use super::index::{Index, Phrases, Posting, Shape, WordEvidence};
 use super::ReasonKind;
 use crate::codec::{Reader, Writer};
 
@@ -78,14 +79,32 @@ fn read_postings(r: &mut Reader<'_>, entries: usize, terms: usize) -> Option<Vec
         .collect()
 }
 
+/// Strings as [`Writer::strs`] writes them.
+fn write_strs(w: &mut Writer, strs: &Strs) {
+    w.count(strs.len());
+    for s in strs.iter() {
+        w.str(s);
+    }
+}
+
+fn read_strs(r: &mut Reader<'_>) -> Option<Strs> {
+    let n = r.count()?;
+    let mut strs = Strs::with_capacity(n, 0);
+    for _ in 0..n {
+        strs.push(r.str()?);
+    }
+    strs.shrink_to_fit();
+    Some(strs)
+}
+
 impl Index {
     /// The canonical bytes of this index.
     pub(super) fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
         w.u32(FORMAT);
-        w.strs(&self.terms);
+        write_strs(&mut w, &self.terms);
         // The vocabulary in id order: the fuzzy index holds exactly that list.
-        w.strs(self.fuzzy.words());
+        write_strs(&mut w, self.fuzzy.words());
         for &c in &self.common {
             w.u8(c as u8);
         }
@@ -96,9 +115,9 @@ impl Index {
         }
         w.count(self.longest);
         w.count(self.phrases.len());
-        for p in &self.phrases {
-            w.u32s(&p.words);
-            write_postings(&mut w, &p.postings);
+        for p in 0..self.phrases.len() as u32 {
+            w.u32s(self.phrases.words(p));
+            write_postings(&mut w, self.phrases.postings(p));
         }
         let mut statuses: Vec<_> = self.statuses.iter().collect();
         statuses.sort_unstable_by_key(|(code, _)| **code);
@@ -107,11 +126,9 @@ impl Index {
             w.u32(u32::from(*code));
             write_postings(&mut w, postings);
         }
-        // Each evidence row has exactly one stem: write stems in row order.
-        let mut stems: Vec<(&str, u32)> = self.stems.iter().map(|(s, &i)| (&**s, i)).collect();
-        stems.sort_unstable_by_key(|&(_, i)| i);
+        // Each evidence row has exactly one stem, its id the row.
         w.count(self.evidence.len());
-        for (ev, (stem, _)) in self.evidence.iter().zip(&stems) {
+        for (ev, stem) in self.evidence.iter().zip(self.stems.strs().iter()) {
             w.str(stem);
             w.f32(ev.weight);
             w.u32s(&ev.entries);
@@ -137,17 +154,10 @@ impl Index {
         if r.u32()? != FORMAT {
             return None;
         }
-        let terms: Vec<Box<str>> = (0..r.count()?)
-            .map(|_| r.str().map(Box::from))
-            .collect::<Option<_>>()?;
-        let words: Vec<Box<str>> = (0..r.count()?)
-            .map(|_| r.str().map(Box::from))
-            .collect::<Option<_>>()?;
+        let terms = read_strs(&mut r)?;
+        let words = read_strs(&mut r)?;
         let n = words.len();
-        let mut vocab = FxHashMap::with_capacity_and_hasher(n, Default::default());
-        for (id, w) in words.iter().enumerate() {
-            vocab.insert(w.clone(), id as u32);
-        }
+        let (words, vocab) = StrMap::of(words).into_parts();
         let common = (0..n)
             .map(|_| r.u8().map(|b| b != 0))
             .collect::<Option<Vec<_>>>()?;
@@ -157,30 +167,25 @@ impl Index {
             .collect::<Option<Vec<_>>>()?;
         let longest = r.count()?;
         let phrase_count = r.count()?;
-        let mut phrases = Vec::with_capacity(phrase_count);
-        let mut phrase_ids = FxHashMap::with_capacity_and_hasher(phrase_count, Default::default());
-        for p in 0..phrase_count {
-            let ws: Box<[u32]> = r.u32s()?.into();
+        let mut parts = Vec::with_capacity(phrase_count);
+        for _ in 0..phrase_count {
+            let ws = r.u32s()?;
             if ws.is_empty() || ws.iter().any(|&id| id as usize >= n) {
                 return None;
             }
-            let postings = read_postings(&mut r, entries, terms.len())?;
-            phrase_ids.insert(ws.clone(), p as u32);
-            phrases.push(Phrase {
-                words: ws,
-                postings,
-            });
+            parts.push((ws, read_postings(&mut r, entries, terms.len())?));
         }
+        let phrases = Phrases::from_parts(parts);
         let mut statuses = FxHashMap::default();
         for _ in 0..r.count()? {
             let code = u16::try_from(r.u32()?).ok()?;
             statuses.insert(code, read_postings(&mut r, entries, terms.len())?);
         }
         let rows = r.count()?;
-        let mut stems = FxHashMap::with_capacity_and_hasher(rows, Default::default());
+        let mut stems = Strs::default();
         let mut evidence = Vec::with_capacity(rows);
-        for i in 0..rows {
-            stems.insert(Box::from(r.str()?), i as u32);
+        for _ in 0..rows {
+            stems.push(r.str()?);
             let row = WordEvidence {
                 weight: r.f32()?,
                 entries: r.u32s()?,
@@ -193,6 +198,7 @@ impl Index {
             }
             evidence.push(row);
         }
+        let stems = StrMap::of(stems);
         let stem_prefixes: FxHashSet<[u8; 4]> =
             r.u32s()?.into_iter().map(u32::to_le_bytes).collect();
         let vocab_stems = (0..n).map(|_| r.opt_u32()).collect::<Option<Vec<_>>>()?;
@@ -203,7 +209,6 @@ impl Index {
             vocab,
             common,
             fuzzy,
-            phrase_ids,
             phrase_lens,
             longest,
             phrases,

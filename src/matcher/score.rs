@@ -223,7 +223,7 @@ impl Matcher {
     /// Maps a message word to a vocabulary id: exactly (plurals folded), or by a typo.
     fn word_id(&self, word: &str) -> Option<(u32, bool)> {
         let folded = fold_plural(word);
-        if let Some(&id) = self.index.vocab.get(folded) {
+        if let Some(id) = self.index.word_id(folded) {
             return Some((id, false));
         }
         if is_common(folded) || !word.chars().all(char::is_alphabetic) {
@@ -386,13 +386,13 @@ impl Matcher {
         let Some(p) = self.index.phrase(&words[start..end]) else {
             return;
         };
-        let phrase = &self.index.phrases[p as usize];
-        if phrase.words.len() == 1 && self.index.common[words[start] as usize] {
+        let one_word = end - start == 1;
+        if one_word && self.index.common[words[start] as usize] {
             return;
         }
         let fuzzy = ids[start..end].iter().any(|g| g.is_some_and(|(_, f)| f));
         let span = &tokens[start..end];
-        for posting in &phrase.postings {
+        for posting in self.index.phrases.postings(p) {
             // A token already credited to this entry (by a status or a longer phrase)
             // is not counted again.
             if (start..end).any(|i| self.credited(ev, posting.entry, i as u32)) {
@@ -411,8 +411,7 @@ impl Matcher {
                 (ReasonKind::Keyword, posting.plain)
             };
             if fuzzy {
-                let short =
-                    phrase.words.len() == 1 && tokens[start].text.chars().count() < SHORT_WORD;
+                let short = one_word && tokens[start].text.chars().count() < SHORT_WORD;
                 weight *= if short {
                     FUZZY_WORD_FACTOR
                 } else {
@@ -420,8 +419,8 @@ impl Matcher {
                 };
             }
             if kind == ReasonKind::Code {
-                let term = &self.index.terms[posting.term as usize];
-                if !codes.iter().any(|c| **c == **term) {
+                let term = self.index.terms.get(posting.term);
+                if !codes.iter().any(|c| c == term) {
                     codes.push(term.to_string());
                 }
             }
@@ -471,7 +470,7 @@ impl Matcher {
                     kind: ReasonKind::Word,
                     term: evidence.term,
                     tokens: (i, i + 1),
-                    differs: *self.index.terms[evidence.term as usize] != *tok.text,
+                    differs: self.index.terms.get(evidence.term) != tok.text,
                     status: false,
                 };
                 ev.add(entry, ReasonKind::Word, evidence.weight, hit);
@@ -495,7 +494,7 @@ impl Matcher {
                 if !is_content_word(word) || !self.index.may_have_stem(word) {
                     return None;
                 }
-                self.index.stems.get(&*self.stemmer.stem(word)).copied()
+                self.index.stems.get(&self.stemmer.stem(word))
             }
         }
     }

@@ -127,7 +127,7 @@ fn every_entry_is_found_by_its_title_and_by_each_code() {
             let query = if plain_word {
                 format!("error: {code}")
             } else {
-                code.clone()
+                code.to_string()
             };
             let got = top_ids(&m, &query, 3);
             assert!(

@@ -706,9 +706,11 @@ mod tests {
         let matcher = crate::matcher::Matcher::new(kb.clone());
         let d = matcher.diagnose("we hit 429 rate limit, api quota exceeded", 3);
         let best = d.best().unwrap();
-        let related: std::collections::HashSet<&String> = best.entry.related.iter().collect();
+        let related: std::collections::HashSet<&str> = best.entry.related.iter().collect();
         assert!(
-            d.matches[1..].iter().any(|m| related.contains(&m.id)),
+            d.matches[1..]
+                .iter()
+                .any(|m| related.contains(m.id.as_str())),
             "the query no longer shows the overlap: {:?}",
             d.matches
         );

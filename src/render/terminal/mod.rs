@@ -191,7 +191,7 @@ pub fn entry(out: &mut String, entry: &Entry, kb: &Knowledge) {
             .iter()
             .map(|id| match kb.get(id) {
                 Some(e) => format!("{} ({})", e.title, id),
-                None => id.clone(),
+                None => id.to_string(),
             })
             .collect();
         let _ = writeln!(out);

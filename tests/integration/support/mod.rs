@@ -819,3 +819,12 @@ pub fn samples(text: &str) -> std::collections::HashMap<String, f64> {
     }
     out
 }
+
+/// A loopback port nothing listens on right now (for a server the test starts next).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
