@@ -21,6 +21,17 @@
 //!   AADSTS, …), proxies, traces, bare-code questions, comparisons, feature talk. First run, on
 //!   the 68-entry catalogue, untuned: top-3 82.2 %, top-1 75.3 %, silence 82.5 %. Floors:
 //!   80 % / 73 % / 80 %. Blind: do not tune on it.
+//! - `issues.jsonl`: 163 messages (133 problems, 30 silent) quoted from public issue trackers
+//!   by a helper who saw only entry ids and titles. First run (2026-12-04): top-3 95.5 %, top-1
+//!   88.7 %, silence 43.3 % (issue and commit titles answered); then tuned on. Floors:
+//!   93 % / 85 % / 80 %.
+//! - `titles.jsonl`: 120 lines (30 problems, 90 silent) quoted from public repositories by a
+//!   third helper: PR and issue titles, changelog bullets, review comments that name codes, and
+//!   short failure-report titles. First run (2026-12-04): 90.0 % / 90.0 % / 68.9 %; then tuned
+//!   on. Floors: 90 % / 85 % / 82 %.
+//! - `blind4.jsonl`: 165 messages (135 problems, 30 silent) from public issue trackers by
+//!   another helper, same brief, other sources. First run (2026-12-04): 95.6 % / 90.4 % /
+//!   26.7 %. Floors: 92 % / 86 % / 35 %. Blind: do not tune on it.
 //!
 //! Runs without libtest's harness so the figures are printed on every `cargo test`.
 
@@ -69,6 +80,21 @@ const BLIND3_BAR: Bar = Bar {
     top3: 0.80,
     top1: 0.73,
     silent: 0.80,
+};
+const ISSUES_BAR: Bar = Bar {
+    top3: 0.93,
+    top1: 0.85,
+    silent: 0.80,
+};
+const TITLES_BAR: Bar = Bar {
+    top3: 0.90,
+    top1: 0.85,
+    silent: 0.82,
+};
+const BLIND4_BAR: Bar = Bar {
+    top3: 0.92,
+    top1: 0.86,
+    silent: 0.35,
 };
 const NEW_ENTRIES_BAR: Bar = Bar {
     top3: 0.95,
@@ -213,6 +239,21 @@ fn main() -> ExitCode {
             "blind3.jsonl",
             include_str!("data/blind3.jsonl"),
             BLIND3_BAR,
+        ),
+        (
+            "issues.jsonl",
+            include_str!("data/issues.jsonl"),
+            ISSUES_BAR,
+        ),
+        (
+            "titles.jsonl",
+            include_str!("data/titles.jsonl"),
+            TITLES_BAR,
+        ),
+        (
+            "blind4.jsonl",
+            include_str!("data/blind4.jsonl"),
+            BLIND4_BAR,
         ),
     ];
     let passed = sets

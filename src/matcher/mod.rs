@@ -197,6 +197,14 @@ mod tests {
         m.diagnose(text, 3).best().map(|b| b.id.clone())
     }
 
+    fn top3(m: &Matcher, text: &str) -> Vec<String> {
+        m.diagnose(text, 3)
+            .matches
+            .into_iter()
+            .map(|m| m.id)
+            .collect()
+    }
+
     /// What `build.rs` embedded is exactly what loading the embedded files and indexing them
     /// at run time gives, and the prepared form reads back to itself.
     #[test]
@@ -268,13 +276,7 @@ mod tests {
     #[test]
     fn the_specific_cause_outranks_a_generic_prefix() {
         let m = Matcher::new(Arc::new(Knowledge::builtin().unwrap()));
-        let ids = |text: &str| -> Vec<String> {
-            m.diagnose(text, 3)
-                .matches
-                .into_iter()
-                .map(|m| m.id)
-                .collect()
-        };
+        let ids = |text: &str| top3(&m, text);
         let got = ids("curl: (60) SSL certificate problem: certificate has expired");
         assert_eq!(got[0], "tls-certificate-expired", "{got:?}");
         let got = ids("curl: (60) SSL certificate problem: unable to get local issuer certificate");
@@ -297,6 +299,23 @@ mod tests {
             "PR #429",
             "v1.4.2",
             "port 8080 is free now",
+            // Issue and commit titles name the error they are about.
+            "Use 422 for validation errors instead of 400",
+            "Handle 429 responses gracefully",
+            "Tolerate EMFILE (Too many open files)",
+            "fix: drop node14 support",
+            "feat(client)!: retry on 503 with backoff",
+            "crypto/tls: improve client auth failure alerts",
+            "[Docs] Clarify Error 522 timeout wording",
+            "Expired tokens should return 401",
+            "Return HTTP status code 409 when resource already exists",
+            "Release version 3.8.1 with Retry-After support",
+            "deprecate(apiv1): Add API v1 deprecation notices",
+            "net/http: extend connect timeout for CI",
+            "[Feature] HTTP Proxy support",
+            "- Resolve connection timeout issue (for real this time)",
+            "Correct HTTP status for NotFound error (fixes #5309)",
+            "Summary paragraph for HTTP status code 412 refers to If-None-Match",
         ] {
             assert_eq!(best(&m, quiet), None, "{quiet}");
         }
@@ -308,8 +327,66 @@ mod tests {
             ("what does 422 mean", "http-422"),
             ("FYI stripe is returning 503 for every charge", "http-503"),
             ("we get 429 from the API", "http-429"),
+            // Title-like openings that are reports after all.
+            ("use the new key and still get 401", "http-401"),
+            ("the API should return 200 but answers 503", "http-503"),
+            ("[ERROR] upstream returned 502 Bad Gateway", "http-502"),
+            (
+                "curl: (60) SSL certificate problem: certificate has expired",
+                "tls-certificate-expired",
+            ),
+            (
+                "return code 429 from the partner api since noon",
+                "http-429",
+            ),
         ] {
             assert_eq!(best(&m, report).as_deref(), Some(id), "{report}");
+        }
+    }
+
+    /// The words inside a long code are that code's text: "Timeout acquiring a connection" says
+    /// nothing of a network timeout, and Python's CERTIFICATE_VERIFY_FAILED prefix belongs to
+    /// the specific reason after it when the catalogue knows that reason.
+    #[test]
+    fn a_long_code_owns_the_words_inside_it() {
+        let m = Matcher::new(Arc::new(Knowledge::builtin().unwrap()));
+        let best = |text: &str| m.diagnose(text, 3).matches.first().map(|m| m.id.clone());
+        for (text, id) in [
+            ("knex: TimeoutError: Timeout acquiring a connection. The pool is probably full.", "connection-pool-exhausted"),
+            ("requests.exceptions.SSLError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, certificate is not valid for 'api.example.com'", "tls-hostname-mismatch"),
+            ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate", "tls-untrusted-certificate"),
+        ] {
+            assert_eq!(best(text).as_deref(), Some(id), "{text}");
+        }
+    }
+
+    /// A specific cause found by a code of its own leads the bare status it produced; the
+    /// status stays among the matches. A status family (Cloudflare's 52x) and parse errors of
+    /// a status's body are not such causes.
+    #[test]
+    fn the_cause_outranks_the_status_it_produced() {
+        let m = Matcher::new(Arc::new(Knowledge::builtin().unwrap()));
+        let ids = |text: &str| top3(&m, text);
+        let got = ids("operation error STS: GetCallerIdentity, https response error StatusCode: 403, RequestID: 87fe, api error ExpiredToken: The security token included in the request is expired");
+        assert_eq!(got[0], "expired-token", "{got:?}");
+        assert!(got.iter().any(|g| g == "http-403"), "{got:?}");
+        let got = ids("Error 522 Connection timed out from Cloudflare on our api subdomain");
+        assert_eq!(got[0], "cloudflare-52x", "{got:?}");
+        let got = ids("invalid character 'T' looking for beginning of value -- the node returned Error Status: 429, Body: Too Many Requests");
+        assert_eq!(got[0], "http-429", "{got:?}");
+    }
+
+    /// A message that is only a problem term ("timeout") is a lookup of it, as a bare code is;
+    /// the same word inside ordinary talk stays silent.
+    #[test]
+    fn a_bare_problem_term_is_looked_up() {
+        let m = Matcher::new(Arc::new(Knowledge::builtin().unwrap()));
+        let best = |text: &str| m.diagnose(text, 3).matches.first().map(|m| m.id.clone());
+        for lookup in ["timeout", "Timeout?", "read timeout", "timeouts"] {
+            assert_eq!(best(lookup).as_deref(), Some("network-timeout"), "{lookup}");
+        }
+        for quiet in ["set a timeout", "timeout config"] {
+            assert_eq!(best(quiet), None, "{quiet}");
         }
     }
 }

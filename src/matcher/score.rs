@@ -6,7 +6,7 @@ use std::cell::RefCell;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::index::{Posting, Shape};
+use super::index::{Posting, Shape, W_CODE};
 use super::text::{self, Token, Tokens};
 use super::words::{fold_plural, is_common, is_content_word, is_problem_word};
 use super::{
@@ -89,6 +89,14 @@ struct Evidence {
     /// Per entry, how many wide statuses it carries (only while settling; zero otherwise).
     wide_count: Vec<u16>,
     wide_touched: Vec<u32>,
+    /// When the whole message is a few words naming a problem ("timeout", "read timeout"):
+    /// their number, so a phrase spelling exactly them counts as a code would.
+    bare: usize,
+    /// Token spans of long codes found as spelled, with the entry owning each: a shorter
+    /// phrase inside one is part of that code's text, not evidence for another entry
+    /// ("Timeout acquiring a connection. The pool is probably full" says nothing of a
+    /// network timeout).
+    claims: Vec<(u32, u32, u32)>,
 }
 
 impl Evidence {
@@ -104,6 +112,7 @@ impl Evidence {
         self.seen.clear();
         self.credited.clear();
         self.covered.clear();
+        self.claims.clear();
         self.blocked_stems.clear();
         self.stems.clear();
         self.ranked.clear();
@@ -168,6 +177,17 @@ pub(super) fn with_scratch<R>(f: impl FnOnce(&mut Tokens, &mut Scratch) -> R) ->
     })
 }
 
+/// A message of at most this many words, one of them a problem word, that is exactly one
+/// catalogue term is a lookup of that term.
+const BARE_WORDS: usize = 3;
+
+/// A code of at least this many words, found as spelled, owns the words inside it.
+const CLAIM_WORDS: usize = 4;
+
+/// A runner-up found by a code of its own leads a bare HTTP status when it scores at least
+/// this fraction of the status's total.
+const CAUSE_RATIO: f32 = 0.75;
+
 /// Whether the text asks something: a '?' that is not part of "????" (mojibake, not a question).
 fn asks(text: &str) -> bool {
     text.split("????").any(|part| part.contains('?'))
@@ -188,6 +208,12 @@ impl Matcher {
         ev.clear(self.knowledge.len());
         let mut codes: Vec<String> = Vec::new();
         self.score_statuses(tokens, ev, &mut codes);
+        let said = &tokens[..tokens.len() - implied];
+        ev.bare = if said.len() <= BARE_WORDS && said.iter().any(|t| is_problem_word(t.text)) {
+            said.len()
+        } else {
+            0
+        };
         self.score_phrases(tokens, (ids, words), ev, &mut codes);
         self.score_words(tokens, ids, ev);
         self.settle_wide(top, ev);
@@ -196,6 +222,7 @@ impl Matcher {
         let (mut matches, mut near_misses) = self.rank(top, problem_said, tokens, ev);
         if !matches.is_empty()
             && super::words::is_feature_talk(
+                message,
                 tokens[..tokens.len() - implied].iter().map(|t| t.text),
             )
         {
@@ -392,10 +419,16 @@ impl Matcher {
         }
         let fuzzy = ids[start..end].iter().any(|g| g.is_some_and(|(_, f)| f));
         let span = &tokens[start..end];
+        let (s32, e32) = (start as u32, end as u32);
+        let inside = |c: &&(u32, u32, u32)| c.0 <= s32 && e32 <= c.1 && e32 - s32 < c.1 - c.0;
         for posting in self.index.phrases.postings(p) {
             // A token already credited to this entry (by a status or a longer phrase)
             // is not counted again.
             if (start..end).any(|i| self.credited(ev, posting.entry, i as u32)) {
+                continue;
+            }
+            let mut within = ev.claims.iter().filter(inside);
+            if within.clone().next().is_some() && within.all(|c| c.2 != posting.entry) {
                 continue;
             }
             let shaped = match posting.shape {
@@ -410,6 +443,10 @@ impl Matcher {
             } else {
                 (ReasonKind::Keyword, posting.plain)
             };
+            // A message that is nothing but this term asks about it, like a bare code does.
+            if shaped && start == 0 && end == ev.bare {
+                weight = weight.max(W_CODE);
+            }
             if fuzzy {
                 let short = one_word && tokens[start].text.chars().count() < SHORT_WORD;
                 weight *= if short {
@@ -417,6 +454,9 @@ impl Matcher {
                 } else {
                     FUZZY_FACTOR
                 };
+            }
+            if kind == ReasonKind::Code && shaped && end - start >= CLAIM_WORDS {
+                ev.claims.push((s32, e32, posting.entry));
             }
             if kind == ReasonKind::Code {
                 let term = self.index.terms.get(posting.term);
@@ -519,6 +559,84 @@ impl Matcher {
             })
     }
 
+    /// Whether `e` is an HTTP status entry (`http-403`): what a specific cause produces.
+    fn is_status_entry(&self, e: u32) -> bool {
+        let entry = &self.knowledge.entries()[e as usize];
+        // One status: a family such as Cloudflare's 520–527 names its own cause.
+        entry.category.as_deref() == Some("http")
+            && entry
+                .codes
+                .iter()
+                .filter(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit()))
+                .count()
+                == 1
+    }
+
+    /// Whether `e` is a cause a status can stand for: credentials, TLS, the network, webhooks.
+    /// Parsing errors (`data`) are symptoms of the status's body instead ("invalid character
+    /// 'T'" from a 429's "Too Many Requests").
+    fn is_cause_entry(&self, e: u32) -> bool {
+        let entry = &self.knowledge.entries()[e as usize];
+        matches!(
+            entry.category.as_deref(),
+            Some("auth" | "tls" | "network" | "webhook")
+        )
+    }
+
+    /// Whether status entry `e` was found by a code beyond its number and reason phrase
+    /// (nginx's "upstream timed out" for 504): then it names the cause itself.
+    fn has_own_cause(&self, e: u32, ev: &Evidence) -> bool {
+        let title = self.knowledge.entries()[e as usize].title.to_lowercase();
+        let in_title = |term: &str| {
+            term.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .all(|w| {
+                    title
+                        .split(|c: char| !c.is_alphanumeric())
+                        .any(|t| t == w.to_lowercase())
+                })
+        };
+        ev.hits.iter().any(|(he, h)| {
+            *he == e
+                && h.kind == ReasonKind::Code
+                && !h.status
+                && !in_title(self.index.terms.get(h.term))
+        })
+    }
+
+    /// A specific cause outranks the bare HTTP status it produced ("403 … ExpiredToken",
+    /// "400 Bad Request … invalid_client_id"): when the best is a status entry and a close
+    /// runner-up that is not one was found by a code of its own, the runner-up leads, with
+    /// the status's score (the status explains no more than the cause does), and the status
+    /// follows it.
+    fn prefer_the_cause(&self, ev: &mut Evidence) {
+        let Some(&(top, top_total, top_phrases)) = ev.ranked.first() else {
+            return;
+        };
+        if !self.is_status_entry(top) || self.has_own_cause(top, ev) {
+            return;
+        }
+        let cause = ev
+            .ranked
+            .iter()
+            .enumerate()
+            .skip(1)
+            .take(3)
+            .find(|&(_, &(e, total, _))| {
+                total >= top_total * CAUSE_RATIO
+                    && self.is_cause_entry(e)
+                    && ev
+                        .hits
+                        .iter()
+                        .any(|(he, h)| *he == e && h.kind == ReasonKind::Code && !h.status)
+            });
+        if let Some((i, _)) = cause {
+            let (e, _, phrases) = ev.ranked.remove(i);
+            ev.ranked
+                .insert(0, (e, top_total, phrases.max(top_phrases)));
+        }
+    }
+
     /// The matches to show, best first, and (when there are none) the closest near misses.
     /// Only entries that can be shown are sorted: shown ones reach a fraction of the best
     /// score (and, with a problem said, the confidence bar), so the rest need no order.
@@ -535,6 +653,7 @@ impl Matcher {
             total >= cutoff && (!problem_said || confidence(total) >= MIN_CONFIDENCE)
         }));
         ev.ranked.sort_unstable_by(by_rank);
+        self.prefer_the_cause(ev);
         let mut matches = Vec::new();
         for &(e, total, phrases) in &ev.ranked {
             if matches.len() >= top {

@@ -463,6 +463,11 @@ const FEATURE_TALK_PAIRS: &[(&str, &str)] = &[
     ("adds", "support"),
     ("feature", "request"),
     ("closing", "the"),
+    ("was", "added"),
+    ("be", "closed"),
+    ("any", "plans"),
+    ("plans", "to"),
+    ("to", "support"),
 ];
 
 /// Openers of a development task: "add a custom 404 page", "drop Node 14 support", "let's …".
@@ -479,32 +484,265 @@ const TASK_OPENERS: &[&str] = &[
     "document",
     "docs",
     "bump",
+    "release",
+    "released",
     "let",
     "lets",
     "todo",
     "changelog",
 ];
 
+/// Imperative openers of issue and commit titles ("Tolerate EMFILE", "Use 422 for validation
+/// errors instead of 400", "Handle 429 responses gracefully"): naming an error is their subject,
+/// so only a word that something fails now makes one a report.
+const TITLE_OPENERS: &[&str] = &[
+    "use",
+    "return",
+    "handle",
+    "tolerate",
+    "provide",
+    "clarify",
+    "improve",
+    "expose",
+    "avoid",
+    "introduce",
+    "enable",
+    "disable",
+    "deprecate",
+    "migrate",
+    "respect",
+    "honor",
+    "honour",
+    "prefer",
+    "replace",
+    "revert",
+    "upgrade",
+    "surface",
+    "propagate",
+    "send",
+    "retry",
+    "include",
+    "correct",
+    "treat",
+    "update",
+    "change",
+    "changed",
+    "fixed",
+    "resolve",
+    "resolved",
+];
+
+/// Bracketed tags of feature and documentation issues: `[Feature] HTTP proxy support`.
+const TITLE_TAGS: &[&str] = &[
+    "feature",
+    "feature request",
+    "enhancement",
+    "proposal",
+    "rfc",
+    "docs",
+    "doc",
+    "documentation",
+    "chore",
+];
+
+/// Verbs that open a commit title after a package path (`net/http: extend …`).
+const PREFIX_VERBS: &[&str] = &[
+    "extend",
+    "reduce",
+    "increase",
+    "raise",
+    "lower",
+    "set",
+    "make",
+    "allow",
+    "ensure",
+    "skip",
+    "split",
+    "move",
+    "clean",
+    "simplify",
+    "optimize",
+    "fix",
+    "support",
+    "implement",
+    "wrap",
+];
+
+/// Prefixes of commit titles (`fix: …`, `feat(api): …`); with one, what follows is a title.
+const COMMIT_TYPES: &[&str] = &[
+    "feat", "fix", "chore", "docs", "doc", "refactor", "perf", "test", "tests", "build", "ci",
+    "style", "revert", "release",
+];
+
+/// Single words of documentation work: also a title's subject.
+const DOC_WORDS: &[&str] = &[
+    "wording",
+    "paragraph",
+    "typo",
+    "typos",
+    "readme",
+    "docstring",
+    "translation",
+    "translations",
+];
+
+/// Words of a specification: "expired tokens should return 401", "the status should default
+/// to 1006". A report says what happens instead ("should return 200 but …").
+const SHOULD_VERBS: &[&str] = &[
+    "return", "default", "contain", "include", "respect", "handle", "retry", "use", "map", "send",
+    "expose", "report",
+];
+
+/// Nouns and adjectives of the error a title is about: unlike the rest of [`FAILING_NOW`]
+/// they do not say that anything is failing now ("Use 422 for validation errors").
+const SUBJECT_WORDS: &[&str] = &[
+    "error",
+    "errors",
+    "failure",
+    "failures",
+    "timeout",
+    "timeouts",
+    "timed",
+    "exception",
+    "expired",
+    "refused",
+    "rejected",
+    "denied",
+    "unsupported",
+    "longer",
+    "outage",
+    "incident",
+    "down",
+];
+
+/// A title's marks in the text itself: a commit type (`fix:`, `feat(api)!:`), a Go-style
+/// package path followed by a title opener (`crypto/tls: improve …`), a bracketed tag followed
+/// by one or naming a feature (`[Support] Clarify …`, `[Feature] …`), a changelog bullet
+/// (`- Resolve …`, `* **timeout:** …`, a short `* HTTP/2 support`), or a pull-request
+/// reference (`(#118)`, `fixes #5309`). Log lines (`[ERROR] …`, `curl: (60) …`) are none.
+fn has_title_prefix(message: &str) -> bool {
+    let line = message.trim_start().lines().next().unwrap_or_default();
+    let opener = |rest: &str| {
+        let word: String = rest
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        TITLE_OPENERS.contains(&word.as_str()) || TASK_OPENERS.contains(&word.as_str())
+    };
+    if refers_to_a_pull_request(message) {
+        return true;
+    }
+    if let Some(rest) = line.strip_prefix("- ").or_else(|| line.strip_prefix("* ")) {
+        return rest.starts_with("**") || rest.split_whitespace().count() <= 5 || opener(rest);
+    }
+    if let Some(rest) = line.strip_prefix('[') {
+        return rest.split_once(']').is_some_and(|(tag, rest)| {
+            tag.len() <= 20
+                && tag.chars().all(|c| c.is_ascii_alphabetic() || c == ' ')
+                && (TITLE_TAGS.contains(&tag.to_ascii_lowercase().as_str()) || opener(rest))
+        });
+    }
+    let Some((head, rest)) = line.split_once(':') else {
+        return false;
+    };
+    if !rest.starts_with(' ') || head.is_empty() || head.len() > 40 {
+        return false;
+    }
+    let kind = head
+        .split('(')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('!');
+    let scoped = kind.len() == head.len()
+        || (head.trim_end_matches('!').ends_with(')') && head.contains('('));
+    // `fix: …`, or any type with a scope: `deprecate(apiv1): …`.
+    let typed = kind.bytes().all(|b| b.is_ascii_lowercase()) && !kind.is_empty();
+    if scoped && (COMMIT_TYPES.contains(&kind) || (typed && kind.len() < head.len())) {
+        return true;
+    }
+    let verb: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_lowercase())
+        .collect();
+    head.bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"/_.-".contains(&b))
+        && (opener(rest) || PREFIX_VERBS.contains(&verb.as_str()))
+}
+
+/// `… (#118)`, `… [#118](…)`, `fixes #5309`, `closes #12`, `resolves #7`: a reference after
+/// the title, its number closed by the bracket it opened with (log ids such as `(#2635 …`
+/// and a message that starts with one are not references).
+fn refers_to_a_pull_request(message: &str) -> bool {
+    let lower = message.trim().to_ascii_lowercase();
+    lower.match_indices('#').any(|(i, _)| {
+        let before = &lower[..i];
+        let digits = lower[i + 1..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        let after = lower.as_bytes().get(i + 1 + digits).copied();
+        let bracketed = (before.ends_with('(') && after == Some(b')'))
+            || (before.ends_with('[') && after == Some(b']'));
+        let closing = ["fixes ", "fix ", "closes ", "resolves ", "fixed in "]
+            .iter()
+            .any(|w| before.ends_with(w));
+        digits > 0 && i > 1 && (bracketed || closing)
+    })
+}
+
 /// Whether the message is feature or announcement talk rather than a failure report: a
 /// development task, a changelog or release note, a talk or review request, a scheduled
 /// change, with no word that something is failing now. Codes in it ("retry for 429
-/// responses", "a custom 404 page") name features, not errors.
-pub(crate) fn is_feature_talk<'a>(words: impl Iterator<Item = &'a str>) -> bool {
+/// responses", "a custom 404 page") name features, not errors. Issue and commit titles
+/// ([`TITLE_OPENERS`], [`has_title_prefix`], [`DOC_WORDS`], "should return") are the same
+/// even when they name an error, unless something fails now.
+pub(crate) fn is_feature_talk<'a>(message: &str, words: impl Iterator<Item = &'a str>) -> bool {
     let mut prev = "";
     let mut first = true;
     let mut talk = false;
+    let mut title = has_title_prefix(message);
+    let mut subject = false;
+    let mut spec = false;
+    let mut second = false;
+    // "upgrade-insecure-requests" is a name, not the verb "upgrade".
+    let trimmed = message.trim_start();
+    let alone = trimmed
+        .trim_start_matches(|c: char| c.is_alphabetic())
+        .chars()
+        .next()
+        .is_none_or(char::is_whitespace);
     for w in words {
-        if FAILING_NOW.contains(&w) || (prev == "can" && w == "t") {
+        if prev == "can" && w == "t" {
             return false;
         }
+        if FAILING_NOW.contains(&w) {
+            if !SUBJECT_WORDS.contains(&w) {
+                return false;
+            }
+            subject = true;
+        }
+        if w == "but" && spec {
+            return false;
+        }
+        spec = spec || (prev == "should" && SHOULD_VERBS.contains(&w));
         talk = talk
             || FEATURE_TALK_WORDS.contains(&w)
             || FEATURE_TALK_PAIRS.contains(&(prev, w))
             || (first && TASK_OPENERS.contains(&w));
+        // The opener counts from the second word: "return code 35" is a report's noun.
+        let opened = second
+            && alone
+            && TITLE_OPENERS.contains(&prev)
+            && !(prev == "return" && (w == "code" || w == "value"));
+        title = title || DOC_WORDS.contains(&w) || opened || spec;
+        second = first;
         first = false;
         prev = w;
     }
-    talk
+    title || (talk && !subject)
 }
 
 static COMMON_SET: once_cell::sync::Lazy<rustc_hash::FxHashSet<&'static str>> =
