@@ -21,7 +21,7 @@ fn diagnose(id: u64, query: &str) -> Value {
         "id": id.to_string(), "application_id": "1000", "type": 2, "version": 1,
         "token": format!("itoken-{id}"), "channel_id": "20", "guild_id": "10",
         "locale": "en-US", "guild_locale": "en-US", "entitlements": [],
-        "app_permissions": "2147483647",
+        "app_permissions": "2147483647", "attachment_size_limit": 8388608,
         "data": {"id": "900", "name": "diagnose", "type": 1,
                  "options": [{"name": "query", "type": 3, "value": query}]},
         "member": {
@@ -141,13 +141,14 @@ async fn main() {
 
     let (mut pings, mut diagnoses) = (Vec::with_capacity(n), Vec::with_capacity(n));
     let warm_up = 100;
-    for i in 0..n + warm_up {
+    // Ids start at 1: Discord ids (and serenity's types for them) are never zero.
+    for i in 1..=n + warm_up {
         let (p, kind) = send(ping(i as u64)).await;
         assert_eq!(kind, 1, "PING answers PONG");
         let query = &queries[i % queries.len()];
         let (d, kind) = send(diagnose(i as u64, query)).await;
         assert_eq!(kind, 4, "/diagnose answers in the response");
-        if i >= warm_up {
+        if i > warm_up {
             pings.push(p);
             diagnoses.push(d);
         }

@@ -701,6 +701,7 @@ fn refers_to_a_pull_request(message: &str) -> bool {
 /// even when they name an error, unless something fails now.
 pub(crate) fn is_feature_talk<'a>(message: &str, words: impl Iterator<Item = &'a str>) -> bool {
     let mut prev = "";
+    let mut prev_class = 0u8;
     let mut first = true;
     let mut talk = false;
     let mut title = has_title_prefix(message);
@@ -715,11 +716,13 @@ pub(crate) fn is_feature_talk<'a>(message: &str, words: impl Iterator<Item = &'a
         .next()
         .is_none_or(char::is_whitespace);
     for w in words {
+        // One lookup per word instead of a scan of every list (this runs on every answer).
+        let class = TALK_CLASSES.get(w).copied().unwrap_or(0);
         if prev == "can" && w == "t" {
             return false;
         }
-        if FAILING_NOW.contains(&w) {
-            if !SUBJECT_WORDS.contains(&w) {
+        if class & FAILING != 0 {
+            if class & SUBJECT == 0 {
                 return false;
             }
             subject = true;
@@ -727,23 +730,55 @@ pub(crate) fn is_feature_talk<'a>(message: &str, words: impl Iterator<Item = &'a
         if w == "but" && spec {
             return false;
         }
-        spec = spec || (prev == "should" && SHOULD_VERBS.contains(&w));
+        spec = spec || (prev == "should" && class & SHOULD_VERB != 0);
         talk = talk
-            || FEATURE_TALK_WORDS.contains(&w)
-            || FEATURE_TALK_PAIRS.contains(&(prev, w))
-            || (first && TASK_OPENERS.contains(&w));
+            || class & TALK_WORD != 0
+            || (class & PAIR_END != 0 && FEATURE_TALK_PAIRS.contains(&(prev, w)))
+            || (first && class & TASK_OPENER != 0);
         // The opener counts from the second word: "return code 35" is a report's noun.
         let opened = second
             && alone
-            && TITLE_OPENERS.contains(&prev)
+            && prev_class & TITLE_OPENER != 0
             && !(prev == "return" && (w == "code" || w == "value"));
-        title = title || DOC_WORDS.contains(&w) || opened || spec;
+        title = title || class & DOC_WORD != 0 || opened || spec;
         second = first;
         first = false;
         prev = w;
+        prev_class = class;
     }
     title || (talk && !subject)
 }
+
+const FAILING: u8 = 1;
+const SUBJECT: u8 = 2;
+const TALK_WORD: u8 = 4;
+const PAIR_END: u8 = 8;
+const TASK_OPENER: u8 = 16;
+const TITLE_OPENER: u8 = 32;
+const DOC_WORD: u8 = 64;
+const SHOULD_VERB: u8 = 128;
+
+/// Every word of the lists above, with the lists it is on.
+static TALK_CLASSES: once_cell::sync::Lazy<rustc_hash::FxHashMap<&'static str, u8>> =
+    once_cell::sync::Lazy::new(|| {
+        let mut classes = rustc_hash::FxHashMap::default();
+        let pairs: Vec<&'static str> = FEATURE_TALK_PAIRS.iter().map(|p| p.1).collect();
+        for (list, class) in [
+            (FAILING_NOW, FAILING),
+            (SUBJECT_WORDS, SUBJECT),
+            (FEATURE_TALK_WORDS, TALK_WORD),
+            (&pairs[..], PAIR_END),
+            (TASK_OPENERS, TASK_OPENER),
+            (TITLE_OPENERS, TITLE_OPENER),
+            (DOC_WORDS, DOC_WORD),
+            (SHOULD_VERBS, SHOULD_VERB),
+        ] {
+            for &w in list {
+                *classes.entry(w).or_insert(0) |= class;
+            }
+        }
+        classes
+    });
 
 static COMMON_SET: once_cell::sync::Lazy<rustc_hash::FxHashSet<&'static str>> =
     once_cell::sync::Lazy::new(|| COMMON.iter().copied().collect());
