@@ -316,6 +316,13 @@ mod tests {
             "- Resolve connection timeout issue (for real this time)",
             "Correct HTTP status for NotFound error (fixes #5309)",
             "Summary paragraph for HTTP status code 412 refers to If-None-Match",
+            // Changelogs, source comments, documentation and maintainers' replies.
+            "## v2.1.1 (2023-02-17)\n* Support for custom RateLimit headers",
+            "// 409 means the resource already exists, treat it as success",
+            "The 401 (Unauthorized) status code indicates that the request lacks valid credentials",
+            "`TooManyRequestsException` is thrown when the API answers 429",
+            "Thanks for the report - usually `Unexpected token <` errors are an HTML error page",
+            "Closing as duplicate of the 502 issue",
         ] {
             assert_eq!(best(&m, quiet), None, "{quiet}");
         }
@@ -339,6 +346,13 @@ mod tests {
                 "return code 429 from the partner api since noon",
                 "http-429",
             ),
+            ("upgrade-insecure-requests", "mixed-content-hsts"),
+            ("The docs say duplicates are rare, yet every webhook event arrives twice", "webhook-duplicate-deliveries"),
+            ("CERTIFICATE_VERIFY_FAILED with 2.5.2, works with 2.5.1", "tls-untrusted-certificate"),
+            ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired (_ssl.c:1129)", "tls-certificate-expired"),
+            ("### Steps to reproduce\n1. POST /login\n2. 500 Internal Server Error", "http-500"),
+            ("The following error occurs when we sync: 429 Too Many Requests", "http-429"),
+            ("tried everything, thanks for any help: webhook signature verification failed", "webhook-signature-invalid"),
         ] {
             assert_eq!(best(&m, report).as_deref(), Some(id), "{report}");
         }

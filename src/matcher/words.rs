@@ -593,6 +593,21 @@ const SHOULD_VERBS: &[&str] = &[
     "expose", "report",
 ];
 
+/// Word pairs of documentation and maintainers' replies: "the 401 status code indicates
+/// that …", "`FooException` is thrown when …", "closing as a
+/// duplicate", "has solved our issue". Like titles, naming an error is their subject.
+const DOC_PAIRS: &[(&str, &str)] = &[
+    ("code", "indicates"),
+    ("thrown", "when"),
+    ("thrown", "if"),
+    ("raised", "when"),
+    ("raised", "for"),
+    ("closing", "as"),
+    ("has", "solved"),
+    ("solved", "our"),
+    ("we", "now"),
+];
+
 /// Nouns and adjectives of the error a title is about: unlike the rest of [`FAILING_NOW`]
 /// they do not say that anything is failing now ("Use 422 for validation errors").
 const SUBJECT_WORDS: &[&str] = &[
@@ -632,6 +647,26 @@ fn has_title_prefix(message: &str) -> bool {
         TITLE_OPENERS.contains(&word.as_str()) || TASK_OPENERS.contains(&word.as_str())
     };
     if refers_to_a_pull_request(message) {
+        return true;
+    }
+    // A changelog's version heading (`## v2.1.1 (2023-02-17)`, `# Unreleased`) or a code
+    // comment (`// 409 means …`) opens a changelog or source, not a report. Other headings
+    // are an issue template's ("### Steps to reproduce"), whose body is a report.
+    let heading = line.trim_start_matches('#');
+    let versioned = heading
+        .trim_start()
+        .trim_start_matches(['v', 'V', '['])
+        .split('.')
+        .take(2)
+        .filter(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+        .count()
+        == 2;
+    let release = heading.to_ascii_lowercase().contains("unreleased")
+        || heading.to_ascii_lowercase().contains("changelog");
+    if (heading.len() < line.len() && heading.starts_with(' ') && (versioned || release))
+        || line.starts_with("//")
+        || line.starts_with("/*")
+    {
         return true;
     }
     if let Some(rest) = line.strip_prefix("- ").or_else(|| line.strip_prefix("* ")) {
@@ -701,7 +736,7 @@ fn refers_to_a_pull_request(message: &str) -> bool {
 /// even when they name an error, unless something fails now.
 pub(crate) fn is_feature_talk<'a>(message: &str, words: impl Iterator<Item = &'a str>) -> bool {
     let mut prev = "";
-    let mut prev_class = 0u8;
+    let mut prev_class = 0u16;
     let mut first = true;
     let mut talk = false;
     let mut title = has_title_prefix(message);
@@ -740,7 +775,10 @@ pub(crate) fn is_feature_talk<'a>(message: &str, words: impl Iterator<Item = &'a
             && alone
             && prev_class & TITLE_OPENER != 0
             && !(prev == "return" && (w == "code" || w == "value"));
-        title = title || class & DOC_WORD != 0 || opened || spec;
+        let documented = class & DOC_PAIR_END != 0 && DOC_PAIRS.contains(&(prev, w));
+        // "Thanks for the report" opens a maintainer's reply; a report ends with its thanks.
+        let thanked = second && prev == "thanks" && w == "for";
+        title = title || class & DOC_WORD != 0 || opened || spec || documented || thanked;
         second = first;
         first = false;
         prev = w;
@@ -749,20 +787,22 @@ pub(crate) fn is_feature_talk<'a>(message: &str, words: impl Iterator<Item = &'a
     title || (talk && !subject)
 }
 
-const FAILING: u8 = 1;
-const SUBJECT: u8 = 2;
-const TALK_WORD: u8 = 4;
-const PAIR_END: u8 = 8;
-const TASK_OPENER: u8 = 16;
-const TITLE_OPENER: u8 = 32;
-const DOC_WORD: u8 = 64;
-const SHOULD_VERB: u8 = 128;
+const FAILING: u16 = 1;
+const SUBJECT: u16 = 2;
+const TALK_WORD: u16 = 4;
+const PAIR_END: u16 = 8;
+const TASK_OPENER: u16 = 16;
+const TITLE_OPENER: u16 = 32;
+const DOC_WORD: u16 = 64;
+const SHOULD_VERB: u16 = 128;
+const DOC_PAIR_END: u16 = 256;
 
 /// Every word of the lists above, with the lists it is on.
-static TALK_CLASSES: once_cell::sync::Lazy<rustc_hash::FxHashMap<&'static str, u8>> =
+static TALK_CLASSES: once_cell::sync::Lazy<rustc_hash::FxHashMap<&'static str, u16>> =
     once_cell::sync::Lazy::new(|| {
         let mut classes = rustc_hash::FxHashMap::default();
         let pairs: Vec<&'static str> = FEATURE_TALK_PAIRS.iter().map(|p| p.1).collect();
+        let doc_pairs: Vec<&'static str> = DOC_PAIRS.iter().map(|p| p.1).collect();
         for (list, class) in [
             (FAILING_NOW, FAILING),
             (SUBJECT_WORDS, SUBJECT),
@@ -772,6 +812,7 @@ static TALK_CLASSES: once_cell::sync::Lazy<rustc_hash::FxHashMap<&'static str, u
             (TITLE_OPENERS, TITLE_OPENER),
             (DOC_WORDS, DOC_WORD),
             (SHOULD_VERBS, SHOULD_VERB),
+            (&doc_pairs[..], DOC_PAIR_END),
         ] {
             for &w in list {
                 *classes.entry(w).or_insert(0) |= class;
