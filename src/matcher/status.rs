@@ -354,6 +354,21 @@ fn glued(tok: &Token) -> bool {
     }
 }
 
+/// IIS's sub-status after an error word: "HTTP Error 401.0 - Unauthorized", "error 500.19".
+/// A version ("5.0.3") has a third part; a sub-status does not.
+fn iis_substatus(tokens: &[Token], i: usize, prev: Option<&str>) -> bool {
+    let tok = &tokens[i];
+    let Some(sub) = tokens.get(i + 1) else {
+        return false;
+    };
+    tok.before.is_none_or(char::is_whitespace)
+        && tok.after.0 == Some('.')
+        && sub.text.len() <= 2
+        && sub.text.bytes().all(|b| b.is_ascii_digit())
+        && sub.after.0 != Some('.')
+        && prev.is_some_and(|p| matches!(p, "error" | "http" | "status"))
+}
+
 /// Words that open a question ("what does 422 mean", "is 503 the same as 502?"). A code asked
 /// about is an error context: nobody asks what room 404 means.
 const QUESTION_START: &[&str] = &[
@@ -420,11 +435,11 @@ pub(super) fn find_statuses(tokens: &[Token]) -> Vec<Found> {
         let Some((code, plural)) = parse_status(tok.text) else {
             continue;
         };
-        if glued(tok) {
-            continue;
-        }
         let prev = i.checked_sub(1).map(|p| tokens[p].text);
         let prev2 = i.checked_sub(2).map(|p| tokens[p].text);
+        if glued(tok) && !iis_substatus(tokens, i, prev) {
+            continue;
+        }
         let next = tokens.get(i + 1).map(|t| t.text);
         // "what about 503?", "how about 502": a follow-up naming another code.
         let asked_about = prev == Some("about") && matches!(prev2, Some("what" | "how"));
@@ -452,7 +467,9 @@ pub(super) fn find_statuses(tokens: &[Token]) -> Vec<Found> {
         });
         let before_says = after_protocol
             || prev.is_some_and(|p| STATUS_BEFORE.contains(&p))
-            || prev2.is_some_and(|p| matches!(p, "http" | "status" | "code" | "returned" | "got"));
+            || prev2.is_some_and(|p| {
+                matches!(p, "http" | "status" | "code" | "returned" | "got" | "back")
+            });
         let after_says =
             next.is_some_and(|n| STATUS_AFTER.contains(&n) || reason_starts(code).contains(&n));
         // "429 / 503 / 500" lists of codes: a neighbour that is itself a status.
@@ -506,6 +523,22 @@ mod tests {
         );
         assert_eq!(codes("then every call 401s till we restart"), vec![401]);
         assert_eq!(codes("refuses the request. 403 every time"), vec![403]);
+    }
+
+    #[test]
+    fn iis_sub_statuses_are_statuses_and_versions_are_not() {
+        assert_eq!(
+            codes("I get \"HTTP Error 401.0 - Unauthorized\""),
+            vec![401]
+        );
+        assert_eq!(codes("IIS says error 500.19 on the api site"), vec![500]);
+        assert_eq!(
+            codes("this morning I got back a 500 on every call"),
+            vec![500]
+        );
+        assert!(codes("upgraded to 404.0.1 last week").is_empty());
+        assert!(codes("error 503.2.1 in the build number").is_empty());
+        assert!(codes("we ran 500.0 miles").is_empty());
     }
 
     #[test]

@@ -594,8 +594,8 @@ const SHOULD_VERBS: &[&str] = &[
 ];
 
 /// Word pairs of documentation and maintainers' replies: "the 401 status code indicates
-/// that …", "`FooException` is thrown when …", "closing as a
-/// duplicate", "has solved our issue". Like titles, naming an error is their subject.
+/// that …", "`FooException` is thrown when …", "closing as a duplicate", "has solved our
+/// issue". Like titles, naming an error is their subject.
 const DOC_PAIRS: &[(&str, &str)] = &[
     ("code", "indicates"),
     ("thrown", "when"),
@@ -633,8 +633,9 @@ const SUBJECT_WORDS: &[&str] = &[
 /// A title's marks in the text itself: a commit type (`fix:`, `feat(api)!:`), a Go-style
 /// package path followed by a title opener (`crypto/tls: improve …`), a bracketed tag followed
 /// by one or naming a feature (`[Support] Clarify …`, `[Feature] …`), a changelog bullet
-/// (`- Resolve …`, `* **timeout:** …`, a short `* HTTP/2 support`), or a pull-request
-/// reference (`(#118)`, `fixes #5309`). Log lines (`[ERROR] …`, `curl: (60) …`) are none.
+/// (`- Resolve …`, `* **timeout:** …`, a short `* HTTP/2 support`), a pull-request
+/// reference (`(#118)`, `fixes #5309`), a changelog's version heading or a code comment.
+/// Log lines (`[ERROR] …`, `curl: (60) …`) are none of these.
 fn has_title_prefix(message: &str) -> bool {
     let line = message.trim_start().lines().next().unwrap_or_default();
     let opener = |rest: &str| {
