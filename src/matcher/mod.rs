@@ -336,6 +336,8 @@ mod tests {
             ("we get 429 from the API", "http-429"),
             // Title-like openings that are reports after all.
             ("use the new key and still get 401", "http-401"),
+            ("changed the api key and now 401 on every call", "http-401"),
+            ("fixed the cert, now 526 from cloudflare", "cloudflare-52x"),
             ("the API should return 200 but answers 503", "http-503"),
             ("[ERROR] upstream returned 502 Bad Gateway", "http-502"),
             (

@@ -494,7 +494,8 @@ const TASK_OPENERS: &[&str] = &[
 
 /// Imperative openers of issue and commit titles ("Tolerate EMFILE", "Use 422 for validation
 /// errors instead of 400", "Handle 429 responses gracefully"): naming an error is their subject,
-/// so only a word that something fails now makes one a report.
+/// so only a word that something fails now makes one a report. Past tenses are not here:
+/// "changed the key and now 401" is how a report begins in chat.
 const TITLE_OPENERS: &[&str] = &[
     "use",
     "return",
@@ -525,11 +526,7 @@ const TITLE_OPENERS: &[&str] = &[
     "correct",
     "treat",
     "update",
-    "change",
-    "changed",
-    "fixed",
     "resolve",
-    "resolved",
 ];
 
 /// Bracketed tags of feature and documentation issues: `[Feature] HTTP proxy support`.
