@@ -636,13 +636,15 @@ const SUBJECT_WORDS: &[&str] = &[
 fn has_title_prefix(message: &str) -> bool {
     let line = message.trim_start().lines().next().unwrap_or_default();
     let opener = |rest: &str| {
+        let rest = rest.trim_start();
         let word: String = rest
-            .trim_start()
             .chars()
             .take_while(|c| c.is_ascii_alphabetic())
             .collect::<String>()
             .to_ascii_lowercase();
-        TITLE_OPENERS.contains(&word.as_str()) || TASK_OPENERS.contains(&word.as_str())
+        // Go's "use of closed network connection" is a noun, not the verb.
+        let noun = word == "use" && rest[word.len()..].trim_start().starts_with("of ");
+        !noun && (TITLE_OPENERS.contains(&word.as_str()) || TASK_OPENERS.contains(&word.as_str()))
     };
     if refers_to_a_pull_request(message) {
         return true;
@@ -700,8 +702,15 @@ fn has_title_prefix(message: &str) -> bool {
         .chars()
         .take_while(|c| c.is_ascii_lowercase())
         .collect();
-    head.bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"/_.-".contains(&b))
+    // "error: use of closed network connection" is a log line's level, not a package.
+    let level = matches!(
+        head,
+        "error" | "err" | "fatal" | "panic" | "warning" | "warn"
+    );
+    !level
+        && head
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"/_.-".contains(&b))
         && (opener(rest) || PREFIX_VERBS.contains(&verb.as_str()))
 }
 
@@ -768,11 +777,13 @@ pub(crate) fn is_feature_talk<'a>(message: &str, words: impl Iterator<Item = &'a
             || class & TALK_WORD != 0
             || (class & PAIR_END != 0 && FEATURE_TALK_PAIRS.contains(&(prev, w)))
             || (first && class & TASK_OPENER != 0);
-        // The opener counts from the second word: "return code 35" is a report's noun.
+        // The opener counts from the second word: "return code 35" and "use of closed network
+        // connection" are a report's nouns.
         let opened = second
             && alone
             && prev_class & TITLE_OPENER != 0
-            && !(prev == "return" && (w == "code" || w == "value"));
+            && !(prev == "return" && (w == "code" || w == "value"))
+            && !(prev == "use" && w == "of");
         let documented = class & DOC_PAIR_END != 0 && DOC_PAIRS.contains(&(prev, w));
         // "Thanks for the report" opens a maintainer's reply; a report ends with its thanks.
         let thanked = second && prev == "thanks" && w == "for";
@@ -884,6 +895,26 @@ impl std::fmt::Debug for Stemmer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn talk(message: &str) -> bool {
+        let lower = message.to_lowercase();
+        let words: Vec<&str> = lower
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        is_feature_talk(message, words.into_iter())
+    }
+
+    #[test]
+    fn nouns_and_log_levels_are_no_title_openers() {
+        assert!(talk("Use 422 for validation errors instead of 400"));
+        assert!(talk("net/http: extend connect timeout for CI"));
+        assert!(!talk("use of closed network connection"));
+        assert!(!talk("error: use of closed network connection"));
+        assert!(!talk(
+            "warning: handle leak in the pool, too many open files"
+        ));
+    }
 
     #[test]
     fn plurals_fold_but_not_words_that_only_end_in_s() {
