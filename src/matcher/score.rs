@@ -222,7 +222,8 @@ impl Matcher {
         let (mut matches, mut near_misses) = self.rank(top, problem_said, tokens, ev);
         if !matches.is_empty()
             && super::words::is_feature_talk(
-                message,
+                // Only what is analysed: a 1 MB paste costs what its first 8 KiB do.
+                text::bounded_prefix(message, text::MAX_ANALYSED_BYTES),
                 tokens[..tokens.len() - implied].iter().map(|t| t.text),
             )
         {
