@@ -189,20 +189,22 @@ fn joined(tokens: &[Token]) -> String {
     tokens.iter().map(|t| t.text).collect::<Vec<_>>().join(" ")
 }
 
+/// The ids of the first three matches: what the matcher's tests compare.
+#[cfg(test)]
+fn top_ids(m: &Matcher, text: &str) -> Vec<String> {
+    m.diagnose(text, 3)
+        .matches
+        .into_iter()
+        .map(|m| m.id)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn best(m: &Matcher, text: &str) -> Option<String> {
         m.diagnose(text, 3).best().map(|b| b.id.clone())
-    }
-
-    fn top3(m: &Matcher, text: &str) -> Vec<String> {
-        m.diagnose(text, 3)
-            .matches
-            .into_iter()
-            .map(|m| m.id)
-            .collect()
     }
 
     /// What `build.rs` embedded is exactly what loading the embedded files and indexing them
@@ -276,7 +278,7 @@ mod tests {
     #[test]
     fn the_specific_cause_outranks_a_generic_prefix() {
         let m = Matcher::new(Arc::new(Knowledge::builtin().unwrap()));
-        let ids = |text: &str| top3(&m, text);
+        let ids = |text: &str| super::top_ids(&m, text);
         let got = ids("curl: (60) SSL certificate problem: certificate has expired");
         assert_eq!(got[0], "tls-certificate-expired", "{got:?}");
         let got = ids("curl: (60) SSL certificate problem: unable to get local issuer certificate");
@@ -366,13 +368,12 @@ mod tests {
     #[test]
     fn a_long_code_owns_the_words_inside_it() {
         let m = Matcher::new(Arc::new(Knowledge::builtin().unwrap()));
-        let best = |text: &str| m.diagnose(text, 3).matches.first().map(|m| m.id.clone());
         for (text, id) in [
             ("knex: TimeoutError: Timeout acquiring a connection. The pool is probably full.", "connection-pool-exhausted"),
             ("requests.exceptions.SSLError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, certificate is not valid for 'api.example.com'", "tls-hostname-mismatch"),
             ("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate", "tls-untrusted-certificate"),
         ] {
-            assert_eq!(best(text).as_deref(), Some(id), "{text}");
+            assert_eq!(best(&m, text).as_deref(), Some(id), "{text}");
         }
     }
 
@@ -382,7 +383,7 @@ mod tests {
     #[test]
     fn the_cause_outranks_the_status_it_produced() {
         let m = Matcher::new(Arc::new(Knowledge::builtin().unwrap()));
-        let ids = |text: &str| top3(&m, text);
+        let ids = |text: &str| super::top_ids(&m, text);
         let got = ids("operation error STS: GetCallerIdentity, https response error StatusCode: 403, RequestID: 87fe, api error ExpiredToken: The security token included in the request is expired");
         assert_eq!(got[0], "expired-token", "{got:?}");
         assert!(got.iter().any(|g| g == "http-403"), "{got:?}");
@@ -397,12 +398,15 @@ mod tests {
     #[test]
     fn a_bare_problem_term_is_looked_up() {
         let m = Matcher::new(Arc::new(Knowledge::builtin().unwrap()));
-        let best = |text: &str| m.diagnose(text, 3).matches.first().map(|m| m.id.clone());
         for lookup in ["timeout", "Timeout?", "read timeout", "timeouts"] {
-            assert_eq!(best(lookup).as_deref(), Some("network-timeout"), "{lookup}");
+            assert_eq!(
+                best(&m, lookup).as_deref(),
+                Some("network-timeout"),
+                "{lookup}"
+            );
         }
         for quiet in ["set a timeout", "timeout config"] {
-            assert_eq!(best(quiet), None, "{quiet}");
+            assert_eq!(best(&m, quiet), None, "{quiet}");
         }
     }
 }

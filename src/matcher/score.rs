@@ -592,9 +592,8 @@ impl Matcher {
             term.split(|c: char| !c.is_alphanumeric())
                 .filter(|w| !w.is_empty())
                 .all(|w| {
-                    title
-                        .split(|c: char| !c.is_alphanumeric())
-                        .any(|t| t == w.to_lowercase())
+                    let w = w.to_lowercase();
+                    title.split(|c: char| !c.is_alphanumeric()).any(|t| t == w)
                 })
         };
         ev.hits.iter().any(|(he, h)| {
@@ -719,13 +718,7 @@ mod tests {
         Matcher::new(Arc::new(Knowledge::from_layers(&[files]).unwrap()))
     }
 
-    fn ids(m: &Matcher, text: &str) -> Vec<String> {
-        m.diagnose(text, 3)
-            .matches
-            .into_iter()
-            .map(|m| m.id)
-            .collect()
-    }
+    use crate::matcher::top_ids as ids;
 
     /// A status carried by many entries is credited lazily; the ranking is the one crediting
     /// every carrier gives: more evidence first, then the earliest entry.

@@ -644,7 +644,8 @@ fn has_title_prefix(message: &str) -> bool {
             .to_ascii_lowercase();
         // Go's "use of closed network connection" is a noun, not the verb.
         let noun = word == "use" && rest[word.len()..].trim_start().starts_with("of ");
-        !noun && (TITLE_OPENERS.contains(&word.as_str()) || TASK_OPENERS.contains(&word.as_str()))
+        let class = TALK_CLASSES.get(word.as_str()).copied().unwrap_or(0);
+        !noun && class & (TITLE_OPENER | TASK_OPENER) != 0
     };
     if refers_to_a_pull_request(message) {
         return true;
@@ -661,8 +662,8 @@ fn has_title_prefix(message: &str) -> bool {
         .filter(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
         .count()
         == 2;
-    let release = heading.to_ascii_lowercase().contains("unreleased")
-        || heading.to_ascii_lowercase().contains("changelog");
+    let lower = heading.to_ascii_lowercase();
+    let release = lower.contains("unreleased") || lower.contains("changelog");
     if (heading.len() < line.len() && heading.starts_with(' ') && (versioned || release))
         || line.starts_with("//")
         || line.starts_with("/*")
@@ -718,19 +719,27 @@ fn has_title_prefix(message: &str) -> bool {
 /// the title, its number closed by the bracket it opened with (log ids such as `(#2635 …`
 /// and a message that starts with one are not references).
 fn refers_to_a_pull_request(message: &str) -> bool {
-    let lower = message.trim().to_ascii_lowercase();
-    lower.match_indices('#').any(|(i, _)| {
-        let before = &lower[..i];
-        let digits = lower[i + 1..]
-            .bytes()
-            .take_while(u8::is_ascii_digit)
+    // Byte-wise and case-blind in place: this runs on every answer, so no lowered copy.
+    let text = message.trim().as_bytes();
+    let ends_with = |before: &[u8], word: &str| {
+        before.len() >= word.len()
+            && before[before.len() - word.len()..].eq_ignore_ascii_case(word.as_bytes())
+    };
+    text.iter().enumerate().any(|(i, &b)| {
+        if b != b'#' {
+            return false;
+        }
+        let before = &text[..i];
+        let digits = text[i + 1..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
             .count();
-        let after = lower.as_bytes().get(i + 1 + digits).copied();
-        let bracketed = (before.ends_with('(') && after == Some(b')'))
-            || (before.ends_with('[') && after == Some(b']'));
+        let after = text.get(i + 1 + digits).copied();
+        let bracketed = (before.ends_with(b"(") && after == Some(b')'))
+            || (before.ends_with(b"[") && after == Some(b']'));
         let closing = ["fixes ", "fix ", "closes ", "resolves ", "fixed in "]
             .iter()
-            .any(|w| before.ends_with(w));
+            .any(|w| ends_with(before, w));
         digits > 0 && i > 1 && (bracketed || closing)
     })
 }
